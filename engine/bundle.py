@@ -1,0 +1,293 @@
+"""Model bundles: manifest.json + weights.safetensors, in a folder or a `.l2i` zip.
+
+Loading never unpickles: the manifest is JSON, the weights are safetensors, and every
+shape is checked against the manifest before any tensor is read. Anything newer than
+this version, or inconsistent, is refused with a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save_file
+from torch import nn
+
+from engine.bundle_manifest import SCHEMA_VERSION, validate_manifest
+from engine.classifier import build_classifier
+from engine.errors import BundleError
+from engine.features import FrontEndConfig
+from engine.interpreter import Interpreter, InterpreterConfig
+from engine.taps import LayerTaps
+
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.safetensors"
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_WEIGHTS_BYTES = 2 << 30
+
+
+@dataclass
+class Bundle:
+    manifest: dict[str, Any]
+    classifier: nn.Module
+    interpreter: Interpreter
+    W: torch.Tensor  # F x K, unit-norm columns
+    path: Path | None = None
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name", "unnamed"))
+
+    @property
+    def frontend(self) -> FrontEndConfig:
+        return FrontEndConfig.from_dict(self.manifest["frontend"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.manifest["classes"])
+
+    @property
+    def multilabel(self) -> bool:
+        return bool(self.manifest["multilabel"])
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.manifest["layers"])
+
+    @property
+    def k(self) -> int:
+        return int(self.manifest["dictionary"]["k"])
+
+    def to(self, device: str | torch.device) -> Bundle:
+        self.classifier.to(device)
+        self.interpreter.to(device)
+        self.W = self.W.to(device)
+        return self
+
+
+def make_manifest(*, name: str, frontend: FrontEndConfig, classes: list[str],
+                  multilabel: bool, classifier_arch: str, classifier_config: dict,
+                  layers: list[str], dictionary: dict, interpreter: InterpreterConfig,
+                  clip_seconds: float = 5.0, provenance: dict | None = None,
+                  metrics: dict | None = None) -> dict:
+    return {
+        "format": "l2i-bundle",
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "frontend": frontend.to_dict(),
+        "clip_seconds": clip_seconds,
+        "classes": list(classes),
+        "multilabel": bool(multilabel),
+        "classifier": {"architecture": classifier_arch, "config": classifier_config,
+                       "input": "log_mel"},
+        "layers": list(layers),
+        "dictionary": dict(dictionary),
+        "interpreter": interpreter.to_dict(),
+        "provenance": provenance or {},
+        "metrics": metrics or {},
+    }
+
+
+def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> Path:
+    """Write atomically: a folder, or a zip when the path ends in `.l2i`."""
+    path = Path(path)
+    validate_manifest(bundle.manifest)
+    tensors = {f"classifier.{k}": v for k, v in bundle.classifier.state_dict().items()}
+    tensors |= {f"interpreter.{k}": v for k, v in bundle.interpreter.state_dict().items()}
+    tensors["dictionary.W"] = bundle.W
+    tensors |= {f"extra.{k}": v for k, v in bundle.extra.items()}
+
+    def prep(t: torch.Tensor) -> torch.Tensor:
+        t = t.detach().cpu().contiguous()
+        return t.half() if half and t.is_floating_point() else t
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        (tmp / MANIFEST).write_text(json.dumps(bundle.manifest, indent=2))
+        save_file({k: prep(v) for k, v in tensors.items()}, str(tmp / WEIGHTS))
+        if path.suffix == ".l2i":
+            zipped = tmp / "bundle.zip"
+            with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.write(tmp / MANIFEST, MANIFEST)
+                zf.write(tmp / WEIGHTS, WEIGHTS)
+            os.replace(zipped, path)
+        else:
+            (tmp / "bundle.zip").unlink(missing_ok=True)
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+                return path
+            os.replace(tmp, path)
+            return path
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _read_zip(path: Path) -> tuple[bytes, bytes]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = {i.filename: i for i in zf.infolist()}
+            for member, limit in ((MANIFEST, MAX_MANIFEST_BYTES), (WEIGHTS, MAX_WEIGHTS_BYTES)):
+                if member not in names:
+                    raise BundleError(f"{path.name}: the archive has no {member}")
+                if names[member].file_size > limit:
+                    raise BundleError(f"{path.name}: {member} is implausibly large "
+                                      f"({names[member].file_size} bytes)")
+            with zf.open(MANIFEST) as f:
+                manifest = f.read(MAX_MANIFEST_BYTES + 1)
+            with zf.open(WEIGHTS) as f:
+                weights = f.read(MAX_WEIGHTS_BYTES + 1)
+            return manifest, weights
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+            NotImplementedError, RuntimeError) as exc:
+        raise BundleError(f"{path.name}: not a readable bundle archive ({exc})") from None
+
+
+def _parse_manifest(raw: bytes, where: str) -> dict:
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{where}: manifest.json is implausibly large")
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BundleError(f"{where}: manifest.json is not valid JSON ({exc})") from None
+    try:
+        validate_manifest(manifest)
+    except BundleError as exc:
+        raise BundleError(f"{where}: {exc}") from None
+    return manifest
+
+
+def _load_tensors(weights: bytes | Path, where: str) -> dict[str, torch.Tensor]:
+    try:
+        if isinstance(weights, Path):
+            if weights.stat().st_size > MAX_WEIGHTS_BYTES:
+                raise BundleError(f"{where}: weights.safetensors is implausibly large")
+            with safe_open(str(weights), framework="pt") as f:
+                return {k: f.get_tensor(k) for k in f.keys()}
+        return load_safetensors_bytes(weights)
+    except BundleError:
+        raise
+    except Exception as exc:  # safetensors raises its own error types for malformed files
+        raise BundleError(f"{where}: weights.safetensors is not a valid safetensors file "
+                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+                          ) from None
+
+
+def _take(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _fill(module: nn.Module, state: dict[str, torch.Tensor], what: str, where: str,
+          load: bool = True) -> None:
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
+        raise BundleError(f"{where}: the {what} weights do not match the manifest: "
+                          + ", ".join(parts))
+    for k, v in expected.items():
+        got = state[k]
+        if tuple(got.shape) != tuple(v.shape):
+            raise BundleError(f"{where}: {what} tensor {k} has shape {tuple(got.shape)}, "
+                              f"the manifest implies {tuple(v.shape)}")
+        if got.is_floating_point() != v.is_floating_point():
+            raise BundleError(f"{where}: {what} tensor {k} has dtype {got.dtype}, "
+                              f"expected {v.dtype}")
+        if load and got.is_floating_point() and not torch.isfinite(got).all():
+            raise BundleError(f"{where}: {what} tensor {k} contains NaN or Inf")
+    if load:
+        module.load_state_dict({k: state[k].to(expected[k].dtype) for k in expected})
+
+
+def load_bundle(path: str | os.PathLike) -> Bundle:
+    """Open a bundle folder or `.l2i` archive, validated; models in eval mode on CPU."""
+    path = Path(path)
+    where = path.name or str(path)
+    if not path.exists():
+        raise BundleError(f"{path}: no such bundle")
+    if path.is_dir():
+        mpath, wpath = path / MANIFEST, path / WEIGHTS
+        for p in (mpath, wpath):
+            if not p.is_file():
+                raise BundleError(f"{where}: the bundle folder has no {p.name}")
+        manifest = _parse_manifest(mpath.read_bytes()[: MAX_MANIFEST_BYTES + 1], where)
+        tensors = _load_tensors(wpath, where)
+    else:
+        raw_manifest, raw_weights = _read_zip(path)
+        manifest = _parse_manifest(raw_manifest, where)
+        tensors = _load_tensors(raw_weights, where)
+    return _assemble(manifest, tensors, where, path)
+
+
+def _assemble(manifest: dict, tensors: dict[str, torch.Tensor], where: str,
+              path: Path | None) -> Bundle:
+    classes = manifest["classes"]
+    fe = FrontEndConfig.from_dict(manifest["frontend"])
+    k = manifest["dictionary"]["k"]
+    W = tensors.get("dictionary.W")
+    if W is None:
+        raise BundleError(f"{where}: weights.safetensors has no dictionary.W")
+    if W.ndim != 2 or tuple(W.shape) != (fe.n_freqs, k):
+        raise BundleError(f"{where}: dictionary.W has shape {tuple(W.shape)}, expected "
+                          f"({fe.n_freqs}, {k}) from n_fft {fe.n_fft} and K {k}")
+    W = W.float()
+    if not torch.isfinite(W).all() or (W < 0).any():
+        raise BundleError(f"{where}: dictionary.W must be finite and non-negative")
+    # Build on the meta device first: a hostile manifest with huge layers costs nothing
+    # until its shapes have been matched against the tensors actually in the file.
+    clf_state = _take(tensors, "classifier.")
+    interp_state = _take(tensors, "interpreter.")
+    for device in ("meta", "cpu"):
+        try:
+            with torch.device(device):
+                clf = build_classifier(manifest["classifier"]["architecture"], len(classes),
+                                       manifest["classifier"]["config"])
+                icfg = InterpreterConfig(**manifest["interpreter"])
+                interp = Interpreter(icfg)
+        except (TypeError, ValueError) as exc:
+            raise BundleError(f"{where}: the manifest describes an impossible model ({exc})") \
+                from None
+        _fill(clf, clf_state, "classifier", where, load=device != "meta")
+        _fill(interp, interp_state, "interpreter", where, load=device != "meta")
+    clf.eval()
+    interp.eval()
+    _check_taps(clf, manifest, icfg, fe, where)
+    return Bundle(manifest=manifest, classifier=clf, interpreter=interp, W=W, path=path,
+                  extra=_take(tensors, "extra."))
+
+
+def _check_taps(clf: nn.Module, manifest: dict, icfg: InterpreterConfig,
+                fe: FrontEndConfig, where: str) -> None:
+    """The tapped layers must exist and give the channel counts the interpreter expects."""
+    try:
+        taps = LayerTaps(clf, manifest["layers"])
+    except ValueError as exc:
+        raise BundleError(f"{where}: {exc}") from None
+    with taps, torch.no_grad():
+        _, maps = taps(torch.zeros(1, fe.n_mels, 64))
+    for name, m, shape in zip(manifest["layers"], maps, icfg.map_shapes):
+        if m.ndim - 1 != len(shape) or m.shape[1] != shape[0] or \
+                (len(shape) == 3 and m.shape[2] != shape[1]):
+            raise BundleError(f"{where}: layer {name} gives maps of shape "
+                              f"{tuple(m.shape[1:])}, the interpreter expects {tuple(shape)}")

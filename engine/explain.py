@@ -1,0 +1,124 @@
+"""Explaining one clip with a bundle: predictions, activations, relevance, and audio.
+
+``analyse`` does the class-independent work once (front-end, classifier, interpreter);
+``explain`` then picks a class and a threshold and resynthesises, cheaply, so changing
+tau or the class never reruns the networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from engine.bundle import Bundle
+from engine.errors import AudioError
+from engine.features import FrontEndConfig, resynthesise
+from engine.features import analyse as frontend_analyse
+from engine.masks import relevance, resynthesise_many, select, soft_masks, split
+from engine.taps import LayerTaps
+
+
+@dataclass
+class Analysis:
+    """Everything about one clip that does not depend on the class or tau."""
+
+    wave: np.ndarray  # mono, at the bundle's sample rate
+    sample_rate: int
+    log_mag: torch.Tensor  # F x T
+    phase: torch.Tensor  # F x T
+    log_mel: torch.Tensor  # M x T
+    probabilities: np.ndarray  # classifier, C
+    interpreter_probabilities: np.ndarray  # C
+    H: torch.Tensor  # K x T
+    z: torch.Tensor  # K
+    classes: list[str]
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.wave.shape[0])
+
+    @property
+    def predicted(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+
+@dataclass
+class Explanation:
+    target: int
+    threshold: float
+    relevance: np.ndarray  # K, in [-1, 1]
+    selected: list[int]  # most relevant first
+    interpretation: np.ndarray  # waveform, bundle rate
+    residual: np.ndarray
+    components: dict[int, np.ndarray] = field(default_factory=dict)  # selected k -> wave
+
+
+def _probabilities(logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    return torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=-1)
+
+
+class Explainer:
+    """Runs a bundle on clips. Not thread-safe: give each worker thread its own."""
+
+    def __init__(self, bundle: Bundle, device: str | torch.device = "cpu") -> None:
+        self.bundle = bundle.to(device)
+        self.device = torch.device(device)
+        self.cfg: FrontEndConfig = bundle.frontend
+        self.taps = LayerTaps(bundle.classifier, bundle.layers)
+
+    @torch.no_grad()
+    def classify(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """Classifier probabilities for a batch (B, M, T) of log-mel inputs."""
+        logits = self.bundle.classifier(log_mel.to(self.device))
+        return _probabilities(logits, self.bundle.multilabel)
+
+    @torch.no_grad()
+    def analyse(self, wave: np.ndarray) -> Analysis:
+        wave = np.asarray(wave, dtype=np.float32)
+        if wave.ndim != 1 or wave.size == 0:
+            raise AudioError("expected a non-empty mono signal")
+        if not np.isfinite(wave).all():
+            raise AudioError("the audio contains NaN or infinite samples")
+        spec = frontend_analyse(wave, self.cfg, self.device)
+        logits, maps = self.taps(spec.log_mel.unsqueeze(0))
+        H, ilogits, z = self.bundle.interpreter(maps, spec.log_mag.shape[-1])
+        ml = self.bundle.multilabel
+        return Analysis(
+            wave=wave, sample_rate=self.cfg.sample_rate, log_mag=spec.log_mag,
+            phase=spec.phase, log_mel=spec.log_mel,
+            probabilities=_probabilities(logits, ml)[0].cpu().numpy(),
+            interpreter_probabilities=_probabilities(ilogits, ml)[0].cpu().numpy(),
+            H=H[0], z=z[0], classes=self.bundle.classes,
+        )
+
+    def relevance(self, analysis: Analysis, target: int) -> torch.Tensor:
+        theta_c = self.bundle.interpreter.class_weights[target].detach()
+        return relevance(analysis.z, theta_c)
+
+    @torch.no_grad()
+    def explain(self, analysis: Analysis, target: int | None = None, threshold: float = 0.1,
+                with_components: bool = True) -> Explanation:
+        target = analysis.predicted if target is None else int(target)
+        if not 0 <= target < len(analysis.classes):
+            raise ValueError(f"class index {target} is out of range")
+        r = self.relevance(analysis, target)
+        chosen = select(r, threshold)
+        X_int, X_res = split(analysis.log_mag, self.bundle.W, analysis.H, chosen)
+        n = analysis.n_samples
+        pair = resynthesise(torch.stack([X_int, X_res]), analysis.phase, self.cfg, n)
+        comps: dict[int, np.ndarray] = {}
+        if with_components and chosen:
+            comps = self.component_audio(analysis, chosen)
+        return Explanation(target=target, threshold=float(threshold),
+                           relevance=r.cpu().numpy(), selected=chosen,
+                           interpretation=pair[0].cpu().numpy(),
+                           residual=pair[1].cpu().numpy(), components=comps)
+
+    @torch.no_grad()
+    def component_audio(self, analysis: Analysis, indices: list[int]) -> dict[int, np.ndarray]:
+        masks = soft_masks(self.bundle.W, analysis.H, indices)
+        waves = resynthesise_many(masks * analysis.log_mag, analysis.phase, self.cfg,
+                                  analysis.n_samples)
+        return {k: w for k, w in zip(indices, waves.cpu().numpy())}

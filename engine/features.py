@@ -1,0 +1,134 @@
+"""The front-end: one STFT feeds both the NMF target and the classifier's log-mel input.
+
+NMF works on X = log(1 + |STFT|) and keeps the phase for resynthesis; the classifier
+sees a mel spectrogram of the power in dB with an 80 dB floor below the clip's peak.
+Both come from the same frames, so the interpreter's time axis lines up with the NMF's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torchaudio.functional as AF
+
+
+@dataclass(frozen=True)
+class FrontEndConfig:
+    sample_rate: int = 44100
+    n_fft: int = 1024
+    hop_length: int = 512
+    n_mels: int = 128
+    f_min: float = 0.0
+    f_max: float | None = None
+    top_db: float = 80.0
+
+    @property
+    def n_freqs(self) -> int:
+        return self.n_fft // 2 + 1
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames of a centred STFT of ``n_samples`` samples."""
+        return 1 + n_samples // self.hop_length
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FrontEndConfig:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass
+class Spectra:
+    """What one STFT yields: log-magnitude X (F x T), phase (F x T), log-mel (M x T)."""
+
+    log_mag: torch.Tensor
+    phase: torch.Tensor
+    log_mel: torch.Tensor
+
+
+@lru_cache(maxsize=8)
+def _window(n_fft: int, device: str) -> torch.Tensor:
+    return torch.hann_window(n_fft, device=device)
+
+
+@lru_cache(maxsize=8)
+def _mel_matrix(cfg: FrontEndConfig, device: str) -> torch.Tensor:
+    fb = AF.melscale_fbanks(
+        n_freqs=cfg.n_freqs,
+        f_min=cfg.f_min,
+        f_max=cfg.f_max if cfg.f_max is not None else cfg.sample_rate / 2,
+        n_mels=cfg.n_mels,
+        sample_rate=cfg.sample_rate,
+        norm="slaney",
+        mel_scale="slaney",
+    )
+    return fb.T.contiguous().to(device)  # (n_mels, F)
+
+
+def _as_tensor(wave: np.ndarray | torch.Tensor, device: str | torch.device) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(wave) if not torch.is_tensor(wave) else wave)
+    return t.to(device=device, dtype=torch.float32)
+
+
+def stft(wave: torch.Tensor, cfg: FrontEndConfig) -> torch.Tensor:
+    """Complex STFT of (..., N) -> (..., F, T). Zero padding, so any length works."""
+    return torch.stft(
+        wave,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        window=_window(cfg.n_fft, str(wave.device)),
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
+
+
+def istft(spec: torch.Tensor, cfg: FrontEndConfig, length: int) -> torch.Tensor:
+    """Inverse of ``stft`` for (..., F, T) complex -> (..., length)."""
+    return torch.istft(
+        spec,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        window=_window(cfg.n_fft, str(spec.device)),
+        center=True,
+        length=length,
+    )
+
+
+def mel_db(magnitude: torch.Tensor, cfg: FrontEndConfig) -> torch.Tensor:
+    """Power mel in dB of (..., F, T) magnitudes, floored ``top_db`` below each clip's peak."""
+    mel = torch.matmul(_mel_matrix(cfg, str(magnitude.device)), magnitude.square())
+    db = 10.0 * torch.log10(torch.clamp(mel, min=1e-10))
+    peak = db.amax(dim=(-2, -1), keepdim=True)
+    return torch.maximum(db, peak - cfg.top_db)
+
+
+def analyse(
+    wave: np.ndarray | torch.Tensor, cfg: FrontEndConfig, device: str | torch.device = "cpu"
+) -> Spectra:
+    """Log-magnitude, phase and log-mel of a mono (N,) or batched (B, N) signal."""
+    spec = stft(_as_tensor(wave, device), cfg)
+    mag = spec.abs()
+    return Spectra(log_mag=torch.log1p(mag), phase=torch.angle(spec), log_mel=mel_db(mag, cfg))
+
+
+def log_mel(wave: np.ndarray | torch.Tensor, cfg: FrontEndConfig,
+            device: str | torch.device = "cpu") -> torch.Tensor:
+    """The classifier's input alone (cheaper than ``analyse`` when X and phase are unused)."""
+    return mel_db(stft(_as_tensor(wave, device), cfg).abs(), cfg)
+
+
+def log_mel_from_log_mag(log_mag: torch.Tensor, cfg: FrontEndConfig) -> torch.Tensor:
+    """Classifier input from a log-magnitude spectrogram (differentiable in ``log_mag``)."""
+    return mel_db(torch.expm1(log_mag), cfg)
+
+
+def resynthesise(log_mag: torch.Tensor, phase: torch.Tensor, cfg: FrontEndConfig,
+                 length: int) -> torch.Tensor:
+    """Waveform of (..., F, T) log-magnitude with the given phase: ISTFT((e^X - 1) e^{iP})."""
+    mag = torch.expm1(torch.clamp(log_mag, min=0.0))
+    return istft(torch.polar(mag, phase), cfg, length)

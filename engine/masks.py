@@ -1,0 +1,62 @@
+"""Relevance, selection and soft-mask resynthesis (the paper's Algorithm 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from engine.features import FrontEndConfig, resynthesise
+
+
+def relevance(z: torch.Tensor, theta_c: torch.Tensor) -> torch.Tensor:
+    """r_k = z_k theta_ck / max_l |z_l theta_cl|; all zeros when every contribution is 0."""
+    contrib = z * theta_c
+    peak = contrib.abs().amax(dim=-1, keepdim=True)
+    return torch.where(peak > 0, contrib / torch.where(peak > 0, peak, 1.0),
+                       torch.zeros_like(contrib))
+
+
+def select(r: torch.Tensor, tau: float) -> list[int]:
+    """Indices k with r_k > tau, most relevant first."""
+    idx = torch.nonzero(r > tau).flatten()
+    return idx[torch.argsort(r[idx], descending=True)].tolist()
+
+
+def _safe_denominator(WH: torch.Tensor) -> torch.Tensor:
+    # where the model predicts nothing, masks are 0 (not NaN): the residual keeps that energy
+    return torch.where(WH > 0, WH, torch.ones_like(WH))
+
+
+def soft_masks(W: torch.Tensor, H: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
+    """M_k = w_k h_k^T / (W H) for each k in ``indices``: (n, F, T). Zero where W H = 0."""
+    WH = W @ H
+    den = _safe_denominator(WH)
+    idx = torch.as_tensor(list(indices), dtype=torch.long, device=W.device)
+    masks = W[:, idx].T.unsqueeze(-1) * H[idx].unsqueeze(1)  # (n, F, T)
+    return torch.where(WH > 0, masks / den, torch.zeros_like(masks))
+
+
+def group_mask(W: torch.Tensor, H: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
+    """Sum of the soft masks of ``indices`` in one F x T product: W_L H_L / (W H)."""
+    WH = W @ H
+    if len(indices) == 0:
+        return torch.zeros_like(WH)
+    idx = torch.as_tensor(list(indices), dtype=torch.long, device=W.device)
+    part = W[:, idx] @ H[idx]
+    return torch.where(WH > 0, part / _safe_denominator(WH), torch.zeros_like(WH))
+
+
+def split(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
+          indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(X_int, X_residual): what the selected components explain, and the rest."""
+    X_int = group_mask(W, H, indices) * X
+    return X_int, X - X_int
+
+
+def resynthesise_many(log_mags: torch.Tensor, phase: torch.Tensor, cfg: FrontEndConfig,
+                      length: int) -> torch.Tensor:
+    """Waveforms (n, length) of n log-magnitude spectrograms sharing one phase."""
+    if log_mags.shape[0] == 0:
+        return log_mags.new_zeros((0, length))
+    return resynthesise(log_mags, phase.expand_as(log_mags), cfg, length)

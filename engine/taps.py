@@ -1,0 +1,74 @@
+"""Read hidden layers of any nn.Module through forward hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class LayerTaps:
+    """Captures the outputs of named submodules during a forward pass.
+
+    >>> taps = LayerTaps(model, ["blocks.3", "blocks.4"])
+    >>> logits, maps = taps(x)   # maps: list of tensors in the order given
+    """
+
+    def __init__(self, model: nn.Module, names: Sequence[str]) -> None:
+        modules = dict(model.named_modules())
+        missing = [n for n in names if n not in modules]
+        if missing:
+            raise ValueError(f"the model has no layer named {', '.join(missing)}")
+        if not names:
+            raise ValueError("at least one layer must be tapped")
+        self.model = model
+        self.names = list(names)
+        self._captured: dict[str, torch.Tensor] = {}
+        self._handles = [modules[n].register_forward_hook(self._hook(n)) for n in self.names]
+
+    def _hook(self, name: str):
+        def hook(_module, _inputs, output):
+            if isinstance(output, (tuple, list)):
+                output = output[0]
+            self._captured[name] = output
+        return hook
+
+    def __call__(self, *args, **kwargs) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        self._captured.clear()
+        out = self.model(*args, **kwargs)
+        maps = [self._captured[n] for n in self.names]
+        self._captured.clear()
+        return out, maps
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def __enter__(self) -> LayerTaps:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def named_layer_shapes(model: nn.Module, example: torch.Tensor) -> list[tuple[str, tuple]]:
+    """Every named submodule whose output is a tensor, with that output's shape (no batch)."""
+    shapes: dict[str, tuple] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if not name:
+            continue
+
+        def hook(_m, _i, out, name=name):
+            if torch.is_tensor(out):
+                shapes[name] = tuple(out.shape[1:])
+        handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    return list(shapes.items())

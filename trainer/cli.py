@@ -1,0 +1,129 @@
+"""``l2i``: explain clips, train dictionaries, classifiers and interpreters, evaluate.
+
+Every failure the user can fix ends with one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from engine.errors import Cancelled, L2IError
+
+
+def _add_data_args(p: argparse.ArgumentParser, test_fold: bool = True) -> None:
+    p.add_argument("--data", required=True, type=Path, help="dataset folder")
+    p.add_argument("--layout", choices=["esc50", "folder", "multilabel"],
+                   help="dataset layout (detected when omitted)")
+    if test_fold:
+        p.add_argument("--test-fold", type=int, default=None,
+                       help="fold held out for testing (default: train on every clip)")
+    p.add_argument("--clip-seconds", type=float, default=5.0,
+                   help="clips are cut or zero-padded to this length (default 5)")
+    p.add_argument("--cache", type=Path, default=None, help="feature cache folder")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _add_nmf_args(p: argparse.ArgumentParser, beta_flag: str = "--beta") -> None:
+    p.add_argument("--k", type=int, default=100, help="dictionary components (default 100)")
+    p.add_argument("--sparsity", type=float, default=0.8, help="L1 weight mu on H")
+    p.add_argument(beta_flag, dest="divergence", type=float, default=2.0,
+                   help="NMF beta-divergence (2: Euclidean, 1: Kullback-Leibler)")
+    p.add_argument("--inner", type=int, default=3,
+                   help="cheap inner updates per pass over the data (default 3)")
+    p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="subsample the training frames to at most this many")
+
+
+def _add_interp_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pooling", choices=["attention", "max"], default="attention")
+    p.add_argument("--alpha", type=float, default=10.0, help="weight of the NMF loss")
+    p.add_argument("--beta", dest="l1", type=float, default=0.8,
+                   help="weight of the L1 loss on H (the paper's beta)")
+    p.add_argument("--interpreter-epochs", dest="iepochs", type=int, default=35)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--layers", default=None,
+                   help="comma-separated hidden layers to tap (default: last three blocks)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="l2i", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    ex = sub.add_parser("explain", help="explain one clip and write its audio")
+    ex.add_argument("clip", type=Path)
+    ex.add_argument("--bundle", type=Path, default=None)
+    ex.add_argument("--target", default=None, help="class name or index (default: top)")
+    ex.add_argument("--threshold", type=float, default=0.1, help="tau (default 0.1)")
+    ex.add_argument("--out", type=Path, required=True)
+    ex.add_argument("--device", default="cpu")
+
+    ev = sub.add_parser("evaluate", help="fidelity and faithfulness of a bundle")
+    ev.add_argument("--bundle", type=Path, required=True)
+    _add_data_args(ev)
+    ev.add_argument("--taus", default="0.1,0.3,0.5,0.7,0.9")
+    ev.add_argument("--json", type=Path, default=None)
+
+    tr = sub.add_parser("train", help="train a classifier, dictionary or interpreter")
+    tsub = tr.add_subparsers(dest="what", required=True)
+    c = tsub.add_parser("classifier", help="the built-in VGG-style CNN")
+    _add_data_args(c)
+    c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--epochs", type=int, default=60)
+    c.add_argument("--resume", action="store_true")
+    c.add_argument("--widths", default=None, help="channels per block, e.g. 16,32,64,128")
+
+    d = tsub.add_parser("dictionary", help="sparse NMF on training frames")
+    _add_data_args(d)
+    _add_nmf_args(d)
+    d.add_argument("--out", type=Path, required=True)
+
+    i = tsub.add_parser("interpreter", help="Psi/Theta for a frozen classifier")
+    _add_data_args(i)
+    _add_interp_args(i)
+    i.add_argument("--classifier", type=Path, required=True,
+                   help="classifier folder or bundle")
+    i.add_argument("--dictionary", type=Path, required=True)
+    i.add_argument("--out", type=Path, required=True, help="bundle folder or .l2i file")
+    i.add_argument("--epochs", dest="iepochs", type=int)
+    i.add_argument("--resume", action="store_true")
+
+    a = tsub.add_parser("all", help="classifier, dictionary, interpreter, evaluation, bundle")
+    _add_data_args(a)
+    _add_nmf_args(a, beta_flag="--nmf-beta")
+    _add_interp_args(a)
+    a.add_argument("--out", type=Path, required=True, help="bundle folder or .l2i file")
+    a.add_argument("--epochs", type=int, default=60, help="classifier epochs")
+    a.add_argument("--widths", default=None)
+    a.add_argument("--resume", action="store_true")
+    a.add_argument("--work", type=Path, default=None,
+                   help="folder for intermediate products (default: OUT.work)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from trainer import commands
+
+        return commands.run(args)
+    except (L2IError, ValueError, FileNotFoundError, PermissionError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"l2i: error: {msg}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Cancelled):
+        print("l2i: interrupted; rerun the same command with --resume to continue",
+              file=sys.stderr)
+        return 130
+
+
+def print_json(obj) -> None:
+    print(json.dumps(obj, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

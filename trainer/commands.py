@@ -1,0 +1,177 @@
+"""What each ``l2i`` subcommand does, given parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine import nmf
+from engine.bundle import load_bundle
+from engine.classifier import VGGConfig
+from engine.errors import L2IError
+from engine.explain_files import explain_to_folder
+from resources import default_bundle_path
+from trainer import distributed as D
+from trainer import pipeline
+from trainer.checkpoint import atomic_write_json, seed_everything
+from trainer.evaluate import evaluate_bundle, format_table
+from trainer.progress_bar import TerminalProgress
+from trainer.train_classifier import ClassifierTrainConfig
+from trainer.train_interpreter import InterpreterTrainConfig
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "explain":
+        return _explain(args)
+    ctx = D.setup(getattr(args, "device", "auto"))
+    progress = TerminalProgress(enabled=ctx.is_main)
+    try:
+        seed_everything(getattr(args, "seed", 0) + ctx.rank)
+        if args.command == "evaluate":
+            return _evaluate(args, ctx, progress)
+        return {"classifier": _train_classifier, "dictionary": _train_dictionary,
+                "interpreter": _train_interpreter, "all": _train_all}[args.what](
+            args, ctx, progress)
+    finally:
+        progress.close()
+        D.cleanup(ctx)
+
+
+def _bundle_path(arg: Path | None) -> Path:
+    if arg is not None:
+        return arg
+    default = default_bundle_path()
+    if default is None:
+        raise L2IError("no default bundle ships with this version yet; pass --bundle PATH")
+    return default
+
+
+def _explain(args) -> int:
+    bundle = load_bundle(_bundle_path(args.bundle))
+    doc = explain_to_folder(args.clip, bundle, args.out, args.target, args.threshold,
+                            args.device)
+    top = doc["predictions"][0]
+    chosen = sum(c["selected"] for c in doc["components"])
+    print(f"{args.clip}: {top['label']} ({top['probability']:.2f}); explained "
+          f"'{doc['explained_class']}' with {chosen} components -> {args.out}")
+    return 0
+
+
+def _prepare(args, ctx, progress) -> pipeline.Prepared:
+    return pipeline.prepare(args.data, args.layout, args.test_fold,
+                            clip_seconds=args.clip_seconds, cache_dir=args.cache,
+                            seed=args.seed, ctx=ctx, task=progress)
+
+
+def _classifier_cfg(args) -> ClassifierTrainConfig:
+    model = VGGConfig()
+    if getattr(args, "widths", None):
+        model.widths = [int(w) for w in args.widths.split(",")]
+    return ClassifierTrainConfig(epochs=args.epochs, seed=args.seed, model=model)
+
+
+def _nmf_cfg(args) -> nmf.NMFConfig:
+    if args.k < 1 or args.iterations < 1:
+        raise L2IError("--k and --iterations must be at least 1")
+    return nmf.NMFConfig(k=args.k, sparsity=args.sparsity, beta=args.divergence,
+                         iterations=args.iterations, inner=args.inner, seed=args.seed)
+
+
+def _interp_cfg(args) -> InterpreterTrainConfig:
+    return InterpreterTrainConfig(pooling=args.pooling, alpha=args.alpha, beta=args.l1,
+                                  epochs=args.iepochs or 35, lr=args.lr, seed=args.seed)
+
+
+def _layers(args) -> list[str] | None:
+    return [s.strip() for s in args.layers.split(",") if s.strip()] if args.layers else None
+
+
+def _train_classifier(args, ctx, progress) -> int:
+    p = _prepare(args, ctx, progress)
+    art = pipeline.classifier_stage(p, _classifier_cfg(args), args.out, ctx, args.resume,
+                                    progress)
+    if ctx.is_main:
+        print(f"classifier: best epoch {art.info['best_epoch']} -> {args.out}")
+    return 0
+
+
+def _train_dictionary(args, ctx, progress) -> int:
+    p = _prepare(args, ctx, progress)
+    W, info = pipeline.dictionary_stage(p, _nmf_cfg(args), args.out, ctx, args.max_frames,
+                                        progress)
+    if ctx.is_main:
+        print(f"dictionary: K={W.shape[1]}, objective {info['final_objective']:.6g} "
+              f"-> {args.out}")
+    return 0
+
+
+def _train_interpreter(args, ctx, progress) -> int:
+    from trainer.artifacts import load_classifier, load_dictionary
+
+    p = _prepare(args, ctx, progress)
+    clf = load_classifier(args.classifier)
+    W, info = load_dictionary(args.dictionary)
+    ckpt = _work_dir(args) / "interpreter.pt"
+    bundle = pipeline.interpreter_stage(p, clf, W, info, _interp_cfg(args), args.out,
+                                        _layers(args), ctx, args.resume, ckpt, task=progress)
+    if ctx.is_main:
+        print(f"bundle: {bundle.name} (K={bundle.k}, {len(bundle.classes)} classes) "
+              f"-> {args.out}")
+    return 0
+
+
+def _work_dir(args) -> Path:
+    work = getattr(args, "work", None) or args.out.with_name(args.out.name + ".work")
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def _train_all(args, ctx, progress) -> int:
+    from trainer.artifacts import CLASSIFIER_JSON, load_classifier, load_dictionary
+
+    work = _work_dir(args)
+    p = _prepare(args, ctx, progress)
+    clf_dir = work / "classifier"
+    if args.resume and (clf_dir / CLASSIFIER_JSON).is_file():
+        clf = load_classifier(clf_dir)
+    else:
+        clf = pipeline.classifier_stage(p, _classifier_cfg(args), clf_dir, ctx, args.resume,
+                                        progress)
+    dict_file = work / "dictionary.safetensors"
+    if args.resume and dict_file.is_file():
+        W, dinfo = load_dictionary(dict_file)
+    else:
+        W, dinfo = pipeline.dictionary_stage(p, _nmf_cfg(args), dict_file, ctx,
+                                             args.max_frames, progress)
+    bundle = pipeline.interpreter_stage(p, clf, W, dinfo, _interp_cfg(args), args.out,
+                                        _layers(args), ctx, args.resume,
+                                        work / "interpreter.pt", task=progress)
+    if ctx.is_main:
+        result = pipeline.evaluation_stage(bundle, p, args.out, device=str(ctx.device),
+                                           task=progress)
+        atomic_write_json(work / "evaluation.json", result)
+        print(format_table(result))
+        print(f"bundle -> {args.out}")
+    D.barrier(ctx)
+    return 0
+
+
+def _evaluate(args, ctx, progress) -> int:
+    if not ctx.is_main:
+        return 0
+    taus = [float(t) for t in args.taus.split(",") if t.strip()]
+    if not taus or any(not 0 <= t < 1 for t in taus):
+        raise L2IError("--taus must be numbers in [0, 1), e.g. 0.1,0.3,0.5")
+    bundle = load_bundle(args.bundle)
+    p = _prepare(args, ctx, progress)
+    if list(p.dataset.classes) != bundle.classes:
+        raise L2IError("the bundle's classes differ from the data's classes")
+    rows = p.test_rows if args.test_fold is not None else p.train_rows
+    result = evaluate_bundle(bundle, p.dataset, rows, taus, str(ctx.device), args.seed,
+                             progress)
+    print(format_table(result))
+    if args.json:
+        atomic_write_json(args.json, result)
+    return 0
+
+

@@ -1,0 +1,212 @@
+"""Labelled audio collections in three layouts, detected automatically.
+
+- ``esc50``: ``meta/esc50.csv`` (filename, fold, target, category) + ``audio/``.
+- ``folder``: ``DATA/<class>/<file>``; folds from a ``N-`` filename prefix when every file
+  has one (ESC-10), else a seeded stratified split into 5 folds.
+- ``multilabel``: a CSV at the root with a filename column and one 0/1 column per class
+  (an optional ``fold`` column); files relative to the root or to ``audio/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.audio import AUDIO_EXTENSIONS
+from engine.errors import L2IError
+
+LAYOUTS = ("esc50", "folder", "multilabel")
+FILENAME_COLUMNS = ("filename", "file", "path", "fname")
+_FOLD_PREFIX = re.compile(r"^(\d+)-")
+
+
+class DatasetError(L2IError):
+    """The data folder cannot be used as it is."""
+
+
+@dataclass
+class Dataset:
+    root: Path
+    layout: str
+    classes: list[str]
+    paths: list[Path]
+    labels: np.ndarray  # (N,) int class index, or (N, C) 0/1 for multi-label
+    folds: np.ndarray  # (N,) int
+    multilabel: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def fold_ids(self) -> list[int]:
+        return sorted(int(f) for f in np.unique(self.folds))
+
+    def class_counts(self) -> dict[str, int]:
+        if self.multilabel:
+            return {c: int(n) for c, n in zip(self.classes, self.labels.sum(axis=0))}
+        counts = Counter(int(i) for i in self.labels)
+        return {c: counts.get(i, 0) for i, c in enumerate(self.classes)}
+
+    def split(self, test_fold: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the training folds and of the test fold (empty when None)."""
+        idx = np.arange(len(self))
+        if test_fold is None:
+            return idx, idx[:0]
+        if test_fold not in self.fold_ids:
+            raise DatasetError(f"there is no fold {test_fold}; folds: {self.fold_ids}")
+        return idx[self.folds != test_fold], idx[self.folds == test_fold]
+
+    def subset(self, indices: np.ndarray) -> Dataset:
+        return Dataset(self.root, self.layout, self.classes,
+                       [self.paths[i] for i in indices], self.labels[indices],
+                       self.folds[indices], self.multilabel, list(self.notes))
+
+    def stratify_key(self) -> np.ndarray:
+        return self.labels.argmax(axis=1) if self.multilabel else self.labels
+
+
+def stratified_folds(keys: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Fold numbers 1..n_folds, spread evenly within each class, reproducible from seed."""
+    rng = np.random.default_rng(seed)
+    folds = np.zeros(len(keys), dtype=int)
+    offset = 0
+    for key in np.unique(keys):
+        members = rng.permutation(np.flatnonzero(keys == key))
+        folds[members] = (np.arange(len(members)) + offset) % n_folds + 1
+        offset += len(members)
+    return folds
+
+
+def detect_layout(root: Path) -> str:
+    if (root / "meta" / "esc50.csv").is_file():
+        return "esc50"
+    if _multilabel_csv(root) is not None:
+        return "multilabel"
+    if any(p.is_dir() and _audio_files(p) for p in root.iterdir()):
+        return "folder"
+    raise DatasetError(f"{root}: no known layout (ESC-50 csv, one folder per class, "
+                       "or a multi-label csv with a filename column)")
+
+
+def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0) -> Dataset:
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder")
+    layout = layout or detect_layout(root)
+    if layout not in LAYOUTS:
+        raise DatasetError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    ds = {"esc50": _load_esc50, "folder": _load_folder, "multilabel": _load_multilabel}[
+        layout](root, seed)
+    if len(ds) == 0:
+        raise DatasetError(f"{root}: no audio files found")
+    present = (ds.labels.sum(axis=0) > 0).sum() if ds.multilabel else len(np.unique(ds.labels))
+    if present < 2:
+        raise DatasetError(f"{root}: training needs at least two classes with clips, "
+                           f"found {present}")
+    return ds
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+
+
+def _load_esc50(root: Path, seed: int) -> Dataset:
+    names: dict[int, str] = {}
+    rows = []
+    with open(root / "meta" / "esc50.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                target, fold = int(row["target"]), int(row["fold"])
+            except (KeyError, ValueError):
+                raise DatasetError("meta/esc50.csv needs filename, fold, target and "
+                                   "category columns") from None
+            names[target] = row.get("category") or str(target)
+            rows.append((row["filename"], target, fold))
+    targets = sorted(names)
+    index = {t: i for i, t in enumerate(targets)}
+    notes, paths, labels, folds = [], [], [], []
+    for name, target, fold in rows:
+        p = root / "audio" / name
+        if not p.is_file():
+            notes.append(f"listed but missing: {name}")
+            continue
+        paths.append(p)
+        labels.append(index[target])
+        folds.append(fold)
+    return Dataset(root, "esc50", [names[t] for t in targets], paths,
+                   np.array(labels, dtype=int), np.array(folds, dtype=int), False, notes)
+
+
+def _load_folder(root: Path, seed: int) -> Dataset:
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and _audio_files(p))
+    paths, labels = [], []
+    for i, d in enumerate(class_dirs):
+        for p in _audio_files(d):
+            paths.append(p)
+            labels.append(i)
+    labels_arr = np.array(labels, dtype=int)
+    prefixes = [_FOLD_PREFIX.match(p.name) for p in paths]
+    notes = []
+    if paths and all(prefixes):
+        folds = np.array([int(m.group(1)) for m in prefixes], dtype=int)
+    else:
+        folds = stratified_folds(labels_arr, 5, seed)
+        notes.append(f"no fold prefixes in file names: 5 stratified folds from seed {seed}")
+    return Dataset(root, "folder", _display_names([d.name for d in class_dirs]), paths,
+                   labels_arr, folds, False, notes)
+
+
+def _display_names(folders: list[str]) -> list[str]:
+    """'001 - Dog bark' -> 'Dog bark', unless that would make two classes alike."""
+    shown = [re.sub(r"^\d+\s*-\s*", "", f).strip() or f for f in folders]
+    return shown if len(set(shown)) == len(shown) else folders
+
+
+def _multilabel_csv(root: Path) -> Path | None:
+    for p in sorted(root.glob("*.csv")):
+        try:
+            with open(p, newline="") as f:
+                header = next(csv.reader(f), [])
+        except (OSError, UnicodeDecodeError):
+            continue
+        if any(h.strip().lower() in FILENAME_COLUMNS for h in header) and len(header) >= 3:
+            return p
+    return None
+
+
+def _load_multilabel(root: Path, seed: int) -> Dataset:
+    csv_path = _multilabel_csv(root)
+    if csv_path is None:
+        raise DatasetError(f"{root}: no csv with a filename column")
+    with open(csv_path, newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        rows = list(reader)
+    fname = next(h for h in header if h.strip().lower() in FILENAME_COLUMNS)
+    classes = [h for h in header if h not in (fname, "fold")]
+    paths, labels, folds, notes = [], [], [], []
+    for row in rows:
+        candidates = [root / row[fname], root / "audio" / row[fname]]
+        p = next((c for c in candidates if c.is_file()), None)
+        if p is None:
+            notes.append(f"listed but missing: {row[fname]}")
+            continue
+        try:
+            labels.append([int(float(row[c])) for c in classes])
+            folds.append(int(row["fold"]) if "fold" in row and row["fold"] else 0)
+        except ValueError:
+            raise DatasetError(f"{csv_path.name}: the label columns must hold 0 or 1") from None
+        paths.append(p)
+    lab = np.array(labels, dtype=int).reshape(len(paths), len(classes))
+    fold_arr = np.array(folds, dtype=int)
+    if len(paths) and (fold_arr == 0).any():
+        fold_arr = stratified_folds(lab.argmax(axis=1) if len(lab) else lab, 5, seed)
+        notes.append(f"no fold column: 5 stratified folds from seed {seed}")
+    return Dataset(root, "multilabel", classes, paths, lab, fold_arr, True, notes)

@@ -1,0 +1,99 @@
+"""One code path for one process or many under ``torchrun`` (DDP; rank 0 writes).
+
+Nothing to configure: when torchrun sets WORLD_SIZE > 1 the process group starts with
+NCCL on CUDA and gloo on CPU; otherwise every helper is a no-op for a single process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Context:
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA device is available")
+    return torch.device(name)
+
+
+def setup(device: str = "auto") -> Context:
+    """Start (or join) the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Context(device=resolve_device(device))
+    rank = int(os.environ["RANK"])
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        dev = torch.device("cuda", local)
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return Context(rank=rank, world_size=world, device=dev)
+
+
+def barrier(ctx: Context) -> None:
+    if ctx.distributed:
+        dist.barrier()
+
+
+def all_reduce_sum(ctx: Context, t: torch.Tensor) -> torch.Tensor:
+    if ctx.distributed:
+        t = t.clone()
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
+
+
+def broadcast_object(ctx: Context, obj):
+    if not ctx.distributed:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def shard(ctx: Context, n: int, epoch_seed: int, shuffle: bool) -> torch.Tensor:
+    """This rank's indices of 0..n-1 for one epoch (same permutation on every rank).
+
+    Every rank gets the same count (padded by wrapping), as DistributedSampler does, so
+    collective calls stay in step.
+    """
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed)) \
+        if shuffle else torch.arange(n)
+    per = -(-n // ctx.world_size)
+    padded = torch.cat([order, order[: per * ctx.world_size - n]]) if n else order
+    return padded[ctx.rank::ctx.world_size]
+
+
+def wrap(ctx: Context, model: torch.nn.Module) -> torch.nn.Module:
+    if not ctx.distributed:
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return DDP(model, device_ids=ids)
+
+
+def cleanup(ctx: Context) -> None:
+    if ctx.distributed and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,112 @@
+"""The epoch loop every trainer shares: schedule, shards, checkpoints, best model, resume.
+
+A trainer supplies ``step(indices, epoch) -> {loss terms}`` for one batch and
+``validate() -> (score, metrics)`` (higher score is better). The loop reports progress
+to the TaskState, checks for cancellation between batches, writes a checkpoint after
+every epoch (rank 0), and restores the best-scoring weights at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from engine.progress import TaskState, report
+from trainer import distributed as D
+from trainer.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+
+
+@dataclass
+class LoopConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    warmup_epochs: float = 1.0
+    seed: int = 0
+    stage: str = "training"
+
+
+@dataclass
+class LoopResult:
+    history: list[dict] = field(default_factory=list)
+    best_score: float = -math.inf
+    best_epoch: int = -1
+
+
+def lr_at(cfg: LoopConfig, progress: float) -> float:
+    """Linear warm-up then cosine decay, as a function of epochs done (fractional)."""
+    if progress < cfg.warmup_epochs:
+        return cfg.lr * max(progress, 0.05) / cfg.warmup_epochs
+    span = max(cfg.epochs - cfg.warmup_epochs, 1e-9)
+    t = min(1.0, (progress - cfg.warmup_epochs) / span)
+    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def run_epochs(
+    ctx: D.Context,
+    cfg: LoopConfig,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    n_train: int,
+    step: Callable[[torch.Tensor, int], dict[str, float]],
+    validate: Callable[[], tuple[float, dict[str, float]]],
+    checkpoint: Path | None,
+    resume: bool = False,
+    task: TaskState | None = None,
+) -> LoopResult:
+    result = LoopResult()
+    best_state = copy.deepcopy(model.state_dict())
+    start = 0
+    if resume and checkpoint is not None:
+        state = load_checkpoint(checkpoint)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            best_state = state["best_state"]
+            result = LoopResult(list(state["history"]), state["best_score"],
+                                state["best_epoch"])
+            start = int(state["epoch"]) + 1
+            set_rng_state(state["rng"])
+    steps_per_epoch = max(1, -(-n_train // (cfg.batch_size * ctx.world_size)))
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        order = D.shard(ctx, n_train, cfg.seed * 1000 + epoch, shuffle=True)
+        sums: dict[str, float] = {}
+        for b in range(steps_per_epoch):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            if len(idx) == 0:
+                continue
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(cfg, epoch + b / steps_per_epoch)
+            terms = step(idx, epoch)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v
+            report(task, cfg.stage, epoch * steps_per_epoch + b + 1,
+                   cfg.epochs * steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", **terms)
+        model.eval()
+        score, metrics = validate()
+        row = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()},
+               **metrics}
+        result.history.append(row)
+        if score > result.best_score:
+            result.best_score, result.best_epoch = score, epoch + 1
+            best_state = copy.deepcopy(model.state_dict())
+        if checkpoint is not None and ctx.is_main:
+            save_checkpoint(checkpoint, {
+                "epoch": epoch, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "best_state": best_state,
+                "history": result.history, "best_score": result.best_score,
+                "best_epoch": result.best_epoch, "rng": rng_state(),
+            })
+        report(task, cfg.stage + " epochs", epoch + 1, cfg.epochs,
+               f"epoch {epoch + 1}/{cfg.epochs}", **{k: float(v) for k, v in row.items()})
+        D.barrier(ctx)
+    model.load_state_dict(best_state)
+    model.eval()
+    return result

@@ -1,0 +1,167 @@
+"""The training stages as functions: data -> classifier -> dictionary -> interpreter ->
+evaluation -> bundle. The CLI and the desktop wizard both call these.
+
+Under torchrun, rank 0 computes the shared products (feature cache, dictionary) while
+the others wait, all ranks train the networks with DDP, and rank 0 writes every file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine import nmf
+from engine.bundle import Bundle, make_manifest, save_bundle
+from engine.classifier import default_taps
+from engine.features import FrontEndConfig
+from engine.progress import TaskState
+from trainer import distributed as D
+from trainer.artifacts import (
+    ClassifierArtifact,
+    load_classifier,
+    load_dictionary,
+    save_classifier,
+    save_dictionary,
+)
+from trainer.datasets import Dataset, DatasetError, load_dataset
+from trainer.evaluate import DEFAULT_TAUS, evaluate_bundle
+from trainer.features_cache import Features, compute_features
+from trainer.train_classifier import ClassifierTrainConfig, train_classifier
+from trainer.train_dictionary import learn_dictionary
+from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
+
+
+@dataclass
+class Prepared:
+    dataset: Dataset  # readable clips only, row i = features row i
+    features: Features
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+    test_fold: int | None
+    frontend: FrontEndConfig
+    clip_seconds: float
+
+
+def prepare(data: str | Path, layout: str | None = None, test_fold: int | None = None,
+            frontend: FrontEndConfig | None = None, clip_seconds: float = 5.0,
+            cache_dir: Path | None = None, seed: int = 0, ctx: D.Context | None = None,
+            task: TaskState | None = None, device: str = "cpu") -> Prepared:
+    ctx = ctx or D.Context()
+    fe = frontend or FrontEndConfig()
+    ds = load_dataset(data, layout, seed)
+    if test_fold is not None:
+        ds.split(test_fold)  # validates the fold number before any work
+    if ctx.is_main:
+        compute_features(ds, fe, clip_seconds, cache_dir and Path(cache_dir), task, device)
+    D.barrier(ctx)
+    feats = compute_features(ds, fe, clip_seconds, cache_dir and Path(cache_dir), None, device)
+    readable = ds.subset(feats.keep)
+    train_rows, test_rows = readable.split(test_fold)
+    if len(train_rows) == 0:
+        raise DatasetError(f"{ds.root}: no readable clips left for training "
+                           f"outside fold {test_fold}")
+    return Prepared(readable, feats, train_rows, test_rows, test_fold, fe, clip_seconds)
+
+
+def provenance(p: Prepared, **extra) -> dict:
+    return {
+        "data": str(p.dataset.root), "layout": p.dataset.layout,
+        "clips": len(p.dataset), "skipped_files": len(p.features.skipped),
+        "test_fold": p.test_fold, "train_clips": int(len(p.train_rows)),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__, "python": platform.python_version(), **extra,
+    }
+
+
+def classifier_stage(p: Prepared, cfg: ClassifierTrainConfig, out: Path,
+                     ctx: D.Context | None = None, resume: bool = False,
+                     task: TaskState | None = None) -> ClassifierArtifact:
+    ctx = ctx or D.Context()
+    ds = p.dataset
+    model, info = train_classifier(
+        p.features.log_mel[p.train_rows], ds.labels[p.train_rows], len(ds.classes),
+        ds.multilabel, cfg, ctx, out / "checkpoint.pt", resume, task)
+    art = ClassifierArtifact(model.cpu(), "vgg", cfg.model.to_dict(), ds.classes,
+                             ds.multilabel, p.frontend, p.clip_seconds,
+                             {"training": cfg.to_dict(), **info, **provenance(p)})
+    if ctx.is_main:
+        save_classifier(out, art)
+    D.barrier(ctx)
+    return art
+
+
+def dictionary_stage(p: Prepared, cfg: nmf.NMFConfig, out: Path, ctx: D.Context | None = None,
+                     max_frames: int | None = None, task: TaskState | None = None
+                     ) -> tuple[torch.Tensor, dict]:
+    ctx = ctx or D.Context()
+    if ctx.is_main:
+        res = learn_dictionary(p.features.log_mag, p.train_rows, cfg, str(ctx.device),
+                               max_frames, task)
+        info = {**cfg.to_dict(), "final_objective": res.objective[-1] if res.objective
+                else None, "frames": int(len(p.train_rows) * p.features.log_mag.shape[-1]),
+                **provenance(p)}
+        save_dictionary(out, res.W, info)
+    D.barrier(ctx)
+    return load_dictionary(out)
+
+
+def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dict_info: dict,
+                      cfg: InterpreterTrainConfig, out: Path, layers: list[str] | None = None,
+                      ctx: D.Context | None = None, resume: bool = False,
+                      checkpoint: Path | None = None, name: str | None = None,
+                      task: TaskState | None = None) -> Bundle:
+    ctx = ctx or D.Context()
+    ds = p.dataset
+    if list(clf.classes) != list(ds.classes):
+        raise ValueError("the classifier's classes differ from the data's: "
+                         f"{clf.classes[:3]}... vs {ds.classes[:3]}...")
+    if W.shape[0] != p.frontend.n_freqs:
+        raise ValueError(f"the dictionary has {W.shape[0]} frequency bins, the front-end "
+                         f"gives {p.frontend.n_freqs}")
+    layers = layers or default_taps(clf.model)
+    interp, info = train_interpreter(
+        clf.model, layers, W, p.features.log_mag[p.train_rows],
+        p.features.log_mel[p.train_rows], ds.labels[p.train_rows], len(ds.classes),
+        ds.multilabel, cfg, ctx, checkpoint, resume, task)
+    manifest = make_manifest(
+        name=name or out.stem, frontend=p.frontend, classes=ds.classes,
+        multilabel=ds.multilabel, classifier_arch=clf.architecture,
+        classifier_config=clf.config, layers=layers,
+        dictionary={k: v for k, v in dict_info.items()
+                    if k in ("k", "sparsity", "beta", "iterations", "inner", "seed",
+                             "final_objective", "frames")} | {"k": int(W.shape[1])},
+        interpreter=interp.config, clip_seconds=p.clip_seconds,
+        provenance=provenance(p, classifier=_short(clf.info), interpreter={
+            "training": cfg.to_dict(), "best_epoch": info["best_epoch"],
+            "history": info["history"]}))
+    bundle = Bundle(manifest, clf.model.cpu().eval(), interp.eval(), W.cpu())
+    if ctx.is_main:
+        save_bundle(bundle, out)
+    D.barrier(ctx)
+    return bundle
+
+
+def evaluation_stage(bundle: Bundle, p: Prepared, out: Path | None,
+                     taus=DEFAULT_TAUS, device: str = "cpu",
+                     task: TaskState | None = None) -> dict:
+    rows = p.test_rows if len(p.test_rows) else p.train_rows
+    result = evaluate_bundle(bundle, p.dataset, rows, taus, device, task=task)
+    result["evaluated_on"] = "test fold" if len(p.test_rows) else "training clips"
+    bundle.manifest["metrics"] = result
+    if out is not None:
+        save_bundle(bundle, out)
+    return result
+
+
+def _short(info: dict) -> dict:
+    """Classifier provenance without its per-epoch history (kept in its own folder)."""
+    return {k: v for k, v in info.items() if k != "history"}
+
+
+__all__ = ["Prepared", "prepare", "classifier_stage", "dictionary_stage", "interpreter_stage",
+           "evaluation_stage", "load_classifier"]

@@ -1,0 +1,157 @@
+"""Train Psi and Theta against a frozen classifier and a frozen NMF dictionary.
+
+Loss per batch (means, not sums): w_fid * L_fid + alpha * ||X - W H||^2 + beta * ||H||_1.
+The classifier never changes, so its probabilities and tapped maps are computed once
+per clip before training instead of at every batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.interpreter import Interpreter, InterpreterConfig
+from engine.metrics import multilabel_fidelity, topk_fidelity
+from engine.progress import TaskState, check, report
+from engine.taps import LayerTaps
+from trainer import distributed as D
+from trainer.loop import LoopConfig, run_epochs
+from trainer.train_classifier import _autocast, soft_loss, validation_split
+
+
+@dataclass
+class InterpreterTrainConfig:
+    pooling: str = "attention"
+    alpha: float = 10.0
+    beta: float = 0.8
+    fidelity_weight: float = 1.0
+    fidelity_boost_epoch: int = 20  # the fidelity weight doubles from this epoch on
+    epochs: int = 35
+    batch_size: int = 32
+    lr: float = 2e-4
+    val_fraction: float = 0.15
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FrozenOutputs:
+    """What the frozen classifier says about each clip: probabilities and tapped maps."""
+
+    probabilities: torch.Tensor  # (N, C)
+    maps: list[torch.Tensor]  # per layer, (N, ...)
+
+
+def frozen_outputs(classifier: nn.Module, layers: list[str], log_mel: np.ndarray,
+                   multilabel: bool, device: torch.device, batch: int = 32,
+                   task: TaskState | None = None) -> FrozenOutputs:
+    classifier.eval().to(device)
+    probs, maps = [], None
+    with LayerTaps(classifier, layers) as taps, torch.no_grad():
+        for i in range(0, len(log_mel), batch):
+            check(task)
+            x = torch.from_numpy(np.asarray(log_mel[i:i + batch], dtype=np.float32))
+            logits, m = taps(x.to(device))
+            probs.append(torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1))
+            m = [t.float().cpu() for t in m]
+            maps = [[t] for t in m] if maps is None else [a + [t] for a, t in zip(maps, m)]
+            report(task, "classifier outputs", min(i + batch, len(log_mel)), len(log_mel))
+    return FrozenOutputs(torch.cat(probs).float().cpu(), [torch.cat(a) for a in maps or []])
+
+
+def loss_terms(interp: nn.Module, maps: list[torch.Tensor], X: torch.Tensor,
+               target: torch.Tensor, W: torch.Tensor, multilabel: bool
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(L_fid, L_nmf, L_1, logits) for one batch; X is (B, F, T) log-magnitude."""
+    H, logits, _ = interp(maps, X.shape[-1])
+    H = H.float()
+    fid = soft_loss(logits.float(), target, multilabel)
+    nmf = (X - torch.matmul(W, H)).square().mean()
+    l1 = H.mean()
+    return fid, nmf, l1, logits
+
+
+def train_interpreter(
+    classifier: nn.Module,
+    layers: list[str],
+    W: torch.Tensor,
+    log_mag: np.ndarray,
+    log_mel: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    multilabel: bool,
+    cfg: InterpreterTrainConfig,
+    ctx: D.Context | None = None,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    task: TaskState | None = None,
+) -> tuple[Interpreter, dict]:
+    ctx = ctx or D.Context()
+    torch.manual_seed(cfg.seed)
+    dev = ctx.device
+    frozen = frozen_outputs(classifier, layers, log_mel, multilabel, dev, task=task)
+    icfg = InterpreterConfig(k=int(W.shape[1]), n_classes=n_classes,
+                             map_shapes=[list(m.shape[1:]) for m in frozen.maps],
+                             pooling=cfg.pooling)
+    interp = Interpreter(icfg).to(dev)
+    net = D.wrap(ctx, interp)
+    W = W.to(dev).float()
+    keys = labels.argmax(axis=1) if multilabel else labels
+    tr, va = validation_split(keys, cfg.val_fraction, cfg.seed)
+    opt = torch.optim.Adam(interp.parameters(), lr=cfg.lr)
+
+    def batch(rows) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        rows = np.sort(np.asarray(rows))
+        X = torch.from_numpy(np.asarray(log_mag[rows], dtype=np.float32)).to(dev)
+        return [m[rows].to(dev) for m in frozen.maps], X, frozen.probabilities[rows].to(dev)
+
+    def step(idx: torch.Tensor, epoch: int) -> dict[str, float]:
+        maps, X, target = batch(tr[idx.numpy()])
+        w_fid = cfg.fidelity_weight * (2.0 if epoch >= cfg.fidelity_boost_epoch else 1.0)
+        with _autocast(dev):
+            fid, nmf, l1, _ = loss_terms(net, maps, X, target, W, multilabel)
+        loss = w_fid * fid + cfg.alpha * nmf + cfg.beta * l1
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.item(), "fidelity": fid.item(), "nmf": nmf.item(),
+                "l1": l1.item()}
+
+    def validate() -> tuple[float, dict[str, float]]:
+        rows = va if len(va) else tr
+        sums = np.zeros(3)
+        probs = []
+        with torch.no_grad():
+            for i in range(0, len(rows), cfg.batch_size):
+                maps, X, target = batch(rows[i:i + cfg.batch_size])
+                with _autocast(dev):
+                    fid, nmf, l1, logits = loss_terms(interp, maps, X, target, W, multilabel)
+                n = len(X)
+                sums += n * np.array([fid.item(), nmf.item(), l1.item()])
+                logits = logits.float()
+                probs.append(torch.sigmoid(logits) if multilabel else logits.softmax(-1))
+        p_int = torch.cat(probs).cpu().numpy()
+        p_clf = frozen.probabilities[np.sort(rows)].numpy()
+        if multilabel:
+            score = multilabel_fidelity(p_clf, p_int)["micro_auprc"]
+        else:
+            score = topk_fidelity(p_clf, p_int, ks=(1,))["top1"]
+        fid, nmf, l1 = sums / len(rows)
+        total = fid + cfg.alpha * nmf + cfg.beta * l1
+        return score - 1e-4 * total, {"val_fidelity": score, "val_fid_loss": fid,
+                                      "val_nmf": nmf, "val_l1": l1}
+
+    loop = LoopConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                      warmup_epochs=min(1.0, cfg.epochs / 10), seed=cfg.seed,
+                      stage="interpreter")
+    res = run_epochs(ctx, loop, interp, opt, len(tr), step, validate, checkpoint, resume, task)
+    return interp.cpu(), {"history": res.history, "best_epoch": res.best_epoch,
+                          "validation_clips": int(len(va)), "train_clips": int(len(tr))}
+
+
