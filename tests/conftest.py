@@ -1,0 +1,128 @@
+"""Shared fixtures: real data from ../shared/data (skipped when absent), tiny datasets
+made of links to real clips, and small bundles built in the test session."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("L2I_DATA", ROOT.parent / "shared" / "data"))
+ESC10 = DATA / "esc10"
+ESC50 = DATA / "esc50-subset"
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (see ../shared/data/README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def esc10() -> Path:
+    return need(ESC10)
+
+
+@pytest.fixture(scope="session")
+def esc50() -> Path:
+    return need(ESC50)
+
+
+@pytest.fixture(scope="session")
+def esc10_clip(esc10) -> Path:
+    return sorted((esc10 / "001 - Dog bark").glob("*.ogg"))[0]
+
+
+def link_subset(src: Path, dst: Path, classes: int = 3, per_fold: dict[int, int] | None = None
+                ) -> Path:
+    """A folder-per-class dataset of symbolic links to real ESC-10 clips (no copies)."""
+    per_fold = per_fold or {1: 2, 2: 3, 3: 3}
+    for class_dir in sorted(p for p in src.iterdir() if p.is_dir())[:classes]:
+        out = dst / class_dir.name
+        out.mkdir(parents=True, exist_ok=True)
+        for fold, n in per_fold.items():
+            for f in sorted(class_dir.glob(f"{fold}-*"))[:n]:
+                (out / f.name).symlink_to(f.resolve())
+    return dst
+
+
+@pytest.fixture(scope="session")
+def tiny_esc10(esc10, tmp_path_factory) -> Path:
+    return link_subset(esc10, tmp_path_factory.mktemp("tiny_esc10"))
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("feature_cache")
+
+
+TINY_WIDTHS = [8, 16, 16, 32]
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_esc10, cache_dir, tmp_path_factory) -> Path:
+    """A real (if tiny) bundle trained on real clips with the project's own trainer."""
+    from trainer.cli import main
+
+    out = tmp_path_factory.mktemp("bundles") / "tiny.l2i"
+    rc = main(["train", "all", "--data", str(tiny_esc10), "--out", str(out),
+               "--test-fold", "1", "--epochs", "2", "--widths", ",".join(map(str, TINY_WIDTHS)),
+               "--k", "16", "--iterations", "10", "--interpreter-epochs", "2",
+               "--cache", str(cache_dir), "--device", "cpu"])
+    assert rc == 0 and out.is_file()
+    return out
+
+
+def random_bundle(n_classes: int = 3, k: int = 12, widths=None, seed: int = 0,
+                  multilabel: bool = False):
+    """An untrained but complete and valid in-memory bundle (for format tests)."""
+    from engine.bundle import Bundle, make_manifest
+    from engine.classifier import VGGClassifier, VGGConfig, default_taps
+    from engine.features import FrontEndConfig
+    from engine.interpreter import Interpreter, InterpreterConfig
+    from engine.taps import LayerTaps
+
+    torch.manual_seed(seed)
+    fe = FrontEndConfig()
+    clf = VGGClassifier(n_classes, VGGConfig(widths=list(widths or TINY_WIDTHS))).eval()
+    layers = default_taps(clf)
+    with LayerTaps(clf, layers) as taps, torch.no_grad():
+        _, maps = taps(torch.zeros(1, fe.n_mels, 100))
+    icfg = InterpreterConfig(k=k, n_classes=n_classes,
+                             map_shapes=[list(m.shape[1:]) for m in maps])
+    interp = Interpreter(icfg).eval()
+    W = torch.rand(fe.n_freqs, k)
+    W = W / W.norm(dim=0, keepdim=True)
+    classes = [f"class {i}" for i in range(n_classes)]
+    manifest = make_manifest(name="random", frontend=fe, classes=classes,
+                             multilabel=multilabel, classifier_arch="vgg",
+                             classifier_config=clf.config.to_dict(), layers=layers,
+                             dictionary={"k": k}, interpreter=icfg)
+    return Bundle(manifest, clf, interp, W)
+
+
+@pytest.fixture
+def tone() -> np.ndarray:
+    """One second of a 440 Hz tone with a little noise, 44.1 kHz."""
+    t = np.arange(44100) / 44100
+    rng = np.random.default_rng(0)
+    return (0.5 * np.sin(2 * np.pi * 440 * t) + 0.01 * rng.standard_normal(t.size)
+            ).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """Fail a test that leaves non-daemon threads running behind it."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate()
+              if t not in before and t.is_alive() and not t.daemon]
+    assert not leaked, f"threads left running: {[t.name for t in leaked]}"

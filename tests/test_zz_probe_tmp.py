@@ -1,0 +1,2 @@
+def test_tb(tiny_bundle):
+    print(tiny_bundle)
