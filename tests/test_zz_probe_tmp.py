@@ -1,2 +1,0 @@
-def test_tb(tiny_bundle):
-    print(tiny_bundle)
