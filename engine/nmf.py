@@ -12,6 +12,7 @@ plus K x K terms. The product W H is never formed. The big products are reused f
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -43,6 +44,21 @@ class NMFResult:
     config: NMFConfig = field(default_factory=NMFConfig)
 
 
+class _Frames:
+    """Iterates the chunks as float32 tensors on the device, kept or reloaded."""
+
+    def __init__(self, chunks: Sequence, device: torch.device, resident: bool) -> None:
+        self.chunks, self.device = chunks, device
+        self.kept = [_to_device(c, device) for c in chunks] if resident else None
+
+    def __iter__(self):
+        if self.kept is not None:
+            yield from self.kept
+        else:
+            for c in self.chunks:
+                yield _to_device(np.asarray(c), self.device)
+
+
 def _to_device(chunk, device: torch.device) -> torch.Tensor:
     t = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32)) \
         if isinstance(chunk, np.ndarray) else torch.as_tensor(chunk, dtype=torch.float32)
@@ -53,25 +69,45 @@ def normalise_columns(W: torch.Tensor) -> torch.Tensor:
     return W / torch.linalg.vector_norm(W, dim=0, keepdim=True).clamp_min(EPS)
 
 
+def _widths(chunks: Sequence) -> list[int]:
+    widths = getattr(chunks, "widths", None)
+    return list(widths) if widths is not None else [int(c.shape[1]) for c in chunks]
+
+
 def init_dictionary(chunks: Sequence, k: int, seed: int) -> np.ndarray:
     """K distinct training frames with a little positive noise, as unit-norm columns.
 
     Starting from real spectra converges in far fewer iterations than random W.
     """
     rng = np.random.default_rng(seed)
-    sizes = np.array([c.shape[1] for c in chunks])
+    sizes = np.array(_widths(chunks))
     total = int(sizes.sum())
     picks = np.sort(rng.choice(total, size=min(k, total), replace=False))
     offsets = np.concatenate([[0], np.cumsum(sizes)])
+    owner = np.searchsorted(offsets, picks, side="right") - 1
     cols = []
-    for p in picks:
-        c = int(np.searchsorted(offsets, p, side="right") - 1)
-        cols.append(np.asarray(chunks[c][:, p - offsets[c]], dtype=np.float32))
+    for c in np.unique(owner):  # each chunk is read once, however many picks it holds
+        chunk = np.asarray(chunks[int(c)], dtype=np.float32)
+        cols += [chunk[:, p - offsets[c]] for p in picks[owner == c]]
+    n_freqs = cols[0].shape[0]
     while len(cols) < k:  # fewer frames than components: random columns fill the rest
-        cols.append(rng.random(chunks[0].shape[0]).astype(np.float32))
+        cols.append(rng.random(n_freqs).astype(np.float32))
     W = np.stack(cols, axis=1)
     W = W + 0.1 * W.mean() * rng.random(W.shape).astype(np.float32) + EPS
     return W / np.linalg.norm(W, axis=0, keepdims=True)
+
+
+def _fits_in_memory(chunks: Sequence, device: torch.device) -> bool:
+    """Keep X resident when it takes under a third of the free memory of the device."""
+    need = sum(_widths(chunks)) * 4 * (np.asarray(chunks[0]).shape[0] if len(chunks) else 0)
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+    else:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            free = 8 << 30
+    return need < free / 3
 
 
 def _divergence(X: torch.Tensor, L: torch.Tensor, beta: float) -> torch.Tensor:
@@ -121,24 +157,36 @@ def fit(
     task: TaskState | None = None,
     W_init: np.ndarray | None = None,
     H_init: Sequence[np.ndarray] | None = None,
+    resident: bool | None = None,
 ) -> NMFResult:
-    """Learn W from training frames given as F x n_i chunks."""
-    if not chunks:
+    """Learn W from training frames given as F x n_i chunks.
+
+    ``chunks`` is any sequence of F x n_i arrays (lists, numpy memmaps, or a lazy
+    sequence that loads a chunk on access and may declare ``widths``). With
+    ``resident`` False (the default when X would take over a third of the free memory)
+    each chunk is loaded again at every iteration instead of being kept.
+    """
+    if not len(chunks):
         raise ValueError("no training frames for the dictionary")
     device = torch.device(device)
     gen = torch.Generator().manual_seed(cfg.seed)
     mu, beta = float(cfg.sparsity), float(cfg.beta)
-    Xs = [_to_device(c, device) for c in chunks]
+    if resident is None:
+        resident = _fits_in_memory(chunks, device)
+    Xs = _Frames(chunks, device, resident)
     W = _to_device(W_init if W_init is not None else init_dictionary(chunks, cfg.k, cfg.seed),
                    device)
     W = normalise_columns(W.clamp_min(EPS))
-    scale = float(sum(x.sum() for x in Xs) / sum(x.numel() for x in Xs)) / max(cfg.k, 1)
+    x_sum, x_sq, n_cells = 0.0, 0.0, 0
+    for x in Xs:
+        x_sum, x_sq, n_cells = x_sum + float(x.sum()), x_sq + float(x.square().sum()), \
+            n_cells + x.numel()
+    scale = x_sum / n_cells / max(cfg.k, 1)
     if H_init is not None:
         Hs = [_to_device(h, device).clamp_min(EPS) for h in H_init]
     else:
-        Hs = [(torch.rand(cfg.k, x.shape[1], generator=gen) * 2 * scale + EPS).to(device)
-              for x in Xs]
-    x_sq = float(sum(x.square().sum() for x in Xs)) if beta == 2 else 0.0
+        Hs = [(torch.rand(cfg.k, w, generator=gen) * 2 * scale + EPS).to(device)
+              for w in _widths(chunks)]
     history: list[float] = []
     for it in range(cfg.iterations):
         WtW = W.T @ W

@@ -50,9 +50,16 @@ def _add_interp_args(p: argparse.ArgumentParser) -> None:
                    help="comma-separated hidden layers to tap (default: last three blocks)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (the full usage stays under --help)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="l2i", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = _Parser(prog="l2i", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ex = sub.add_parser("explain", help="explain one clip and write its audio")
     ex.add_argument("clip", type=Path)
@@ -69,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", type=Path, default=None)
 
     tr = sub.add_parser("train", help="train a classifier, dictionary or interpreter")
-    tsub = tr.add_subparsers(dest="what", required=True)
+    tsub = tr.add_subparsers(dest="what", required=True, parser_class=_Parser)
     c = tsub.add_parser("classifier", help="the built-in VGG-style CNN")
     _add_data_args(c)
     c.add_argument("--out", type=Path, required=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from engine import nmf
@@ -58,9 +59,17 @@ def _explain(args) -> int:
 
 
 def _prepare(args, ctx, progress) -> pipeline.Prepared:
-    return pipeline.prepare(args.data, args.layout, args.test_fold,
-                            clip_seconds=args.clip_seconds, cache_dir=args.cache,
-                            seed=args.seed, ctx=ctx, task=progress)
+    p = pipeline.prepare(args.data, args.layout, args.test_fold,
+                         clip_seconds=args.clip_seconds, cache_dir=args.cache,
+                         seed=args.seed, ctx=ctx, task=progress)
+    if ctx.is_main:
+        ds = p.dataset
+        print(f"data: {len(ds)} clips, {len(ds.classes)} classes, layout {ds.layout}, "
+              f"folds {ds.fold_ids}; {len(p.train_rows)} for training", file=sys.stderr)
+        if p.features.skipped:
+            print(f"skipped {len(p.features.skipped)} unreadable files, e.g. "
+                  f"{p.features.skipped[0][1]}", file=sys.stderr)
+    return p
 
 
 def _classifier_cfg(args) -> ClassifierTrainConfig:
