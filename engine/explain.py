@@ -68,6 +68,16 @@ class Explainer:
         self.cfg: FrontEndConfig = bundle.frontend
         self.taps = LayerTaps(bundle.classifier, bundle.layers)
 
+    def close(self) -> None:
+        """Detach the hooks from the bundle's classifier."""
+        self.taps.remove()
+
+    def __enter__(self) -> Explainer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @torch.no_grad()
     def classify(self, log_mel: torch.Tensor) -> torch.Tensor:
         """Classifier probabilities for a batch (B, M, T) of log-mel inputs."""

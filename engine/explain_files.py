@@ -55,9 +55,9 @@ def explain_to_folder(clip: str | os.PathLike, bundle: Bundle, out: str | os.Pat
     length = data.shape[0]
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     rate = bundle.frontend.sample_rate
-    explainer = Explainer(bundle, device)
-    analysis = explainer.analyse(resample(np.ascontiguousarray(mono), native, rate))
-    exp = explainer.explain(analysis, resolve_target(target, bundle.classes), threshold)
+    with Explainer(bundle, device) as explainer:
+        analysis = explainer.analyse(resample(np.ascontiguousarray(mono), native, rate))
+        exp = explainer.explain(analysis, resolve_target(target, bundle.classes), threshold)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -36,7 +36,13 @@ def evaluate_bundle(bundle: Bundle, ds: Dataset, rows: Sequence[int],
                     taus: Sequence[float] = DEFAULT_TAUS, device: str = "cpu",
                     seed: int = 0, task: TaskState | None = None) -> dict:
 
-    ex = Explainer(bundle, device)
+    with Explainer(bundle, device) as ex:
+        return _evaluate(ex, ds, rows, taus, seed, task)
+
+
+def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[float],
+              seed: int, task: TaskState | None) -> dict:
+    bundle = ex.bundle
     cfg = bundle.frontend
     n = int(round(float(bundle.manifest.get("clip_seconds", 5.0)) * cfg.sample_rate))
     rng = np.random.default_rng(seed)
