@@ -114,7 +114,7 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        (tmp / MANIFEST).write_text(json.dumps(bundle.manifest, indent=2))
+        (tmp / MANIFEST).write_text(json.dumps(bundle.manifest, indent=2, allow_nan=False))
         save_file({k: prep(v) for k, v in tensors.items()}, str(tmp / WEIGHTS))
         if path.suffix == ".l2i":
             zipped = tmp / "bundle.zip"
@@ -159,12 +159,16 @@ def _read_zip(path: Path) -> tuple[bytes, bytes]:
         raise BundleError(f"{path.name}: not a readable bundle archive ({exc})") from None
 
 
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not a valid JSON value")
+
+
 def _parse_manifest(raw: bytes, where: str) -> dict:
     if len(raw) > MAX_MANIFEST_BYTES:
         raise BundleError(f"{where}: manifest.json is implausibly large")
     try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        manifest = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
         raise BundleError(f"{where}: manifest.json is not valid JSON ({exc})") from None
     try:
         validate_manifest(manifest)
@@ -265,9 +269,9 @@ def _assemble(manifest: dict, tensors: dict[str, torch.Tensor], where: str,
                                        manifest["classifier"]["config"])
                 icfg = InterpreterConfig(**manifest["interpreter"])
                 interp = Interpreter(icfg)
-        except (TypeError, ValueError) as exc:
-            raise BundleError(f"{where}: the manifest describes an impossible model ({exc})") \
-                from None
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise BundleError(f"{where}: the manifest describes an impossible model "
+                              f"({str(exc).splitlines()[0]})") from None
         _fill(clf, clf_state, "classifier", where, load=device != "meta")
         _fill(interp, interp_state, "interpreter", where, load=device != "meta")
     clf.eval()

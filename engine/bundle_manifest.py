@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from engine.errors import BundleError
@@ -20,6 +21,10 @@ def _need(d: dict, key: str, kind: type | tuple[type, ...], where: str) -> Any:
         raise BundleError(f"manifest.json: '{where}{key}' must be {names}, "
                           f"not {type(value).__name__}")
     return value
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _positive_int(d: dict, key: str, where: str, upper: int) -> int:
@@ -48,7 +53,18 @@ def validate_manifest(m: Any) -> None:
     n_fft = _positive_int(fe, "n_fft", "frontend.", 1 << 16)
     _positive_int(fe, "hop_length", "frontend.", n_fft)
     _positive_int(fe, "n_mels", "frontend.", 1024)
-    _need(fe, "top_db", (int, float), "frontend.")
+    rate = fe["sample_rate"]
+    top_db = _need(fe, "top_db", (int, float), "frontend.")
+    if not math.isfinite(top_db) or top_db <= 0:
+        raise BundleError(f"manifest.json: 'frontend.top_db' must be a positive number: {top_db}")
+    f_min = fe.get("f_min", 0.0)
+    f_max = fe.get("f_max")
+    if not _number(f_min) or not 0 <= f_min < rate / 2:
+        raise BundleError(f"manifest.json: 'frontend.f_min' = {f_min!r} is not a frequency "
+                          f"in [0, {rate / 2:g})")
+    if f_max is not None and (not _number(f_max) or not f_min < f_max <= rate / 2):
+        raise BundleError(f"manifest.json: 'frontend.f_max' = {f_max!r} is not a frequency "
+                          f"in ({f_min:g}, {rate / 2:g}]")
 
     classes = _need(m, "classes", list, "")
     if not 1 <= len(classes) <= MAX_CLASSES:
@@ -90,6 +106,9 @@ def validate_manifest(m: Any) -> None:
                 and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 65536
                         for v in s)):
             raise BundleError(f"manifest.json: interpreter map shape {s!r} is not valid")
+    clip = m.get("clip_seconds", 5.0)
+    if not _number(clip) or not 0 < clip <= 3600:
+        raise BundleError(f"manifest.json: 'clip_seconds' = {clip!r} is out of range")
     for key in ("provenance", "metrics"):
         if key in m and not isinstance(m[key], dict):
             raise BundleError(f"manifest.json: '{key}' must be an object")

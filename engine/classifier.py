@@ -77,7 +77,17 @@ def _build_vgg(n_classes: int, config: dict) -> nn.Module:
     unknown = set(config) - set(known)
     if unknown:
         raise ValueError(f"unknown VGG settings: {sorted(unknown)}")
-    return VGGClassifier(n_classes, VGGConfig(**config))
+    cfg = VGGConfig(**config)
+    widths = cfg.widths
+    if not (isinstance(widths, list) and 1 <= len(widths) <= 16
+            and all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 8192
+                    for w in widths)):
+        raise ValueError(f"VGG widths must be 1 to 16 channel counts in 1..8192: {widths!r}")
+    if not (isinstance(cfg.convs_per_block, int) and 1 <= cfg.convs_per_block <= 8):
+        raise ValueError(f"convs_per_block must be 1..8: {cfg.convs_per_block!r}")
+    if not (isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1):
+        raise ValueError(f"dropout must lie in [0, 1): {cfg.dropout!r}")
+    return VGGClassifier(n_classes, cfg)
 
 
 def build_classifier(architecture: str, n_classes: int, config: dict) -> nn.Module:

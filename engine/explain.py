@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from engine.bundle import Bundle
-from engine.errors import AudioError
+from engine.errors import AudioError, L2IError
 from engine.features import FrontEndConfig, resynthesise
 from engine.features import analyse as frontend_analyse
 from engine.masks import relevance, resynthesise_many, select, soft_masks, split
@@ -95,6 +95,9 @@ class Explainer:
         logits, maps = self.taps(spec.log_mel.unsqueeze(0))
         H, ilogits, z = self.bundle.interpreter(maps, spec.log_mag.shape[-1])
         ml = self.bundle.multilabel
+        if not (torch.isfinite(logits).all() and torch.isfinite(ilogits).all()
+                and torch.isfinite(H).all()):
+            raise L2IError("the model produced non-finite outputs for this clip")
         return Analysis(
             wave=wave, sample_rate=self.cfg.sample_rate, log_mag=spec.log_mag,
             phase=spec.phase, log_mel=spec.log_mel,

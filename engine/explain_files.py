@@ -88,7 +88,7 @@ def explain_to_folder(clip: str | os.PathLike, bundle: Bundle, out: str | os.Pat
                            for k in order],
             "files": {"interpretation": "interpretation.wav", "residual": "residual.wav"},
         }
-        (tmp / "explanation.json").write_text(json.dumps(doc, indent=2))
+        (tmp / "explanation.json").write_text(json.dumps(doc, indent=2, allow_nan=False))
         _publish(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

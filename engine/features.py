@@ -30,8 +30,8 @@ class FrontEndConfig:
         return self.n_fft // 2 + 1
 
     def n_frames(self, n_samples: int) -> int:
-        """Frames of a centred STFT of ``n_samples`` samples."""
-        return 1 + n_samples // self.hop_length
+        """Frames of the STFT of ``n_samples`` samples (see ``stft``)."""
+        return 1 + -(-n_samples // self.hop_length)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +75,16 @@ def _as_tensor(wave: np.ndarray | torch.Tensor, device: str | torch.device) -> t
 
 
 def stft(wave: torch.Tensor, cfg: FrontEndConfig) -> torch.Tensor:
-    """Complex STFT of (..., N) -> (..., F, T). Zero padding, so any length works."""
+    """Complex STFT of (..., N) -> (..., F, T), centred frames, zero padding.
+
+    The signal is first zero-padded to a whole number of hops. Without that, when N is
+    just short of a multiple of the hop, the last samples are covered only by the far
+    tail of one window, and the inverse STFT of any modified spectrum (a mask) divides
+    by a near-zero window sum there: a loud click at the end of the explanation audio.
+    """
+    short = -wave.shape[-1] % cfg.hop_length
+    if short:
+        wave = torch.nn.functional.pad(wave, (0, short))
     return torch.stft(
         wave,
         n_fft=cfg.n_fft,
@@ -89,14 +98,16 @@ def stft(wave: torch.Tensor, cfg: FrontEndConfig) -> torch.Tensor:
 
 def istft(spec: torch.Tensor, cfg: FrontEndConfig, length: int) -> torch.Tensor:
     """Inverse of ``stft`` for (..., F, T) complex -> (..., length)."""
-    return torch.istft(
+    padded = (spec.shape[-1] - 1) * cfg.hop_length
+    wave = torch.istft(
         spec,
         n_fft=cfg.n_fft,
         hop_length=cfg.hop_length,
         window=_window(cfg.n_fft, str(spec.device)),
         center=True,
-        length=length,
+        length=max(padded, length),
     )
+    return wave[..., :length]
 
 
 def mel_db(magnitude: torch.Tensor, cfg: FrontEndConfig) -> torch.Tensor:

@@ -25,6 +25,15 @@ class InterpreterConfig:
     def __post_init__(self) -> None:
         if self.pooling not in ("attention", "max"):
             raise ValueError(f"pooling must be 'attention' or 'max', not {self.pooling!r}")
+        for name in ("k", "n_classes", "adapter_channels", "hidden", "attention_hidden"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65536):
+                raise ValueError(f"interpreter {name} must be an integer in 1..65536: {v!r}")
+        if not (isinstance(self.attention_dropout, (int, float))
+                and 0 <= self.attention_dropout < 1):
+            raise ValueError(f"attention_dropout must lie in [0, 1): {self.attention_dropout!r}")
+        if not isinstance(self.freq_cells, int) or self.freq_cells > 64:
+            raise ValueError(f"freq_cells must be an integer up to 64: {self.freq_cells!r}")
         if not self.map_shapes:
             raise ValueError("the interpreter needs at least one tapped layer")
         for s in self.map_shapes:

@@ -185,8 +185,10 @@ def fit(
     if H_init is not None:
         Hs = [_to_device(h, device).clamp_min(EPS) for h in H_init]
     else:
-        Hs = [(torch.rand(cfg.k, w, generator=gen) * 2 * scale + EPS).to(device)
-              for w in _widths(chunks)]
+        # one draw for all frames, then cut: the result does not depend on the chunking
+        H0 = torch.rand(cfg.k, sum(_widths(chunks)), generator=gen) * 2 * scale + EPS
+        Hs = [h.contiguous().to(device) for h in torch.split(H0, _widths(chunks), dim=1)]
+        del H0
     history: list[float] = []
     for it in range(cfg.iterations):
         WtW = W.T @ W

@@ -31,7 +31,9 @@ class LayerTaps:
         def hook(_module, _inputs, output):
             if isinstance(output, (tuple, list)):
                 output = output[0]
-            self._captured[name] = output
+            # a copy: an in-place op after this layer (ReLU(inplace=True)) would
+            # otherwise overwrite what was captured
+            self._captured[name] = output.clone()
         return hook
 
     def __call__(self, *args, **kwargs) -> tuple[torch.Tensor, list[torch.Tensor]]:
