@@ -43,18 +43,25 @@ def summary_text(clip: Path | None, bundle_path: Path | None) -> str:
         return f"Error: {exc}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+def build_window(args: argparse.Namespace):
+    from PySide6.QtWidgets import QLabel, QMainWindow
 
-    text = summary_text(args.clip, args.bundle)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
     win = QMainWindow()
     win.setWindowTitle("L2I Desktop")
-    label = QLabel(text)
+    label = QLabel(summary_text(args.clip, args.bundle))
+    label.setObjectName("summary")
     label.setMargin(24)
     win.setCentralWidget(label)
     win.resize(640, 360)
+    return win
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    win = build_window(args)
     win.show()
     return app.exec()
 
