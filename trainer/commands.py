@@ -138,8 +138,8 @@ def _work_dir(args) -> Path:
 def _train_all(args, ctx, progress) -> int:
     from trainer.artifacts import CLASSIFIER_JSON, load_classifier, load_dictionary
 
+    p = _prepare(args, ctx, progress)  # checks the data before anything is created
     work = _work_dir(args)
-    p = _prepare(args, ctx, progress)
     clf_dir = work / "classifier"
     if args.resume and (clf_dir / CLASSIFIER_JSON).is_file():
         clf = load_classifier(clf_dir)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.errors import L2IError
 from engine.progress import TaskState, report
 from trainer import distributed as D
 from trainer.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -55,24 +56,35 @@ def run_epochs(
     optimizer: torch.optim.Optimizer,
     n_train: int,
     step: Callable[[torch.Tensor, int], dict[str, float]],
-    validate: Callable[[], tuple[float, dict[str, float]]],
+    validate: Callable[[], tuple[float | None, dict[str, float]]],
     checkpoint: Path | None,
     resume: bool = False,
     task: TaskState | None = None,
+    generators: tuple[torch.Generator, ...] = (),
 ) -> LoopResult:
+    """Train; ``validate`` returning a None score (no validation data) keeps the last
+    epoch. ``generators`` are private random streams (augmentation) saved with the
+    checkpoint so that a resumed run continues exactly as an uninterrupted one."""
     result = LoopResult()
     best_state = copy.deepcopy(model.state_dict())
     start = 0
     if resume and checkpoint is not None:
         state = load_checkpoint(checkpoint)
         if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
+            try:
+                model.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+            except (RuntimeError, ValueError, KeyError) as exc:
+                raise L2IError(f"{checkpoint} was written with other settings "
+                               f"({str(exc).splitlines()[0][:120]}); delete it or run "
+                               "without --resume") from None
             best_state = state["best_state"]
             result = LoopResult(list(state["history"]), state["best_score"],
                                 state["best_epoch"])
             start = int(state["epoch"]) + 1
             set_rng_state(state["rng"])
+            for g, gs in zip(generators, state.get("generators", [])):
+                g.set_state(gs)
     steps_per_epoch = max(1, -(-n_train // (cfg.batch_size * ctx.world_size)))
     for epoch in range(start, cfg.epochs):
         model.train()
@@ -91,6 +103,8 @@ def run_epochs(
                    cfg.epochs * steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}", **terms)
         model.eval()
         score, metrics = validate()
+        if score is None:  # nothing to select on: the latest weights are the best
+            score = float(epoch)
         row = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()},
                **metrics}
         result.history.append(row)
@@ -103,6 +117,7 @@ def run_epochs(
                 "optimizer": optimizer.state_dict(), "best_state": best_state,
                 "history": result.history, "best_score": result.best_score,
                 "best_epoch": result.best_epoch, "rng": rng_state(),
+                "generators": [g.get_state() for g in generators],
             })
         report(task, cfg.stage + " epochs", epoch + 1, cfg.epochs,
                f"epoch {epoch + 1}/{cfg.epochs}", **{k: float(v) for k, v in row.items()})

@@ -88,7 +88,7 @@ def classifier_stage(p: Prepared, cfg: ClassifierTrainConfig, out: Path,
         ds.multilabel, cfg, ctx, out / "checkpoint.pt", resume, task)
     art = ClassifierArtifact(model.cpu(), "vgg", cfg.model.to_dict(), ds.classes,
                              ds.multilabel, p.frontend, p.clip_seconds,
-                             {"training": cfg.to_dict(), **info, **provenance(p)})
+                             {**provenance(p), "training": cfg.to_dict(), **info})
     if ctx.is_main:
         save_classifier(out, art)
     D.barrier(ctx)

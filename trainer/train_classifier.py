@@ -99,7 +99,8 @@ def train_classifier(
     model = VGGClassifier(n_classes, cfg.model).to(ctx.device)
     net = D.wrap(ctx, model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    aug = Augmenter(cfg.augment, torch.Generator().manual_seed(cfg.seed + ctx.rank))
+    aug_gen = torch.Generator().manual_seed(cfg.seed + ctx.rank)
+    aug = Augmenter(cfg.augment, aug_gen)
 
     def step(idx: torch.Tensor, epoch: int) -> dict[str, float]:
         rows = torch.as_tensor(tr)[idx]
@@ -111,9 +112,9 @@ def train_classifier(
         opt.step()
         return {"loss": loss.item()}
 
-    def validate() -> tuple[float, dict[str, float]]:
+    def validate() -> tuple[float | None, dict[str, float]]:
         if len(va) == 0:
-            return 0.0, {}
+            return None, {}
         probs = predict(model, mel[va], ctx.device, multilabel)
         loss = float(soft_loss(torch.log(probs.clamp_min(1e-7)) if not multilabel
                                else torch.logit(probs.clamp(1e-6, 1 - 1e-6)),
@@ -129,6 +130,7 @@ def train_classifier(
     loop = LoopConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                       warmup_epochs=min(3.0, cfg.epochs / 10), seed=cfg.seed,
                       stage="classifier")
-    res = run_epochs(ctx, loop, model, opt, len(tr), step, validate, checkpoint, resume, task)
+    res = run_epochs(ctx, loop, model, opt, len(tr), step, validate, checkpoint, resume, task,
+                     generators=(aug_gen,))
     return model, {"history": res.history, "best_epoch": res.best_epoch,
                    "validation_clips": int(len(va)), "train_clips": int(len(tr))}

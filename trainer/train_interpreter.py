@@ -123,8 +123,10 @@ def train_interpreter(
         return {"loss": loss.item(), "fidelity": fid.item(), "nmf": nmf.item(),
                 "l1": l1.item()}
 
-    def validate() -> tuple[float, dict[str, float]]:
-        rows = va if len(va) else tr
+    def validate() -> tuple[float | None, dict[str, float]]:
+        if len(va) == 0:
+            return None, {}
+        rows = va
         sums = np.zeros(3)
         probs = []
         with torch.no_grad():
