@@ -60,7 +60,7 @@ case "$cmd" in
     ;;
   test)
     export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
-    "$VENV/bin/ruff" check engine trainer l2i_desktop resources tests
+    "$VENV/bin/ruff" check engine trainer l2i_desktop resources tests scripts
     exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
     ;;
   *)
