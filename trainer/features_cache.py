@@ -24,7 +24,7 @@ from engine.features import FrontEndConfig, analyse
 from engine.progress import TaskState, check, report
 from trainer.datasets import Dataset, DatasetError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: frames padded to whole hops (T = 432 for 5 s)
 
 
 @dataclass
