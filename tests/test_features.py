@@ -18,14 +18,6 @@ from engine.features import (
 CFG = FrontEndConfig()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # small tensors: one thread avoids oversubscription when the machine is busy
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _noise(n: int, seed: int = 0, amp: float = 0.3) -> np.ndarray:
     return (amp * np.random.default_rng(seed).standard_normal(n)).astype(np.float32)

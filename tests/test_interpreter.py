@@ -10,14 +10,6 @@ from engine.interpreter import Interpreter, InterpreterConfig, Psi, Theta
 from engine.taps import LayerTaps, named_layer_shapes
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _cfg(shapes, k=6, n_classes=4, pooling="attention", **kw) -> InterpreterConfig:
     small = {"adapter_channels": 8, "hidden": 16, "attention_hidden": 12}
     return InterpreterConfig(k=k, n_classes=n_classes, map_shapes=[list(s) for s in shapes],

@@ -24,13 +24,6 @@ from engine.masks import (
 CFG = FrontEndConfig()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _wh_with_zeros(seed=0, F=40, K=5, T=30):
     """Non-negative W, H whose product is exactly zero in some cells."""

@@ -13,15 +13,6 @@ from engine.features import FrontEndConfig, analyse
 from engine.progress import TaskState
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # small matrices: one thread avoids oversubscription when the machine is busy
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def real_chunks(esc10) -> list[np.ndarray]:
     """X of three real clips of different classes, every 4th frame (F x ~108 each)."""

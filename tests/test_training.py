@@ -45,15 +45,6 @@ NO_AUGMENT = AugmentConfig(gain_db=0, shift=False, freq_mask=0, time_mask=0,
                            mix_probability=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small convolutions gain little from a second thread, and on a busy two-core
-    machine two OpenMP threads waiting on each other run several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _l2i_lines(stderr: str) -> list[str]:
     """The lines of the CLI's own messages (progress bars use carriage returns)."""
