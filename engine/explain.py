@@ -53,6 +53,15 @@ class Explanation:
     interpretation: np.ndarray  # waveform, bundle rate
     residual: np.ndarray
     components: dict[int, np.ndarray] = field(default_factory=dict)  # selected k -> wave
+    interpretation_log_mag: np.ndarray | None = None  # F x T, what the selection explains
+
+
+@dataclass
+class Rendering:
+    indices: list[int]
+    log_mag: np.ndarray  # F x T of the chosen components together
+    interpretation: np.ndarray  # waveform of those components
+    residual: np.ndarray  # waveform of everything else
 
 
 def _probabilities(logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
@@ -118,16 +127,24 @@ class Explainer:
             raise ValueError(f"class index {target} is out of range")
         r = self.relevance(analysis, target)
         chosen = select(r, threshold)
-        X_int, X_res = split(analysis.log_mag, self.bundle.W, analysis.H, chosen)
-        n = analysis.n_samples
-        pair = resynthesise(torch.stack([X_int, X_res]), analysis.phase, self.cfg, n)
+        rendering = self.render(analysis, chosen)
         comps: dict[int, np.ndarray] = {}
         if with_components and chosen:
             comps = self.component_audio(analysis, chosen)
         return Explanation(target=target, threshold=float(threshold),
                            relevance=r.cpu().numpy(), selected=chosen,
-                           interpretation=pair[0].cpu().numpy(),
-                           residual=pair[1].cpu().numpy(), components=comps)
+                           interpretation=rendering.interpretation,
+                           residual=rendering.residual, components=comps,
+                           interpretation_log_mag=rendering.log_mag)
+
+    @torch.no_grad()
+    def render(self, analysis: Analysis, indices: list[int]) -> Rendering:
+        """Spectrogram and audio of any set of components (what mute/solo toggles need),
+        and of the residual: one F x T product and one two-signal inverse STFT."""
+        X_int, X_res = split(analysis.log_mag, self.bundle.W, analysis.H, list(indices))
+        pair = resynthesise(torch.stack([X_int, X_res]), analysis.phase, self.cfg,
+                            analysis.n_samples).cpu().numpy()
+        return Rendering(list(indices), X_int.cpu().numpy(), pair[0], pair[1])
 
     @torch.no_grad()
     def component_audio(self, analysis: Analysis, indices: list[int]) -> dict[int, np.ndarray]:

@@ -1,0 +1,108 @@
+"""One audio backend over sounddevice: play a buffer that can be swapped while it plays.
+
+Swapping (``replace``) keeps the playback position, so toggling a component changes
+what is heard at once. Without PortAudio or an output device, ``available`` is False
+and every call reports one clear message through ``error`` instead of raising.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+
+class Player(QObject):
+    position = Signal(float)  # seconds into the buffer
+    playing_changed = Signal(bool)
+    error = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._buffer = np.zeros(0, np.float32)
+        self._rate = 44100
+        self._pos = 0
+        self._end = 0
+        self._stream = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(30)
+        self._timer.timeout.connect(self._tick)
+        try:
+            import sounddevice as sd
+
+            self._sd = sd
+        except OSError as exc:  # PortAudio missing
+            self._sd = None
+            self._why = f"no audio output: {exc}"
+
+    @property
+    def available(self) -> bool:
+        if self._sd is None:
+            return False
+        try:
+            return self._sd.query_devices(kind="output") is not None
+        except Exception:
+            return False
+
+    @property
+    def is_playing(self) -> bool:
+        return self._stream is not None
+
+    def play(self, wave: np.ndarray, rate: int, start_s: float = 0.0,
+             end_s: float | None = None) -> None:
+        self.stop()
+        if self._sd is None:
+            self.error.emit(self._why)
+            return
+        with self._lock:
+            self._buffer = np.asarray(wave, np.float32)
+            self._rate = rate
+            self._pos = max(0, int(start_s * rate))
+            self._end = len(self._buffer) if end_s is None else min(len(self._buffer),
+                                                                     int(end_s * rate))
+        try:
+            self._stream = self._sd.OutputStream(samplerate=rate, channels=1, dtype="float32",
+                                                 callback=self._callback,
+                                                 finished_callback=self._finished)
+            self._stream.start()
+        except Exception as exc:
+            self._stream = None
+            self.error.emit(f"cannot play audio: {exc}")
+            return
+        self._timer.start()
+        self.playing_changed.emit(True)
+
+    def replace(self, wave: np.ndarray) -> None:
+        """Swap what is playing for a signal of the same length, keeping the position."""
+        with self._lock:
+            self._buffer = np.asarray(wave, np.float32)
+            self._end = min(self._end, len(self._buffer))
+
+    def stop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:
+                pass
+            self._timer.stop()
+            self.playing_changed.emit(False)
+
+    def _callback(self, out, frames, _time, _status) -> None:
+        with self._lock:
+            chunk = self._buffer[self._pos:min(self._pos + frames, self._end)]
+            self._pos += len(chunk)
+        out[:len(chunk), 0] = chunk
+        out[len(chunk):, 0] = 0
+        if len(chunk) < frames:
+            raise self._sd.CallbackStop
+
+    def _finished(self) -> None:
+        # runs on PortAudio's thread: hand over to the UI thread
+        QTimer.singleShot(0, self, self.stop)
+
+    def _tick(self) -> None:
+        self.position.emit(self._pos / self._rate)

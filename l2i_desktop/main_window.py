@@ -1,0 +1,250 @@
+"""The analysis window: open a clip, see why the classifier decided, and hear it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from l2i_desktop import jobs
+from l2i_desktop.audio import Player
+from l2i_desktop.relevance_view import RelevanceView
+from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
+from l2i_desktop.time_views import TimeViews
+from l2i_desktop.worker import EngineWorker
+
+AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, bundle_path: Path | None) -> None:
+        super().__init__()
+        self.setWindowTitle("L2I Desktop")
+        self.worker = EngineWorker()
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.player = Player()
+        self.player.error.connect(self.show_error)
+        self.explainer = None
+        self.clip: jobs.ClipResult | None = None
+        self.explanation = None
+        self.rendering = None
+        self.tau = 0.1
+        self.playing_kind: str | None = None
+        self._build()
+        if bundle_path is not None:
+            self.open_bundle(bundle_path)
+
+    # ---- layout -----------------------------------------------------------------
+    def _build(self) -> None:
+        self.views = TimeViews()
+        self.predictions = PredictionsPanel()
+        self.relevance = RelevanceView()
+        self.components = ComponentsPanel()
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.views)
+        top.addWidget(self.predictions)
+        top.setSizes([900, 300])
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.relevance)
+        bottom.addWidget(self.components)
+        bottom.setSizes([700, 500])
+        main = QSplitter(Qt.Orientation.Vertical)
+        main.addWidget(top)
+        main.addWidget(bottom)
+        main.setSizes([620, 260])
+
+        self.tau_slider = QSlider(Qt.Orientation.Horizontal)
+        self.tau_slider.setRange(0, 99)
+        self.tau_slider.setValue(10)
+        self.tau_label = QLabel("tau 0.10")
+        self.tau_slider.valueChanged.connect(lambda v: self.set_tau(v / 100))
+        transport = QHBoxLayout()
+        self.buttons = {}
+        for kind, text in (("original", "▶ original"), ("interpretation", "▶ interpretation"),
+                           ("residual", "▶ residual"), ("stop", "■ stop")):
+            b = QPushButton(text)
+            b.setObjectName(f"play_{kind}")
+            b.clicked.connect(lambda _c=False, kind=kind: self.play(kind))
+            transport.addWidget(b)
+            self.buttons[kind] = b
+        transport.addStretch(1)
+        transport.addWidget(self.tau_label)
+        transport.addWidget(self.tau_slider, 1)
+        self.error_label = QLabel("")
+        self.error_label.setStyleSheet("color: #b00020")
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.addWidget(main, 1)
+        lay.addLayout(transport)
+        lay.addWidget(self.error_label)
+        self.setCentralWidget(central)
+        self.resize(1280, 900)
+
+        self.views.hovered.connect(lambda t: self.statusBar().showMessage(t))
+        self.relevance.tau_changed.connect(lambda t: self.tau_slider.setValue(round(t * 100)))
+        self.predictions.target_changed.connect(self.set_target)
+        self.components.toggles_changed.connect(self._render_toggles)
+        self.components.play_component.connect(self.play_component)
+        self.player.position.connect(self.views.set_cursor)
+
+        file_menu = self.menuBar().addMenu("&File")
+        open_act = QAction("&Open clip...", self, shortcut=QKeySequence.StandardKey.Open)
+        open_act.triggered.connect(self._ask_clip)
+        file_menu.addAction(open_act)
+        quit_act = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_act.triggered.connect(self.close)
+        file_menu.addAction(quit_act)
+        bundle_menu = self.menuBar().addMenu("&Bundle")
+        bundle_act = QAction("Open &bundle...", self)
+        bundle_act.triggered.connect(self._ask_bundle)
+        bundle_menu.addAction(bundle_act)
+        space = QAction("Play/pause", self, shortcut=QKeySequence(Qt.Key.Key_Space))
+        space.triggered.connect(lambda: self.play("stop" if self.player.is_playing
+                                                  else "interpretation"))
+        self.addAction(space)
+
+    # ---- requests to the engine -------------------------------------------------
+    def open_bundle(self, path: Path) -> None:
+        self.statusBar().showMessage(f"loading bundle {Path(path).name}...")
+        self.worker.submit("bundle", jobs.open_bundle, Path(path))
+
+    def open_clip(self, path: Path) -> None:
+        if self.explainer is None:
+            self._pending_clip = Path(path)
+            return
+        self.statusBar().showMessage(f"analysing {Path(path).name}...")
+        self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path(path), None,
+                           self.tau)
+
+    def set_tau(self, tau: float) -> None:
+        self.tau = float(tau)
+        self.tau_label.setText(f"tau {self.tau:.2f}")
+        self._explain()
+
+    def set_target(self, target: int) -> None:
+        if self.explanation is not None:
+            self.explanation.target = int(target)
+        self._explain()
+
+    def _explain(self) -> None:
+        if self.clip is None or self.explainer is None:
+            return
+        target = self.explanation.target if self.explanation else None
+        self.worker.submit("explain", jobs.explain, self.explainer, self.clip.analysis,
+                           target, self.tau)
+
+    def _render_toggles(self) -> None:
+        if self.clip is not None:
+            self.worker.submit("render", jobs.render, self.explainer, self.clip.analysis,
+                               self.components.active())
+
+    # ---- results ----------------------------------------------------------------
+    def _on_finished(self, kind: str, _rid: int, result) -> None:
+        self.error_label.setText("")
+        if kind == "bundle":
+            self.explainer = result
+            b = result.bundle
+            self.setWindowTitle(f"L2I Desktop — {b.name} (K={b.k}, {len(b.classes)} classes)")
+            self.statusBar().showMessage(f"bundle {b.name} ready")
+            pending = getattr(self, "_pending_clip", None)
+            if pending is not None:
+                self._pending_clip = None
+                self.open_clip(pending)
+        elif kind == "analyse":
+            self.clip = result
+            a = result.analysis
+            self.views.show_clip(result.envelope, result.duration_s, a.log_mag.cpu().numpy(),
+                                 a.H.cpu().numpy(), a.sample_rate)
+            self._show_explanation(result.explanation)
+            self.statusBar().showMessage(f"{result.path.name}: analysed")
+        elif kind == "explain":
+            self._show_explanation(result)
+        elif kind == "render":
+            self._show_rendering(result)
+        elif kind == "component":
+            self.player.play(result, self.clip.analysis.sample_rate)
+
+    def _show_explanation(self, exp) -> None:
+        self.explanation = exp
+        a = self.clip.analysis
+        self.predictions.show_predictions(a.classes, a.probabilities,
+                                          a.interpreter_probabilities, exp.target)
+        self.relevance.show_relevance(exp.relevance, exp.threshold)
+        W = self.explainer.bundle.W.cpu().numpy()
+        self.components.show_components(exp.selected, exp.relevance, W)
+        self.views.mark_components(exp.selected)
+        self._show_rendering(jobs.Rendering(exp.selected, exp.interpretation_log_mag,
+                                            exp.interpretation, exp.residual))
+
+    def _show_rendering(self, rendering) -> None:
+        self.rendering = rendering
+        levels = self.views.images[0].levels
+        self.views.show_interpretation(rendering.log_mag, tuple(levels) if levels is not None
+                                       else (0.0, 1.0))
+        if self.player.is_playing and self.playing_kind in ("interpretation", "residual"):
+            self.player.replace(self.current_audio(self.playing_kind))
+
+    def _on_failed(self, kind: str, _rid: int, message: str) -> None:
+        self.show_error(message)
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.statusBar().showMessage(message)
+
+    # ---- audio --------------------------------------------------------------------
+    def current_audio(self, kind: str) -> np.ndarray | None:
+        if self.clip is None:
+            return None
+        if kind == "original":
+            return self.clip.analysis.wave
+        if self.rendering is None:
+            return None
+        return self.rendering.interpretation if kind == "interpretation" \
+            else self.rendering.residual
+
+    def play(self, kind: str) -> None:
+        if kind == "stop":
+            self.player.stop()
+            return
+        wave = self.current_audio(kind)
+        if wave is not None:
+            self.playing_kind = kind
+            self.player.play(wave, self.clip.analysis.sample_rate)
+
+    def play_component(self, k: int) -> None:
+        if self.clip is not None:
+            self.playing_kind = "component"
+            self.worker.submit("component", jobs.component, self.explainer, self.clip.analysis,
+                               k)
+
+    # ---- dialogs and lifetime ---------------------------------------------------------
+    def _ask_clip(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open clip", "", AUDIO_FILTER)
+        if path:
+            self.open_clip(Path(path))
+
+    def _ask_bundle(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open bundle", "",
+                                              "Bundles (*.l2i manifest.json);;All files (*)")
+        if path:
+            p = Path(path)
+            self.open_bundle(p.parent if p.name == "manifest.json" else p)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.player.stop()
+        self.worker.stop()
+        super().closeEvent(event)

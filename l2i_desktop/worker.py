@@ -1,0 +1,72 @@
+"""The engine's own thread: the UI thread hands it jobs and never computes.
+
+Jobs of one kind supersede each other: a newer request makes older queued ones moot,
+and a running job's result is dropped if something newer was asked meanwhile. Any
+exception in a job becomes a ``failed`` signal with one line, never a dead app.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.errors import L2IError
+
+# kinds whose newer requests make the listed kinds stale too
+_SUPERSEDES = {"analyse": ("analyse", "explain", "render"), "explain": ("explain", "render"),
+               "render": ("render",)}
+
+
+class EngineWorker(QObject):
+    finished = Signal(str, int, object)  # kind, request id, result
+    failed = Signal(str, int, str)  # kind, request id, message
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._jobs: queue.Queue = queue.Queue()
+        self._latest: dict[str, int] = {}
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="l2i-engine")
+        self._thread.start()
+
+    def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> int:
+        with self._lock:
+            self._counter += 1
+            for k in _SUPERSEDES.get(kind, (kind,)):
+                self._latest[k] = self._counter
+            self._latest[kind] = self._counter
+            rid = self._counter
+        self._jobs.put((kind, rid, fn, args))
+        return rid
+
+    def is_current(self, kind: str, rid: int) -> bool:
+        with self._lock:
+            return self._latest.get(kind) == rid
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            kind, rid, fn, args = job
+            if not self.is_current(kind, rid):
+                continue
+            try:
+                result = fn(*args)
+            except L2IError as exc:
+                self.failed.emit(kind, rid, str(exc))
+                continue
+            except Exception as exc:  # a bug must not kill the app: show it instead
+                self.failed.emit(kind, rid, f"{type(exc).__name__}: {exc}")
+                continue
+            if self.is_current(kind, rid):
+                self.finished.emit(kind, rid, result)
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=10)

@@ -1,0 +1,59 @@
+"""Screenshot of the analysis window with a real clip loaded (run under Xvfb):
+
+    xvfb-run -a -s "-screen 0 1400x1000x24" python scripts/screenshot.py \
+        --bundle B --clip CLIP --out docs/main_window.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from l2i_desktop.main_window import MainWindow
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bundle", type=Path, required=True)
+    ap.add_argument("--clip", type=Path, required=True)
+    ap.add_argument("--tau", type=float, default=0.3)
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args()
+    app = QApplication(sys.argv[:1])
+    win = MainWindow(a.bundle)
+    win.resize(1360, 940)
+    win.show()
+    win.open_clip(a.clip)
+    state = {"tau_set": False}
+
+    def poll() -> None:
+        if win.clip is None:
+            return
+        if not state["tau_set"]:
+            state["tau_set"] = True
+            win.tau_slider.setValue(round(a.tau * 100))
+            return
+        if win.explanation is not None and abs(win.explanation.threshold - a.tau) < 1e-6:
+            timer.stop()
+            QTimer.singleShot(500, finish)
+
+    def finish() -> None:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        win.grab().save(str(a.out))
+        print(f"-> {a.out}")
+        win.close()
+        app.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(100)
+    QTimer.singleShot(120_000, app.quit)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
