@@ -9,10 +9,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QImage, QPainter
 
 from engine.audio import load_audio
 from engine.bundle import load_bundle
 from engine.explain import Analysis, Explainer, Explanation, Rendering
+
+MAX_PICTURE_ROWS = 256
+_LUT = pg.colormap.get("magma").getLookupTable(nPts=256, alpha=True)
+
+
+def colorize(values: np.ndarray, levels: tuple[float, float] | None = None) -> np.ndarray:
+    """RGBA uint8 picture of a 2-D array: drawing it costs the UI thread nothing."""
+    lo, hi = levels if levels is not None else (float(values.min()), float(values.max()))
+    rows = values.shape[0]
+    if rows > MAX_PICTURE_ROWS:  # a few hundred screen pixels high: keep the peaks
+        step = -(-rows // MAX_PICTURE_ROWS)
+        padded = np.pad(values, ((0, -rows % step), (0, 0)), constant_values=lo)
+        values = padded.reshape(-1, step, values.shape[1]).max(axis=1)
+    scaled = (values - lo) * (255.0 / max(hi - lo, 1e-12))
+    return _LUT[np.clip(scaled, 0, 255).astype(np.uint8)]
 
 
 @dataclass
@@ -22,13 +39,39 @@ class ClipResult:
     explanation: Explanation
     envelope: np.ndarray  # (2, n) min and max per drawing bucket
     duration_s: float
+    pictures: dict[str, np.ndarray]  # log_mag, log_mel, H, interpretation as RGBA
+    levels: tuple[float, float]  # of the log-magnitude, shared by the interpretation
 
 
-def open_bundle(path: Path) -> Explainer:
-    return Explainer(load_bundle(path))
+@dataclass
+class BundleResult:
+    explainer: Explainer
+    patterns: list[QImage]  # a tiny picture of each component's spectral pattern
 
 
-def envelope(wave: np.ndarray, buckets: int = 4000) -> np.ndarray:
+def open_bundle(path: Path) -> BundleResult:
+    explainer = Explainer(load_bundle(path))
+    W = explainer.bundle.W.cpu().numpy()
+    return BundleResult(explainer, [pattern_image(W[:, k]) for k in range(W.shape[1])])
+
+
+def pattern_image(column: np.ndarray, width: int = 60, height: int = 18) -> QImage:
+    """One spectral pattern, low frequencies left, energy as height (QImage: made off
+    the UI thread, turned into a pixmap there)."""
+    bins = np.array_split(np.asarray(column, float), width)
+    levels = np.array([b.max() for b in bins])
+    levels = levels / max(levels.max(), 1e-12)
+    img = QImage(width, height, QImage.Format.Format_ARGB32)
+    img.fill(QColor("white"))
+    painter = QPainter(img)
+    painter.setPen(QColor("#1f4e79"))
+    for x, v in enumerate(levels):
+        painter.drawLine(x, height - 1, x, height - 1 - int(v * (height - 2)))
+    painter.end()
+    return img
+
+
+def envelope(wave: np.ndarray, buckets: int = 1500) -> np.ndarray:
     """Min and max of the waveform in ``buckets`` equal slices (for drawing)."""
     n = max(1, len(wave) // buckets)
     usable = wave[: len(wave) // n * n].reshape(-1, n) if len(wave) >= n else wave[None, :]
@@ -40,16 +83,34 @@ def analyse_clip(explainer: Explainer, path: Path, target: int | None, tau: floa
     wave = load_audio(path, explainer.cfg.sample_rate)
     analysis = explainer.analyse(wave)
     explanation = explainer.explain(analysis, target, tau, with_components=False)
+    log_mag = analysis.log_mag.cpu().numpy()
+    levels = (float(log_mag.min()), float(log_mag.max()))
+    pictures = {"log_mag": colorize(log_mag, levels),
+                "log_mel": colorize(analysis.log_mel.cpu().numpy()),
+                "H": colorize(analysis.H.cpu().numpy()),
+                "interpretation": colorize(explanation.interpretation_log_mag, levels)}
     return ClipResult(Path(path), analysis, explanation, envelope(wave),
-                      len(wave) / explainer.cfg.sample_rate)
+                      len(wave) / explainer.cfg.sample_rate, pictures, levels)
 
 
-def explain(explainer: Explainer, analysis: Analysis, target: int, tau: float) -> Explanation:
-    return explainer.explain(analysis, target, tau, with_components=False)
+@dataclass
+class Pictured:
+    """An explanation or rendering with the picture of its interpretation."""
+
+    result: Explanation | Rendering
+    picture: np.ndarray
 
 
-def render(explainer: Explainer, analysis: Analysis, indices: list[int]) -> Rendering:
-    return explainer.render(analysis, indices)
+def explain(explainer: Explainer, analysis: Analysis, target: int, tau: float,
+            levels: tuple[float, float]) -> Pictured:
+    exp = explainer.explain(analysis, target, tau, with_components=False)
+    return Pictured(exp, colorize(exp.interpretation_log_mag, levels))
+
+
+def render(explainer: Explainer, analysis: Analysis, indices: list[int],
+           levels: tuple[float, float]) -> Pictured:
+    rendering = explainer.render(analysis, indices)
+    return Pictured(rendering, colorize(rendering.log_mag, levels))
 
 
 def component(explainer: Explainer, analysis: Analysis, k: int) -> np.ndarray:

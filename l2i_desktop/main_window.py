@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -19,9 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.explain import Rendering
 from l2i_desktop import jobs
 from l2i_desktop.audio import Player
 from l2i_desktop.relevance_view import RelevanceView
+from l2i_desktop.settings import Settings
 from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
 from l2i_desktop.time_views import TimeViews
 from l2i_desktop.worker import EngineWorker
@@ -30,9 +32,11 @@ AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, bundle_path: Path | None) -> None:
+    def __init__(self, bundle_path: Path | None, settings: Settings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("L2I Desktop")
+        self.settings = settings or Settings()
+        self.setAcceptDrops(True)
         self.worker = EngineWorker()
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
@@ -42,9 +46,12 @@ class MainWindow(QMainWindow):
         self.clip: jobs.ClipResult | None = None
         self.explanation = None
         self.rendering = None
-        self.tau = 0.1
+        self.tau = self.settings.tau()
         self.playing_kind: str | None = None
         self._build()
+        self.tau_slider.setValue(round(self.tau * 100))
+        if self.settings.geometry() is not None:
+            self.restoreGeometry(self.settings.geometry())
         if bundle_path is not None:
             self.open_bundle(bundle_path)
 
@@ -69,8 +76,7 @@ class MainWindow(QMainWindow):
 
         self.tau_slider = QSlider(Qt.Orientation.Horizontal)
         self.tau_slider.setRange(0, 99)
-        self.tau_slider.setValue(10)
-        self.tau_label = QLabel("tau 0.10")
+        self.tau_label = QLabel(f"tau {self.tau:.2f}")
         self.tau_slider.valueChanged.connect(lambda v: self.set_tau(v / 100))
         transport = QHBoxLayout()
         self.buttons = {}
@@ -105,6 +111,9 @@ class MainWindow(QMainWindow):
         open_act = QAction("&Open clip...", self, shortcut=QKeySequence.StandardKey.Open)
         open_act.triggered.connect(self._ask_clip)
         file_menu.addAction(open_act)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._fill_recent()
+        file_menu.addSeparator()
         quit_act = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_act.triggered.connect(self.close)
         file_menu.addAction(quit_act)
@@ -112,6 +121,15 @@ class MainWindow(QMainWindow):
         bundle_act = QAction("Open &bundle...", self)
         bundle_act.triggered.connect(self._ask_bundle)
         bundle_menu.addAction(bundle_act)
+        view_menu = self.menuBar().addMenu("&View")
+        group = QActionGroup(self)
+        for kind, text in (("log_mag", "Spectrogram: log-magnitude (what NMF explains)"),
+                           ("log_mel", "Spectrogram: mel (what the classifier sees)")):
+            act = QAction(text, self, checkable=True, checked=kind == "log_mag")
+            act.setObjectName(f"view_{kind}")
+            act.triggered.connect(lambda _c=False, kind=kind: self.views.set_spectrum_kind(kind))
+            group.addAction(act)
+            view_menu.addAction(act)
         space = QAction("Play/pause", self, shortcut=QKeySequence(Qt.Key.Key_Space))
         space.triggered.connect(lambda: self.play("stop" if self.player.is_playing
                                                   else "interpretation"))
@@ -121,6 +139,13 @@ class MainWindow(QMainWindow):
     def open_bundle(self, path: Path) -> None:
         self.statusBar().showMessage(f"loading bundle {Path(path).name}...")
         self.worker.submit("bundle", jobs.open_bundle, Path(path))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files():
+            act = self.recent_menu.addAction(str(path))
+            act.triggered.connect(lambda _c=False, p=path: self.open_clip(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files()))
 
     def open_clip(self, path: Path) -> None:
         if self.explainer is None:
@@ -132,6 +157,7 @@ class MainWindow(QMainWindow):
 
     def set_tau(self, tau: float) -> None:
         self.tau = float(tau)
+        self.settings.set_tau(self.tau)
         self.tau_label.setText(f"tau {self.tau:.2f}")
         self._explain()
 
@@ -145,21 +171,24 @@ class MainWindow(QMainWindow):
             return
         target = self.explanation.target if self.explanation else None
         self.worker.submit("explain", jobs.explain, self.explainer, self.clip.analysis,
-                           target, self.tau)
+                           target, self.tau, self.clip.levels)
 
     def _render_toggles(self) -> None:
         if self.clip is not None:
             self.worker.submit("render", jobs.render, self.explainer, self.clip.analysis,
-                               self.components.active())
+                               self.components.active(), self.clip.levels)
 
     # ---- results ----------------------------------------------------------------
     def _on_finished(self, kind: str, _rid: int, result) -> None:
         self.error_label.setText("")
         if kind == "bundle":
-            self.explainer = result
-            b = result.bundle
+            self.explainer = result.explainer
+            self.components.set_patterns(result.patterns)
+            b = self.explainer.bundle
             self.setWindowTitle(f"L2I Desktop — {b.name} (K={b.k}, {len(b.classes)} classes)")
             self.statusBar().showMessage(f"bundle {b.name} ready")
+            if b.path is not None:
+                self.settings.set_bundle(b.path)
             pending = getattr(self, "_pending_clip", None)
             if pending is not None:
                 self._pending_clip = None
@@ -167,34 +196,39 @@ class MainWindow(QMainWindow):
         elif kind == "analyse":
             self.clip = result
             a = result.analysis
-            self.views.show_clip(result.envelope, result.duration_s, a.log_mag.cpu().numpy(),
-                                 a.H.cpu().numpy(), a.sample_rate)
-            self._show_explanation(result.explanation)
+            values = {"log_mag": a.log_mag.cpu().numpy(), "log_mel": a.log_mel.cpu().numpy(),
+                      "H": a.H.cpu().numpy()}
+            self.views.show_clip(result.envelope, result.duration_s, a.sample_rate,
+                                 result.pictures, values)
+            # the side panels in the next turn of the event loop: two short paints
+            # instead of one long one keep the window responsive
+            QTimer.singleShot(0, lambda: self._show_explanation(
+                result.explanation, result.pictures["interpretation"]))
+            self.settings.add_recent(result.path)
+            self._fill_recent()
             self.statusBar().showMessage(f"{result.path.name}: analysed")
         elif kind == "explain":
-            self._show_explanation(result)
+            self._show_explanation(result.result, result.picture)
         elif kind == "render":
-            self._show_rendering(result)
+            self._show_rendering(result.result, result.picture)
         elif kind == "component":
             self.player.play(result, self.clip.analysis.sample_rate)
 
-    def _show_explanation(self, exp) -> None:
+    def _show_explanation(self, exp, picture) -> None:
         self.explanation = exp
         a = self.clip.analysis
         self.predictions.show_predictions(a.classes, a.probabilities,
-                                          a.interpreter_probabilities, exp.target)
+                                          a.interpreter_probabilities, exp.target,
+                                          self.explainer.bundle.multilabel)
         self.relevance.show_relevance(exp.relevance, exp.threshold)
-        W = self.explainer.bundle.W.cpu().numpy()
-        self.components.show_components(exp.selected, exp.relevance, W)
+        self.components.show_components(exp.selected, exp.relevance)
         self.views.mark_components(exp.selected)
-        self._show_rendering(jobs.Rendering(exp.selected, exp.interpretation_log_mag,
-                                            exp.interpretation, exp.residual))
+        self._show_rendering(Rendering(exp.selected, exp.interpretation_log_mag,
+                                       exp.interpretation, exp.residual), picture)
 
-    def _show_rendering(self, rendering) -> None:
+    def _show_rendering(self, rendering, picture) -> None:
         self.rendering = rendering
-        levels = self.views.images[0].levels
-        self.views.show_interpretation(rendering.log_mag, tuple(levels) if levels is not None
-                                       else (0.0, 1.0))
+        self.views.show_interpretation(picture, rendering.log_mag)
         if self.player.is_playing and self.playing_kind in ("interpretation", "residual"):
             self.player.replace(self.current_audio(self.playing_kind))
 
@@ -223,7 +257,8 @@ class MainWindow(QMainWindow):
         wave = self.current_audio(kind)
         if wave is not None:
             self.playing_kind = kind
-            self.player.play(wave, self.clip.analysis.sample_rate)
+            start, end = self.views.selected_range()
+            self.player.play(wave, self.clip.analysis.sample_rate, start, end)
 
     def play_component(self, k: int) -> None:
         if self.clip is not None:
@@ -233,7 +268,8 @@ class MainWindow(QMainWindow):
 
     # ---- dialogs and lifetime ---------------------------------------------------------
     def _ask_clip(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open clip", "", AUDIO_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open clip", self.settings.last_folder(),
+                                              AUDIO_FILTER)
         if path:
             self.open_clip(Path(path))
 
@@ -244,7 +280,23 @@ class MainWindow(QMainWindow):
             p = Path(path)
             self.open_bundle(p.parent if p.name == "manifest.json" else p)
 
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        p = paths[0]
+        if p.suffix == ".l2i" or (p.is_dir() and (p / "manifest.json").is_file()):
+            self.open_bundle(p)
+        else:
+            self.open_clip(p)
+        event.acceptProposedAction()
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.settings.save_window(self.saveGeometry(), self.saveState())
         self.player.stop()
         self.worker.stop()
         super().closeEvent(event)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -38,12 +36,15 @@ class PredictionsPanel(QWidget):
         lay.addLayout(row)
 
     def show_predictions(self, classes: list[str], p_clf: np.ndarray, p_int: np.ndarray,
-                         target: int) -> None:
+                         target: int, multilabel: bool = False) -> None:
+        """Classes by the classifier's probability; for multi-label bundles every class
+        at or over 0.5 is marked active."""
         order = np.argsort(-p_clf, kind="stable")
         self.table.setRowCount(len(classes))
         self.combo.clear()
         for r, i in enumerate(order):
-            for c, text in enumerate([classes[i], f"{p_clf[i]:.3f}", f"{p_int[i]:.3f}"]):
+            name = f"● {classes[i]}" if multilabel and p_clf[i] >= 0.5 else classes[i]
+            for c, text in enumerate([name, f"{p_clf[i]:.3f}", f"{p_int[i]:.3f}"]):
                 item = QTableWidgetItem(text)
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
@@ -54,26 +55,16 @@ class PredictionsPanel(QWidget):
         self.table.resizeColumnsToContents()
 
 
-def pattern_pixmap(column: np.ndarray, width: int = 60, height: int = 18) -> QPixmap:
-    """A tiny picture of one spectral pattern: low frequencies left, energy as height."""
-    bins = np.array_split(np.asarray(column, float), width)
-    levels = np.array([b.max() for b in bins])
-    levels = levels / max(levels.max(), 1e-12)
-    img = QImage(width, height, QImage.Format.Format_ARGB32)
-    img.fill(QColor("white"))
-    painter = QPainter(img)
-    painter.setPen(QColor("#1f4e79"))
-    for x, v in enumerate(levels):
-        painter.drawLine(x, height - 1, x, height - 1 - int(v * (height - 2)))
-    painter.end()
-    return QPixmap.fromImage(img)
-
-
 class ComponentsPanel(QWidget):
-    """Each selected component: index, relevance, pattern, mute, solo, play."""
+    """Each selected component: index, relevance, pattern, mute, solo, play.
+
+    Plain table items (check states and icons), no widgets per cell: a hundred rows
+    build in a few milliseconds, so a change of tau never stalls the window.
+    """
 
     toggles_changed = Signal()
     play_component = Signal(int)
+    MUTE, SOLO, PLAY = 3, 4, 5
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,37 +72,67 @@ class ComponentsPanel(QWidget):
         self.table.setHorizontalHeaderLabels(["#", "relevance", "pattern", "mute", "solo", ""])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setIconSize(QSize(60, 18))
+        self.table.itemChanged.connect(self._on_item_changed)
+        self.table.cellClicked.connect(self._on_cell_clicked)
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel("<b>Selected components</b>"))
         lay.addWidget(self.table)
         self.indices: list[int] = []
-        self.mute_boxes: dict[int, QCheckBox] = {}
-        self.solo_boxes: dict[int, QCheckBox] = {}
+        self._icons: dict[int, QIcon] = {}
+        self._patterns: list[QImage] = []
+        self._filling = False
 
-    def show_components(self, indices: list[int], relevance: np.ndarray, W: np.ndarray) -> None:
+    def set_patterns(self, images: list[QImage]) -> None:
+        """Pictures of every component's spectral pattern (from the bundle job)."""
+        self._patterns = images
+        self._icons.clear()
+
+    def show_components(self, indices: list[int], relevance: np.ndarray) -> None:
+        self._filling = True
         self.indices = list(indices)
-        self.mute_boxes, self.solo_boxes = {}, {}
         self.table.setRowCount(len(indices))
         for r, k in enumerate(indices):
-            self.table.setItem(r, 0, QTableWidgetItem(str(k)))
-            self.table.setItem(r, 1, QTableWidgetItem(f"{relevance[k]:.2f}"))
-            pic = QLabel()
-            pic.setPixmap(pattern_pixmap(W[:, k]))
-            self.table.setCellWidget(r, 2, pic)
-            for col, store in ((3, self.mute_boxes), (4, self.solo_boxes)):
-                box = QCheckBox()
-                box.toggled.connect(lambda _on: self.toggles_changed.emit())
-                store[k] = box
-                self.table.setCellWidget(r, col, box)
-            play = QPushButton("▶")
-            play.setObjectName(f"play_component_{k}")
-            play.clicked.connect(lambda _c=False, k=k: self.play_component.emit(k))
-            self.table.setCellWidget(r, 5, play)
+            if k not in self._icons and k < len(self._patterns):
+                self._icons[k] = QIcon(QPixmap.fromImage(self._patterns[k]))
+            pattern = QTableWidgetItem()
+            if k in self._icons:
+                pattern.setIcon(self._icons[k])
+            cells = [QTableWidgetItem(str(k)), QTableWidgetItem(f"{relevance[k]:.2f}"),
+                     pattern, self._check_item(), self._check_item(), QTableWidgetItem("▶")]
+            for c, item in enumerate(cells):
+                self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        self._filling = False
+
+    @staticmethod
+    def _check_item() -> QTableWidgetItem:
+        item = QTableWidgetItem()
+        item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+        item.setCheckState(Qt.CheckState.Unchecked)
+        return item
+
+    def set_checked(self, k: int, column: int, on: bool) -> None:
+        row = self.indices.index(k)
+        self.table.item(row, column).setCheckState(Qt.CheckState.Checked if on
+                                                   else Qt.CheckState.Unchecked)
+
+    def _checked(self, column: int) -> list[int]:
+        return [k for r, k in enumerate(self.indices)
+                if self.table.item(r, column).checkState() == Qt.CheckState.Checked]
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if not self._filling and item.column() in (self.MUTE, self.SOLO):
+            self.toggles_changed.emit()
+
+    def _on_cell_clicked(self, row: int, column: int) -> None:
+        if column == self.PLAY and 0 <= row < len(self.indices):
+            self.play_component.emit(self.indices[row])
 
     def active(self) -> list[int]:
         """Components the interpretation plays: the soloed ones, else all but the muted."""
-        solo = [k for k in self.indices if self.solo_boxes[k].isChecked()]
+        solo = self._checked(self.SOLO)
         if solo:
             return solo
-        return [k for k in self.indices if not self.mute_boxes[k].isChecked()]
+        muted = set(self._checked(self.MUTE))
+        return [k for k in self.indices if k not in muted]

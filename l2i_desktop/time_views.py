@@ -19,9 +19,12 @@ class TimeViews(pg.GraphicsLayoutWidget):
         for row, title in enumerate(titles):
             p = self.addPlot(row=row, col=0, title=title)
             p.setMenuEnabled(False)
+            p.disableAutoRange()
             p.showGrid(x=False, y=False)
             if self.plots:
                 p.setXLink(self.plots[0])
+            if row < len(titles) - 1:
+                p.hideAxis("bottom")  # one time axis for all: less to draw, less clutter
             self.plots.append(p)
         self.wave_curve = self.plots[0].plot(pen=pg.mkPen("#1f4e79"))
         self.images = [pg.ImageItem(axisOrder="row-major") for _ in range(3)]
@@ -36,34 +39,76 @@ class TimeViews(pg.GraphicsLayoutWidget):
                         for _ in self.plots]
         for c, p in zip(self.cursors, self.plots):
             p.addItem(c)
-        self._marks: list[pg.InfiniteLine] = []
+        self.region = pg.LinearRegionItem(brush=pg.mkBrush(31, 119, 180, 30))
+        self.region.setZValue(-10)
+        self.plots[0].addItem(self.region)
+        self._marks = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen("#00c8ff", width=1))
+        self.plots[2].addItem(self._marks)
+        self._pictures: dict[str, np.ndarray] = {}
+        self._values: dict[str, np.ndarray] = {}
+        self.spectrum_kind = "log_mag"
         self._scale = (1.0, 1.0, 1.0)  # seconds per frame, Hz per bin, duration
         self.scene().sigMouseMoved.connect(self._on_mouse)
 
-    def show_clip(self, envelope: np.ndarray, duration: float, log_mag: np.ndarray,
-                  H: np.ndarray, sample_rate: int) -> None:
+    def show_clip(self, envelope: np.ndarray, duration: float, sample_rate: int,
+                  pictures: dict[str, np.ndarray], values: dict[str, np.ndarray]) -> None:
+        """Draw a clip from what the worker prepared: RGBA ``pictures`` of log_mag,
+        log_mel and H, and the raw ``values`` behind them for the hover readout."""
         t = np.linspace(0, duration, envelope.shape[1])
-        self.wave_curve.setData(np.repeat(t, 2), envelope.T.ravel())
-        frames = log_mag.shape[1]
+        self.wave_curve.setData(np.repeat(t, 2), envelope.T.ravel(), connect="pairs")
+        log_mag = values["log_mag"]
         nyquist = sample_rate / 2
-        self._scale = (duration / frames, nyquist / (log_mag.shape[0] - 1), duration)
-        self.images[0].setImage(log_mag, autoLevels=True)
-        self.images[0].setRect(0, 0, duration, nyquist)
-        self.images[1].setImage(H, autoLevels=True)
-        self.images[1].setRect(0, 0, duration, H.shape[0])
+        self._scale = (duration / log_mag.shape[1], nyquist / (log_mag.shape[0] - 1), duration)
+        self._pictures, self._values = pictures, dict(values)
+        self._show_spectrum()
+        self.region.setBounds((0, duration))
+        self.region.setRegion((0, duration))
+        self.images[1].setImage(pictures["H"], autoLevels=False)
+        self.images[1].setRect(0, 0, duration, values["H"].shape[0])
+        # fixed ranges: no auto-range pass (and no second repaint) after new data
         self.plots[0].setXRange(0, duration, padding=0)
+        self.plots[0].setYRange(-1.0, 1.0, padding=0.02)
+        self.plots[0].enableAutoRange(y=True)
+        for p, height in ((self.plots[1], None), (self.plots[2], values["H"].shape[0]),
+                          (self.plots[3], nyquist)):
+            p.setYRange(0, height if height is not None else self.images[0].height(),
+                        padding=0)
 
-    def show_interpretation(self, log_mag: np.ndarray, levels: tuple[float, float]) -> None:
-        self.images[2].setImage(log_mag, levels=levels)
-        self.images[2].setRect(0, 0, self._scale[2], self._scale[1] * (log_mag.shape[0] - 1))
+    def set_spectrum_kind(self, kind: str) -> None:
+        """'log_mag' (what the interpreter reconstructs) or 'log_mel' (what the classifier
+        sees)."""
+        self.spectrum_kind = kind
+        if self._values:
+            self._show_spectrum()
+
+    def _show_spectrum(self) -> None:
+        kind = self.spectrum_kind
+        self.images[0].setImage(self._pictures[kind], autoLevels=False)
+        self._values["spectrum"] = self._values[kind]
+        rows = self._values[kind].shape[0]
+        if kind == "log_mel":
+            self.plots[1].setTitle("Mel spectrogram (dB), as the classifier sees it")
+            self.plots[1].setLabel("left", "mel band")
+            self.images[0].setRect(0, 0, self._scale[2], rows)
+        else:
+            self.plots[1].setTitle("Spectrogram log(1+|X|)")
+            self.plots[1].setLabel("left", "Hz")
+            self.images[0].setRect(0, 0, self._scale[2], self._scale[1] * (rows - 1))
+
+    def selected_range(self) -> tuple[float, float]:
+        lo, hi = self.region.getRegion()
+        return float(lo), float(hi)
+
+    def show_interpretation(self, picture: np.ndarray, values: np.ndarray) -> None:
+        self._values["interpretation"] = values
+        self.images[2].setImage(picture, autoLevels=False)
+        self.images[2].setRect(0, 0, self._scale[2], self._scale[1] * (values.shape[0] - 1))
 
     def mark_components(self, indices: list[int]) -> None:
-        for m in self._marks:
-            self.plots[2].removeItem(m)
-        self._marks = [pg.InfiniteLine(k + 0.5, angle=0, pen=pg.mkPen("#00c8ff", width=1))
-                       for k in indices]
-        for m in self._marks:
-            self.plots[2].addItem(m)
+        """Thin lines across the activations of the selected components (one item)."""
+        ys = np.repeat(np.asarray(indices, float) + 0.5, 2)
+        xs = np.tile([0.0, self._scale[2]], len(indices))
+        self._marks.setData(xs, ys)
 
     def set_cursor(self, seconds: float) -> None:
         for c in self.cursors:
@@ -74,16 +119,18 @@ class TimeViews(pg.GraphicsLayoutWidget):
             if p.sceneBoundingRect().contains(pos):
                 pt = p.vb.mapSceneToView(pos)
                 text = f"t = {pt.x():.3f} s"
-                if i in (1, 3):
+                mel = i == 1 and self.spectrum_kind == "log_mel"
+                if i in (1, 3) and not mel:
                     text += f"   f = {pt.y():.0f} Hz"
+                elif mel:
+                    text += f"   mel band {int(pt.y())}"
                 elif i == 2:
                     text += f"   component {int(pt.y())}"
-                img = self.images[i - 1] if i else None
-                if img is not None and img.image is not None:
-                    h, w = img.image.shape
+                grid = self._values.get({1: "spectrum", 2: "H", 3: "interpretation"}.get(i, ""))
+                if grid is not None:
                     col = int(pt.x() / max(self._scale[0], 1e-9))
-                    row = int(pt.y() / self._scale[1]) if i != 2 else int(pt.y())
-                    if 0 <= row < h and 0 <= col < w:
-                        text += f"   value {img.image[row, col]:.3f}"
+                    row = int(pt.y()) if i == 2 or mel else int(pt.y() / self._scale[1])
+                    if 0 <= row < grid.shape[0] and 0 <= col < grid.shape[1]:
+                        text += f"   value {grid[row, col]:.3f}"
                 self.hovered.emit(text)
                 return

@@ -4,6 +4,7 @@ made of links to real clips, and small bundles built in the test session."""
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -17,6 +18,8 @@ ESC10 = DATA / "esc10"
 ESC50 = DATA / "esc50-subset"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the app's QSettings go to a throw-away folder, never to the user's configuration
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="l2i-test-config-")
 # The tests use small tensors: one thread avoids two OpenMP threads waiting on each
 # other, which made them several times slower on a busy two-core machine.
 torch.set_num_threads(1)

@@ -1,0 +1,56 @@
+"""What the app remembers between runs, beside the views it belongs to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+MAX_RECENT = 8
+
+
+class Settings:
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store or QSettings("l2i-desktop", "L2I Desktop")
+
+    def recent_files(self) -> list[Path]:
+        value = self.store.value("recent_files", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [Path(p) for p in items if p]
+
+    def add_recent(self, path: Path) -> None:
+        items = [str(path)] + [str(p) for p in self.recent_files() if p != Path(path)]
+        self.store.setValue("recent_files", items[:MAX_RECENT])
+        self.store.setValue("last_folder", str(Path(path).parent))
+
+    def last_folder(self) -> str:
+        return str(self.store.value("last_folder", ""))
+
+    def tau(self) -> float:
+        try:
+            return min(0.99, max(0.0, float(self.store.value("tau", 0.1))))
+        except (TypeError, ValueError):
+            return 0.1
+
+    def set_tau(self, tau: float) -> None:
+        self.store.setValue("tau", float(tau))
+
+    def bundle(self) -> Path | None:
+        value = self.store.value("bundle", "")
+        return Path(value) if value and Path(value).exists() else None
+
+    def set_bundle(self, path: Path) -> None:
+        self.store.setValue("bundle", str(path))
+
+    def geometry(self) -> QByteArray | None:
+        value = self.store.value("geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def window_state(self) -> QByteArray | None:
+        value = self.store.value("window_state")
+        return value if isinstance(value, QByteArray) else None
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.store.setValue("geometry", geometry)
+        self.store.setValue("window_state", state)
+        self.store.sync()
