@@ -99,9 +99,14 @@ def test_settings_are_remembered_by_the_next_window(qtbot, tiny_bundle, tmp_path
 
 def test_mel_view_shows_what_the_classifier_sees(qtbot, window, esc10_clip):
     _analysed(qtbot, window, esc10_clip)
-    assert window.views.images[0].image.shape[0] == 513
+    views = window.views
+    before = views.images[0].image.copy()
+    assert "log(1+|X|)" in views.plots[1].titleLabel.text
     window.findChild(type(window.menuBar().actions()[0]), "view_log_mel").trigger()
-    assert window.views.images[0].image.shape[0] == 128
+    assert "Mel" in views.plots[1].titleLabel.text
+    assert views.images[0].image.shape[0] == 128  # mel bands, drawn at full resolution
+    assert views.images[0].image.shape != before.shape
+    np.testing.assert_array_equal(views.images[0].image, window.clip.pictures["log_mel"])
 
 
 def test_dropping_a_clip_opens_it(qtbot, window, esc10_clip):
