@@ -49,8 +49,10 @@ class BundleResult:
     patterns: list[QImage]  # a tiny picture of each component's spectral pattern
 
 
-def open_bundle(path: Path) -> BundleResult:
+def open_bundle(path: Path, previous: Explainer | None = None) -> BundleResult:
     explainer = Explainer(load_bundle(path))
+    if previous is not None:
+        previous.close()  # its hooks must not stay on a model nobody uses
     W = explainer.bundle.W.cpu().numpy()
     return BundleResult(explainer, [pattern_image(W[:, k]) for k in range(W.shape[1])])
 
@@ -115,3 +117,17 @@ def render(explainer: Explainer, analysis: Analysis, indices: list[int],
 
 def component(explainer: Explainer, analysis: Analysis, k: int) -> np.ndarray:
     return explainer.component_audio(analysis, [k])[k]
+
+
+def export_data(folder: Path, explainer: Explainer, clip: ClipResult, explanation: Explanation,
+                rendering: Rendering) -> list[Path]:
+    """Audio (interpretation, residual, each selected component) and the CSVs."""
+    from l2i_desktop import export
+
+    written = export.export_audio(folder, explainer, clip, explanation, rendering)
+    written.append(export.export_relevance_csv(folder / "relevance.csv",
+                                               clip.analysis.classes, explanation))
+    cfg = explainer.cfg
+    written.append(export.export_activations_csv(folder / "activations.csv", clip.analysis,
+                                                 cfg.hop_length / cfg.sample_rate))
+    return written

@@ -19,9 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import L2IError
 from engine.explain import Rendering
 from l2i_desktop import jobs
 from l2i_desktop.audio import Player
+from l2i_desktop.export import export_view_png
+from l2i_desktop.manifest_dialog import ManifestDialog
 from l2i_desktop.relevance_view import RelevanceView
 from l2i_desktop.settings import Settings
 from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
@@ -47,6 +50,10 @@ class MainWindow(QMainWindow):
         self.explanation = None
         self.rendering = None
         self.tau = self.settings.tau()
+        self.target: int | None = None  # the class to explain; None: the top one
+        self.shown_clip: Path | None = None  # the clip whose results are on screen
+        self._pending_clip: Path | None = None
+        self._component_request: int | None = None
         self.playing_kind: str | None = None
         self._build()
         self.tau_slider.setValue(round(self.tau * 100))
@@ -113,6 +120,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(open_act)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._fill_recent()
+        export_act = QAction("&Export explanation...", self)
+        export_act.setObjectName("export")
+        export_act.triggered.connect(self._ask_export)
+        file_menu.addAction(export_act)
         file_menu.addSeparator()
         quit_act = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_act.triggered.connect(self.close)
@@ -121,6 +132,9 @@ class MainWindow(QMainWindow):
         bundle_act = QAction("Open &bundle...", self)
         bundle_act.triggered.connect(self._ask_bundle)
         bundle_menu.addAction(bundle_act)
+        manifest_act = QAction("Show &manifest...", self)
+        manifest_act.triggered.connect(self.show_manifest)
+        bundle_menu.addAction(manifest_act)
         view_menu = self.menuBar().addMenu("&View")
         group = QActionGroup(self)
         for kind, text in (("log_mag", "Spectrogram: log-magnitude (what NMF explains)"),
@@ -138,7 +152,7 @@ class MainWindow(QMainWindow):
     # ---- requests to the engine -------------------------------------------------
     def open_bundle(self, path: Path) -> None:
         self.statusBar().showMessage(f"loading bundle {Path(path).name}...")
-        self.worker.submit("bundle", jobs.open_bundle, Path(path))
+        self.worker.submit("bundle", jobs.open_bundle, Path(path), self.explainer)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -152,6 +166,7 @@ class MainWindow(QMainWindow):
             self._pending_clip = Path(path)
             return
         self.statusBar().showMessage(f"analysing {Path(path).name}...")
+        self.target = None  # a new clip is explained for its own top class first
         self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path(path), None,
                            self.tau)
 
@@ -162,14 +177,13 @@ class MainWindow(QMainWindow):
         self._explain()
 
     def set_target(self, target: int) -> None:
-        if self.explanation is not None:
-            self.explanation.target = int(target)
+        self.target = int(target)
         self._explain()
 
     def _explain(self) -> None:
         if self.clip is None or self.explainer is None:
             return
-        target = self.explanation.target if self.explanation else None
+        target = self.target if self.target is not None else self.clip.analysis.predicted
         self.worker.submit("explain", jobs.explain, self.explainer, self.clip.analysis,
                            target, self.tau, self.clip.levels)
 
@@ -189,9 +203,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"bundle {b.name} ready")
             if b.path is not None:
                 self.settings.set_bundle(b.path)
-            pending = getattr(self, "_pending_clip", None)
-            if pending is not None:
-                self._pending_clip = None
+            pending = self._pending_clip or (self.clip.path if self.clip else None)
+            self._pending_clip = None
+            self.clip, self.explanation, self.rendering = None, None, None
+            if pending is not None:  # the same clip again, through the new model
                 self.open_clip(pending)
         elif kind == "analyse":
             self.clip = result
@@ -200,8 +215,10 @@ class MainWindow(QMainWindow):
                       "H": a.H.cpu().numpy()}
             self.views.show_clip(result.envelope, result.duration_s, a.sample_rate,
                                  result.pictures, values)
-            # the side panels in the next turn of the event loop: two short paints
-            # instead of one long one keep the window responsive
+            exp = result.explanation  # the state now, the side panels a turn later:
+            self.explanation = exp  # two short paints instead of one long one
+            self.rendering = Rendering(exp.selected, exp.interpretation_log_mag,
+                                       exp.interpretation, exp.residual)
             QTimer.singleShot(0, lambda: self._show_explanation(
                 result.explanation, result.pictures["interpretation"]))
             self.settings.add_recent(result.path)
@@ -210,12 +227,20 @@ class MainWindow(QMainWindow):
         elif kind == "explain":
             self._show_explanation(result.result, result.picture)
         elif kind == "render":
-            self._show_rendering(result.result, result.picture)
+            # a toggle made just before a new explanation arrived is stale: drop it
+            if self.explanation is not None and \
+                    set(result.result.indices) <= set(self.explanation.selected):
+                self._show_rendering(result.result, result.picture)
+        elif kind == "export":
+            self.statusBar().showMessage(f"exported {len(result)} files to "
+                                         f"{result[0].parent if result else ''}")
         elif kind == "component":
-            self.player.play(result, self.clip.analysis.sample_rate)
+            if _rid == self._component_request:  # not if stop or another play came since
+                self.player.play(result, self.clip.analysis.sample_rate)
 
     def _show_explanation(self, exp, picture) -> None:
         self.explanation = exp
+        self.shown_clip = self.clip.path
         a = self.clip.analysis
         self.predictions.show_predictions(a.classes, a.probabilities,
                                           a.interpreter_probabilities, exp.target,
@@ -251,6 +276,7 @@ class MainWindow(QMainWindow):
             else self.rendering.residual
 
     def play(self, kind: str) -> None:
+        self._component_request = None
         if kind == "stop":
             self.player.stop()
             return
@@ -263,8 +289,38 @@ class MainWindow(QMainWindow):
     def play_component(self, k: int) -> None:
         if self.clip is not None:
             self.playing_kind = "component"
-            self.worker.submit("component", jobs.component, self.explainer, self.clip.analysis,
-                               k)
+            self._component_request = self.worker.submit(
+                "component", jobs.component, self.explainer, self.clip.analysis, k)
+
+    # ---- export and dialogs -----------------------------------------------------------
+    def export_to(self, folder: Path) -> None:
+        """Pictures now (they are widgets), audio and CSV files on the worker."""
+        if self.clip is None or self.explanation is None:
+            self.show_error("Nothing to export yet: open a clip first.")
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            export_view_png(folder / "views.png", self.views)
+            export_view_png(folder / "relevance.png", self.relevance)
+        except (L2IError, OSError) as exc:
+            self.show_error(str(exc))
+            return
+        self.worker.submit("export", jobs.export_data, folder, self.explainer, self.clip,
+                           self.explanation, self.rendering)
+
+    def _ask_export(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export to folder",
+                                                  self.settings.last_folder())
+        if folder:
+            self.export_to(Path(folder))
+
+    def show_manifest(self) -> None:
+        if self.explainer is None:
+            self.show_error("No bundle is open.")
+            return
+        dialog = ManifestDialog(self.explainer.bundle, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     # ---- dialogs and lifetime ---------------------------------------------------------
     def _ask_clip(self) -> None:

@@ -23,6 +23,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
             p.showGrid(x=False, y=False)
             if self.plots:
                 p.setXLink(self.plots[0])
+            p.getAxis("left").setWidth(60)  # equal widths keep the time axes aligned
             if row < len(titles) - 1:
                 p.hideAxis("bottom")  # one time axis for all: less to draw, less clutter
             self.plots.append(p)
@@ -39,7 +40,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
                         for _ in self.plots]
         for c, p in zip(self.cursors, self.plots):
             p.addItem(c)
-        self.region = pg.LinearRegionItem(brush=pg.mkBrush(31, 119, 180, 30))
+        # edges only: a translucent fill over the whole plot costs a frame to blend
+        self.region = pg.LinearRegionItem(brush=pg.mkBrush(None),
+                                          pen=pg.mkPen("#1f77b4", width=2))
         self.region.setZValue(-10)
         self.plots[0].addItem(self.region)
         self._marks = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen("#00c8ff", width=1))
@@ -67,12 +70,10 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.images[1].setRect(0, 0, duration, values["H"].shape[0])
         # fixed ranges: no auto-range pass (and no second repaint) after new data
         self.plots[0].setXRange(0, duration, padding=0)
-        self.plots[0].setYRange(-1.0, 1.0, padding=0.02)
-        self.plots[0].enableAutoRange(y=True)
-        for p, height in ((self.plots[1], None), (self.plots[2], values["H"].shape[0]),
-                          (self.plots[3], nyquist)):
-            p.setYRange(0, height if height is not None else self.images[0].height(),
-                        padding=0)
+        peak = max(float(np.abs(envelope).max()), 1e-3)
+        self.plots[0].setYRange(-peak, peak, padding=0.05)
+        self.plots[2].setYRange(0, values["H"].shape[0], padding=0)
+        self.plots[3].setYRange(0, nyquist, padding=0)
 
     def set_spectrum_kind(self, kind: str) -> None:
         """'log_mag' (what the interpreter reconstructs) or 'log_mel' (what the classifier
@@ -89,11 +90,13 @@ class TimeViews(pg.GraphicsLayoutWidget):
         if kind == "log_mel":
             self.plots[1].setTitle("Mel spectrogram (dB), as the classifier sees it")
             self.plots[1].setLabel("left", "mel band")
-            self.images[0].setRect(0, 0, self._scale[2], rows)
+            height = rows
         else:
             self.plots[1].setTitle("Spectrogram log(1+|X|)")
             self.plots[1].setLabel("left", "Hz")
-            self.images[0].setRect(0, 0, self._scale[2], self._scale[1] * (rows - 1))
+            height = self._scale[1] * (rows - 1)
+        self.images[0].setRect(0, 0, self._scale[2], height)
+        self.plots[1].setYRange(0, height, padding=0)
 
     def selected_range(self) -> tuple[float, float]:
         lo, hi = self.region.getRegion()

@@ -1,0 +1,244 @@
+"""Exporting what the window shows: audio, relevance and activations as CSV, view images.
+
+Plain functions, no widgets of their own: each writes atomically (a temporary file in the
+destination folder, then ``os.replace``), returns what it wrote, and turns any failure
+into one ``ExportError`` line. ``export_audio`` and the CSV writers touch no Qt object
+and may run on a worker thread; ``export_view_png`` grabs a widget and must run on the
+GUI thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.audio import resample, save_audio
+from engine.errors import L2IError
+from engine.explain import Analysis, Explainer, Explanation, Rendering
+
+COMPONENTS_DIR = "components"
+
+
+class ExportError(L2IError):
+    """Something could not be written where the user asked."""
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).splitlines()[0].strip() if str(exc) else ""
+    return text or type(exc).__name__
+
+
+def _folder(path: str | os.PathLike) -> Path:
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        blocker = next((p for p in (folder, *folder.parents)
+                        if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker is not None else _reason(exc)
+        raise ExportError(f"cannot create the folder {folder}: {why}") from None
+    if not folder.is_dir():
+        raise ExportError(f"cannot export into {folder}: it is not a folder")
+    return folder
+
+
+def _atomic(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then move it into place.
+
+    The temporary file keeps the suffix of ``path`` (writers pick the format from it).
+    """
+    path = Path(path)
+    parent = _folder(path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=parent)
+        os.close(fd)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {_reason(exc)}") from None
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except L2IError as exc:
+        raise ExportError(f"cannot write {path}: {exc}") from None
+    except (OSError, RuntimeError, ValueError, TypeError) as exc:
+        raise ExportError(f"cannot write {path}: {_reason(exc)}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _write_text(path: str | os.PathLike, text: str) -> Path:
+    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline=""))
+
+
+def _write_wave(path: Path, wave: np.ndarray, rate: int) -> Path:
+    return _atomic(path, lambda tmp: save_audio(tmp, wave, rate))
+
+
+def _check_consistent(explainer: Explainer, analysis: Analysis, explanation: Explanation,
+                      rendering: Rendering | None) -> None:
+    k = explainer.bundle.k
+    if analysis.H.shape[0] != k or len(explanation.relevance) != k:
+        raise ExportError(f"the clip was analysed with another bundle (K = "
+                          f"{analysis.H.shape[0]}, this bundle has K = {k}): analyse it again")
+    n = analysis.n_samples
+    waves = [explanation.interpretation, explanation.residual]
+    if rendering is not None:
+        waves += [rendering.interpretation, rendering.residual]
+    stale = ExportError("the explanation does not belong to the current clip and class: "
+                        "wait for it to finish updating and export again")
+    if any(np.shape(w) != (n,) for w in waves) \
+            or not 0 <= int(explanation.target) < len(analysis.classes):
+        raise stale
+    expected = explainer.relevance(analysis, int(explanation.target)).cpu().numpy()
+    if not np.allclose(expected, explanation.relevance, rtol=0, atol=1e-6):
+        raise stale
+
+
+def _at_rate(wave: np.ndarray, rate: int, out_rate: int, length: int) -> np.ndarray:
+    if out_rate == rate:
+        return np.asarray(wave, dtype=np.float32)
+    out = resample(np.ascontiguousarray(wave, dtype=np.float32), rate, out_rate)
+    if len(out) < length:
+        out = np.pad(out, (0, length - len(out)))
+    return out[:length]
+
+
+def component_name(k: int, n_components: int) -> str:
+    """``component_007.wav``: zero-padded so that files sort in component order."""
+    return f"component_{k:0{max(3, len(str(max(n_components - 1, 0))))}d}.wav"
+
+
+def export_audio(folder: str | os.PathLike, explainer: Explainer, clip: Any,
+                 explanation: Explanation, rendering: Rendering | None,
+                 native_rate: int | None = None) -> list[Path]:
+    """Write interpretation.wav (the active components, as ``rendering`` says), residual.wav
+    and components/component_KKK.wav for every selected component of ``explanation``.
+
+    ``clip`` is a ``jobs.ClipResult`` (only its ``analysis`` is used). Files are 32-bit
+    float WAV, as long as the clip, at the bundle's sample rate, or resampled to
+    ``native_rate`` (e.g. the source file's rate) when given. Component files left over
+    from an earlier export into the same folder, of components not selected now, are
+    removed so that the folder describes one explanation. Returns the written paths:
+    interpretation, residual, then the components, most relevant first.
+    """
+    analysis: Analysis = clip.analysis
+    _check_consistent(explainer, analysis, explanation, rendering)
+    if rendering is None:  # nothing toggled yet: the interpretation is the selection
+        rendering = Rendering(list(explanation.selected), np.zeros(0),
+                              explanation.interpretation, explanation.residual)
+    rate = int(analysis.sample_rate)
+    out_rate = int(native_rate) if native_rate else rate
+    if out_rate <= 0:
+        raise ExportError(f"cannot export audio at {native_rate} Hz")
+    length = int(round(analysis.n_samples * out_rate / rate))
+    folder = _folder(folder)
+
+    selected = [int(k) for k in explanation.selected]
+    have = explanation.components or {}
+    missing = [k for k in selected if k not in have]
+    waves = dict(have)
+    if missing:
+        waves |= explainer.component_audio(analysis, missing)
+
+    written = [
+        _write_wave(folder / "interpretation.wav",
+                    _at_rate(rendering.interpretation, rate, out_rate, length), out_rate),
+        _write_wave(folder / "residual.wav",
+                    _at_rate(rendering.residual, rate, out_rate, length), out_rate),
+    ]
+    comp_dir = _folder(folder / COMPONENTS_DIR)
+    n_components = explainer.bundle.k
+    names = {component_name(k, n_components) for k in selected}
+    for k in selected:
+        written.append(_write_wave(comp_dir / component_name(k, n_components),
+                                   _at_rate(waves[k], rate, out_rate, length), out_rate))
+    for old in comp_dir.glob("component_*.wav"):
+        if old.name not in names:
+            try:
+                old.unlink()
+            except OSError as exc:
+                raise ExportError(f"cannot remove the stale {old}: {_reason(exc)}") from None
+    return written
+
+
+def _csv(rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def export_relevance_csv(path: str | os.PathLike, classes: list[str],
+                         explanation: Explanation) -> Path:
+    """component,relevance,selected for all K components, most relevant first.
+
+    ``selected`` is 1 for the components the explanation selected (relevance > tau), else
+    0. ``classes`` is the bundle's class list: the explained class must be one of them.
+    """
+    if not 0 <= int(explanation.target) < len(classes):
+        raise ExportError(f"the explained class {explanation.target} is not one of the "
+                          f"{len(classes)} classes of the bundle")
+    r = np.asarray(explanation.relevance, dtype=float)
+    chosen = {int(k) for k in explanation.selected}
+    rows: list[list[Any]] = [["component", "relevance", "selected"]]
+    for k in np.argsort(-r, kind="stable"):
+        rows.append([int(k), f"{r[k]:.9g}", int(int(k) in chosen)])
+    return _write_text(path, _csv(rows))
+
+
+def export_activations_csv(path: str | os.PathLike, analysis: Analysis,
+                           frame_seconds: float) -> Path:
+    """time_s,h_0,...,h_{K-1}: one row per STFT frame (time = frame centre)."""
+    H = analysis.H.detach().cpu().numpy() if hasattr(analysis.H, "detach") \
+        else np.asarray(analysis.H)
+    K, T = H.shape
+    rows: list[list[Any]] = [["time_s"] + [f"h_{k}" for k in range(K)]]
+    for t in range(T):
+        rows.append([f"{t * frame_seconds:.6f}"] + [f"{v:.9g}" for v in H[:, t]])
+    return _write_text(path, _csv(rows))
+
+
+def export_view_png(path: str | os.PathLike, widget: Any) -> Path:
+    """A PNG of what ``widget`` shows now (``widget.grab()``). GUI thread only."""
+    path = Path(path)
+    pixmap = widget.grab()
+    if pixmap.isNull():
+        raise ExportError(f"cannot write {path}: the view has nothing to show")
+
+    def write(tmp: Path) -> None:
+        if not pixmap.save(str(tmp), "PNG"):
+            raise ExportError("the image could not be saved")
+
+    return _atomic(path, write)
+
+
+def export_all(folder: str | os.PathLike, window: Any) -> dict[str, Path]:
+    """Everything at once from a MainWindow-like object (clip, explanation, rendering,
+    explainer, views, relevance). Keys are the paths relative to ``folder``.
+
+    Grabs widgets, so GUI thread only; the audio part is the slow one (one inverse STFT
+    per selected component).
+    """
+    clip, explanation, explainer = window.clip, window.explanation, window.explainer
+    if clip is None or explanation is None or explainer is None:
+        raise ExportError("nothing to export yet: open a clip and wait for its analysis")
+    folder = _folder(folder)
+    analysis = clip.analysis
+    written = export_audio(folder, explainer, clip, explanation, window.rendering)
+    written.append(export_relevance_csv(folder / "relevance.csv", analysis.classes,
+                                        explanation))
+    cfg = explainer.cfg
+    written.append(export_activations_csv(folder / "activations.csv", analysis,
+                                          cfg.hop_length / cfg.sample_rate))
+    written.append(export_view_png(folder / "views.png", window.views))
+    written.append(export_view_png(folder / "relevance.png", window.relevance))
+    return {p.relative_to(folder).as_posix(): p for p in written}
