@@ -26,6 +26,7 @@ class Player(QObject):
         self._pos = 0
         self._end = 0
         self._stream = None
+        self._generation = 0  # which stream is current (see _finisher)
         self._timer = QTimer(self)
         self._timer.setInterval(30)
         self._timer.timeout.connect(self._tick)
@@ -65,7 +66,7 @@ class Player(QObject):
         try:
             self._stream = self._sd.OutputStream(samplerate=rate, channels=1, dtype="float32",
                                                  callback=self._callback,
-                                                 finished_callback=self._finished)
+                                                 finished_callback=self._finisher())
             self._stream.start()
         except Exception as exc:
             self._stream = None
@@ -100,9 +101,19 @@ class Player(QObject):
         if len(chunk) < frames:
             raise self._sd.CallbackStop
 
-    def _finished(self) -> None:
-        # runs on PortAudio's thread: hand over to the UI thread
-        QTimer.singleShot(0, self, self.stop)
+    def _finisher(self):
+        """A callback for the stream being opened now: when it ends, stop only if it is
+        still the one playing (closing a replaced stream must not stop its successor)."""
+        self._generation += 1
+        generation = self._generation
+
+        def finished() -> None:  # runs on PortAudio's thread: hand over to the UI thread
+            QTimer.singleShot(0, self, lambda: self._stop_if_current(generation))
+        return finished
+
+    def _stop_if_current(self, generation: int) -> None:
+        if generation == self._generation:
+            self.stop()
 
     def _tick(self) -> None:
         self.position.emit(self._pos / self._rate)

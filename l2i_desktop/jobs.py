@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QImage, QPainter
 
-from engine.audio import load_audio
+from engine.audio import load_audio, resample
 from engine.bundle import load_bundle
 from engine.explain import Analysis, Explainer, Explanation, Rendering
 
@@ -80,9 +80,14 @@ def envelope(wave: np.ndarray, buckets: int = 1500) -> np.ndarray:
     return np.stack([usable.min(axis=1), usable.max(axis=1)])
 
 
-def analyse_clip(explainer: Explainer, path: Path, target: int | None, tau: float
-                 ) -> ClipResult:
-    wave = load_audio(path, explainer.cfg.sample_rate)
+def analyse_clip(explainer: Explainer, path: Path, target: int | None, tau: float,
+                 recorded: tuple[np.ndarray, int] | None = None) -> ClipResult:
+    """A file, or a ``recorded`` (wave, rate) pair shown under the name ``path``."""
+    if recorded is None:
+        wave = load_audio(path, explainer.cfg.sample_rate)
+    else:
+        wave = resample(np.asarray(recorded[0], np.float32), recorded[1],
+                        explainer.cfg.sample_rate)
     analysis = explainer.analyse(wave)
     explanation = explainer.explain(analysis, target, tau, with_components=False)
     log_mag = analysis.log_mag.cpu().numpy()

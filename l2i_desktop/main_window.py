@@ -25,6 +25,7 @@ from l2i_desktop import jobs
 from l2i_desktop.audio import Player
 from l2i_desktop.export import export_view_png
 from l2i_desktop.manifest_dialog import ManifestDialog
+from l2i_desktop.record_dialog import RecordDialog
 from l2i_desktop.relevance_view import RelevanceView
 from l2i_desktop.settings import Settings
 from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
@@ -120,6 +121,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(open_act)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._fill_recent()
+        record_act = QAction("&Record...", self, shortcut=QKeySequence("Ctrl+R"))
+        record_act.triggered.connect(self._ask_record)
+        file_menu.addAction(record_act)
         export_act = QAction("&Export explanation...", self)
         export_act.setObjectName("export")
         export_act.triggered.connect(self._ask_export)
@@ -169,6 +173,20 @@ class MainWindow(QMainWindow):
         self.target = None  # a new clip is explained for its own top class first
         self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path(path), None,
                            self.tau)
+
+    def analyse_recording(self, wave: np.ndarray, rate: int) -> None:
+        """Explain what was just recorded, shown as 'recording'."""
+        if self.explainer is None:
+            self.show_error("Open a bundle before analysing a recording.")
+            return
+        self.target = None
+        self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path("recording"),
+                           None, self.tau, (wave, rate))
+
+    def _ask_record(self) -> None:
+        recording = RecordDialog.get_recording(self)
+        if recording is not None:
+            self.analyse_recording(*recording)
 
     def set_tau(self, tau: float) -> None:
         self.tau = float(tau)
@@ -221,8 +239,9 @@ class MainWindow(QMainWindow):
                                        exp.interpretation, exp.residual)
             QTimer.singleShot(0, lambda: self._show_explanation(
                 result.explanation, result.pictures["interpretation"]))
-            self.settings.add_recent(result.path)
-            self._fill_recent()
+            if result.path.exists():  # recordings have no file to reopen
+                self.settings.add_recent(result.path)
+                self._fill_recent()
             self.statusBar().showMessage(f"{result.path.name}: analysed")
         elif kind == "explain":
             self._show_explanation(result.result, result.picture)
