@@ -20,9 +20,15 @@ MAX_PICTURE_ROWS = 256
 _LUT = pg.colormap.get("magma").getLookupTable(nPts=256, alpha=True)
 
 
+def display_levels(values: np.ndarray) -> tuple[float, float]:
+    """Colour range from the minimum to the 99.5th percentile: a few loud cells must not
+    turn the rest of the picture black."""
+    return float(values.min()), float(np.percentile(values, 99.5))
+
+
 def colorize(values: np.ndarray, levels: tuple[float, float] | None = None) -> np.ndarray:
     """RGBA uint8 picture of a 2-D array: drawing it costs the UI thread nothing."""
-    lo, hi = levels if levels is not None else (float(values.min()), float(values.max()))
+    lo, hi = levels if levels is not None else display_levels(values)
     rows = values.shape[0]
     if rows > MAX_PICTURE_ROWS:  # a few hundred screen pixels high: keep the peaks
         step = -(-rows // MAX_PICTURE_ROWS)
@@ -91,7 +97,7 @@ def analyse_clip(explainer: Explainer, path: Path, target: int | None, tau: floa
     analysis = explainer.analyse(wave)
     explanation = explainer.explain(analysis, target, tau, with_components=False)
     log_mag = analysis.log_mag.cpu().numpy()
-    levels = (float(log_mag.min()), float(log_mag.max()))
+    levels = display_levels(log_mag)
     pictures = {"log_mag": colorize(log_mag, levels),
                 "log_mel": colorize(analysis.log_mel.cpu().numpy()),
                 "H": colorize(analysis.H.cpu().numpy()),

@@ -45,7 +45,8 @@ class TimeViews(pg.GraphicsLayoutWidget):
                                           pen=pg.mkPen("#1f77b4", width=2))
         self.region.setZValue(-10)
         self.plots[0].addItem(self.region)
-        self._marks = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen("#00c8ff", width=1))
+        self._marks = pg.PlotCurveItem(connect="pairs",
+                                       pen=pg.mkPen(0, 200, 255, 110, width=1))
         self.plots[2].addItem(self._marks)
         self._pictures: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
