@@ -237,6 +237,7 @@ class MainWindow(QMainWindow):
             self.explanation = exp  # two short paints instead of one long one
             self.rendering = Rendering(exp.selected, exp.interpretation_log_mag,
                                        exp.interpretation, exp.residual)
+            QTimer.singleShot(0, self.views.show_activations)
             QTimer.singleShot(0, lambda: self._show_explanation(
                 result.explanation, result.pictures["interpretation"]))
             if result.path.exists():  # recordings have no file to reopen

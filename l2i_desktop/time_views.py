@@ -67,14 +67,18 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self._show_spectrum()
         self.region.setBounds((0, duration))
         self.region.setRegion((0, duration))
-        self.images[1].setImage(pictures["H"], autoLevels=False)
-        self.images[1].setRect(0, 0, duration, values["H"].shape[0])
         # fixed ranges: no auto-range pass (and no second repaint) after new data
         self.plots[0].setXRange(0, duration, padding=0)
         peak = max(float(np.abs(envelope).max()), 1e-3)
         self.plots[0].setYRange(-peak, peak, padding=0.05)
         self.plots[2].setYRange(0, values["H"].shape[0], padding=0)
         self.plots[3].setYRange(0, nyquist, padding=0)
+
+    def show_activations(self) -> None:
+        """The H heat map of the clip given to ``show_clip`` (a separate step, so that
+        each repaint stays short)."""
+        self.images[1].setImage(self._pictures["H"], autoLevels=False)
+        self.images[1].setRect(0, 0, self._scale[2], self._values["H"].shape[0])
 
     def set_spectrum_kind(self, kind: str) -> None:
         """'log_mag' (what the interpreter reconstructs) or 'log_mel' (what the classifier
