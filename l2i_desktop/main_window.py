@@ -81,6 +81,11 @@ class MainWindow(QMainWindow):
         main.addWidget(top)
         main.addWidget(bottom)
         main.setSizes([620, 260])
+        self.splitters = {"top": top, "bottom": bottom, "main": main}
+        for name, splitter in self.splitters.items():
+            sizes = self.settings.splitter_sizes(name)
+            if len(sizes) == splitter.count():
+                splitter.setSizes(sizes)
 
         self.tau_slider = QSlider(Qt.Orientation.Horizontal)
         self.tau_slider.setRange(0, 99)
@@ -184,7 +189,8 @@ class MainWindow(QMainWindow):
                            None, self.tau, (wave, rate))
 
     def _ask_record(self) -> None:
-        recording = RecordDialog.get_recording(self)
+        recording, device = RecordDialog.get_recording(self, self.settings.input_device())
+        self.settings.set_input_device(device)
         if recording is not None:
             self.analyse_recording(*recording)
 
@@ -373,6 +379,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.settings.save_window(self.saveGeometry(), self.saveState())
+        for name, splitter in self.splitters.items():
+            self.settings.set_splitter_sizes(name, splitter.sizes())
         self.player.stop()
         self.worker.stop()
         super().closeEvent(event)

@@ -1,6 +1,7 @@
 """A dialog to record a clip: pick an input, watch the level, record, stop, save or use it.
 
-``RecordDialog.get_recording(parent)`` runs it and returns ``(wave, sample_rate)`` or None.
+``RecordDialog.get_recording(parent, device)`` runs it and returns the recording (or
+None) and the input device chosen.
 Without PortAudio or an input device the dialog says so in one line and stays usable
 (it can still be cancelled); nothing raises.
 """
@@ -159,13 +160,24 @@ class RecordDialog(QDialog):
                 self.recorder.stop()
         super().done(result)
 
+    def device_name(self) -> str:
+        return self.device.currentText()
+
+    def choose_device(self, name: str) -> None:
+        """Select an input by its name (as remembered from an earlier run), if present."""
+        i = self.device.findText(name)
+        if i >= 0:
+            self.device.setCurrentIndex(i)
+
     @staticmethod
-    def get_recording(parent: QWidget | None = None) -> tuple[np.ndarray, int] | None:
+    def get_recording(parent: QWidget | None = None, device_name: str = ""
+                      ) -> tuple[tuple[np.ndarray, int] | None, str]:
+        """Run the dialog; (recording or None, the input device it was set to)."""
         dialog = RecordDialog(parent)
+        dialog.choose_device(device_name)
         try:
-            if dialog.exec() == QDialog.DialogCode.Accepted:
-                return dialog.recorded()
-            return None
+            ok = dialog.exec() == QDialog.DialogCode.Accepted
+            return (dialog.recorded() if ok else None), dialog.device_name()
         finally:
             dialog.deleteLater()
 

@@ -42,6 +42,22 @@ class Settings:
     def set_bundle(self, path: Path) -> None:
         self.store.setValue("bundle", str(path))
 
+    def input_device(self) -> str:
+        return str(self.store.value("input_device", ""))
+
+    def set_input_device(self, name: str) -> None:
+        self.store.setValue("input_device", name)
+
+    def splitter_sizes(self, name: str) -> list[int]:
+        value = self.store.value(f"splitter/{name}", [])
+        try:
+            return [int(v) for v in ([value] if isinstance(value, str) else value or [])]
+        except (TypeError, ValueError):
+            return []
+
+    def set_splitter_sizes(self, name: str, sizes: list[int]) -> None:
+        self.store.setValue(f"splitter/{name}", [int(v) for v in sizes])
+
     def geometry(self) -> QByteArray | None:
         value = self.store.value("geometry")
         return value if isinstance(value, QByteArray) else None

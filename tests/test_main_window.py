@@ -97,6 +97,22 @@ def test_settings_are_remembered_by_the_next_window(qtbot, tiny_bundle, tmp_path
     second.close()
 
 
+def test_window_layout_is_remembered(qtbot, tiny_bundle, tmp_path):
+    first = MainWindow(tiny_bundle, fresh_settings(tmp_path))
+    qtbot.addWidget(first)
+    first.resize(1200, 860)
+    first.show()
+    first.splitters["bottom"].setSizes([300, 800])
+    wanted = first.splitters["bottom"].sizes()
+    first.close()
+    second = MainWindow(tiny_bundle, fresh_settings(tmp_path))
+    qtbot.addWidget(second)
+    assert second.settings.splitter_sizes("bottom") == wanted
+    got = second.splitters["bottom"].sizes()  # before the window has its final size
+    assert got[0] / sum(got) == pytest.approx(wanted[0] / sum(wanted), abs=0.01)
+    second.close()
+
+
 def test_mel_view_shows_what_the_classifier_sees(qtbot, window, esc10_clip):
     _analysed(qtbot, window, esc10_clip)
     views = window.views
