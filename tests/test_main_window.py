@@ -184,3 +184,49 @@ def test_manifest_dialog_opens_from_the_bundle_menu(qtbot, window):
     assert dialog is not None and dialog.isVisible()
     assert "tiny" in dialog.windowTitle()
     dialog.close()
+
+
+def test_playback_uses_the_selected_range_and_space_toggles(qtbot, window, esc10_clip,
+                                                            monkeypatch):
+    _analysed(qtbot, window, esc10_clip)
+    calls = []
+    monkeypatch.setattr(window.player, "play",
+                        lambda wave, rate, start=0.0, end=None: calls.append(
+                            (wave, rate, start, end)))
+    window.views.region.setRegion((1.25, 3.5))
+    window.play("residual")
+    wave, rate, start, end = calls[-1]
+    assert (start, end) == pytest.approx((1.25, 3.5))
+    assert wave is window.rendering.residual and rate == window.clip.analysis.sample_rate
+    space = next(a for a in window.actions() if a.text() == "Play/pause")
+    space.trigger()  # nothing playing: Space plays the interpretation
+    assert calls[-1][0] is window.rendering.interpretation
+
+
+def test_hovering_a_view_reads_out_time_frequency_and_value(qtbot, window, esc10_clip):
+    _analysed(qtbot, window, esc10_clip)
+    views = window.views
+    texts = []
+    views.hovered.connect(texts.append)
+    plot = views.plots[1]
+    scene_pos = plot.vb.mapViewToScene(QPointF(2.0, 1000.0))
+    views._on_mouse(scene_pos)
+    assert texts, "no readout"
+    assert "t = 2.0" in texts[-1] and "Hz" in texts[-1] and "value" in texts[-1]
+
+
+def test_opening_another_bundle_re_explains_the_open_clip(qtbot, window, esc10_clip,
+                                                          tmp_path):
+    from conftest import random_bundle
+
+    from engine.bundle import save_bundle
+
+    _analysed(qtbot, window, esc10_clip)
+    other = save_bundle(random_bundle(n_classes=3, k=12), tmp_path / "random.l2i")
+    old = window.explainer
+    window.open_bundle(other)
+    qtbot.waitUntil(lambda: window.explainer is not old and window.shown_clip == esc10_clip
+                    and window.explanation is not None
+                    and len(window.explanation.relevance) == 12, timeout=TIMEOUT)
+    assert window.clip.analysis.H.shape[0] == 12
+    assert "random" in window.windowTitle()
