@@ -32,6 +32,8 @@ def fold_steps(a, fold: int, log: list[str]) -> dict:
     common = ["--data", str(a.data), "--test-fold", str(fold), "--device", a.device]
     if a.cache:
         common += ["--cache", str(a.cache)]
+    if a.inner_folds_of is not None:
+        common += ["--inner-folds-of", str(a.inner_folds_of)]
     if not (d / "classifier" / "classifier.json").is_file():
         run(["train", "classifier", *common, "--out", str(d / "classifier"),
              "--epochs", str(a.epochs), "--resume"], log)
@@ -80,6 +82,8 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--inner-folds-of", type=int, default=None,
+                    help="e.g. 4 for esc50-subset: its complete fold, split into 5")
     a = ap.parse_args()
     a.poolings = a.poolings.split(",")
     a.work.mkdir(parents=True, exist_ok=True)

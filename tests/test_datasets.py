@@ -386,3 +386,16 @@ def test_features_are_cut_or_padded_to_the_clip_length(tmp_path):
     assert float(tail.max()) == 0.0
     head = np.asarray(feats.log_mag[:, :, 2:n_frames // 2 - 2], dtype=np.float32)
     assert float(head.min(axis=(1, 2)).min()) >= 0.0 and float(head.mean()) > 0.0
+
+
+def test_inner_folds_of_one_complete_esc50_fold(esc50):
+    ds = load_dataset(esc50, inner_folds_of=4)
+    assert len(ds) == 400 and len(ds.classes) == 50
+    assert ds.fold_ids == [1, 2, 3, 4, 5]
+    # 8 clips of every class in fold 4: stratified, so each inner fold has 80 clips
+    assert sorted(np.bincount(ds.folds)[1:].tolist()) == [80] * 5
+    for c in range(50):
+        assert len(np.unique(ds.folds[ds.labels == c])) == 5
+    assert np.array_equal(load_dataset(esc50, inner_folds_of=4).folds, ds.folds)  # seeded
+    with pytest.raises(DatasetError, match="no fold 9"):
+        load_dataset(esc50, inner_folds_of=9)

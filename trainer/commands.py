@@ -61,7 +61,8 @@ def _explain(args) -> int:
 def _prepare(args, ctx, progress) -> pipeline.Prepared:
     p = pipeline.prepare(args.data, args.layout, args.test_fold,
                          clip_seconds=args.clip_seconds, cache_dir=args.cache,
-                         seed=args.seed, ctx=ctx, task=progress)
+                         seed=args.seed, ctx=ctx, task=progress,
+                         inner_folds_of=args.inner_folds_of)
     if ctx.is_main:
         ds = p.dataset
         print(f"data: {len(ds)} clips, {len(ds.classes)} classes, layout {ds.layout}, "

@@ -94,7 +94,10 @@ def detect_layout(root: Path) -> str:
                        "or a multi-label csv with a filename column)")
 
 
-def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0) -> Dataset:
+def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0,
+                 inner_folds_of: int | None = None) -> Dataset:
+    """Load a dataset; ``inner_folds_of=N`` keeps only fold N and splits it again into
+    5 stratified folds (seeded): a full protocol on a dataset where one fold is whole."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder")
@@ -105,6 +108,13 @@ def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0) -> 
         layout](root, seed)
     if len(ds) == 0:
         raise DatasetError(f"{root}: no audio files found")
+    if inner_folds_of is not None:
+        if inner_folds_of not in ds.fold_ids:
+            raise DatasetError(f"there is no fold {inner_folds_of}; folds: {ds.fold_ids}")
+        ds = ds.subset(np.flatnonzero(ds.folds == inner_folds_of))
+        ds.folds = stratified_folds(ds.stratify_key(), 5, seed)
+        ds.notes.append(f"fold {inner_folds_of} only, split into 5 stratified folds "
+                        f"(seed {seed})")
     present = (ds.labels.sum(axis=0) > 0).sum() if ds.multilabel else len(np.unique(ds.labels))
     if present < 2:
         raise DatasetError(f"{root}: training needs at least two classes with clips, "

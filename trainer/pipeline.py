@@ -50,10 +50,11 @@ class Prepared:
 def prepare(data: str | Path, layout: str | None = None, test_fold: int | None = None,
             frontend: FrontEndConfig | None = None, clip_seconds: float = 5.0,
             cache_dir: Path | None = None, seed: int = 0, ctx: D.Context | None = None,
-            task: TaskState | None = None, device: str = "cpu") -> Prepared:
+            task: TaskState | None = None, device: str = "cpu",
+            inner_folds_of: int | None = None) -> Prepared:
     ctx = ctx or D.Context()
     fe = frontend or FrontEndConfig()
-    ds = load_dataset(data, layout, seed)
+    ds = load_dataset(data, layout, seed, inner_folds_of)
     if test_fold is not None:
         ds.split(test_fold)  # validates the fold number before any work
     if ctx.is_main:
