@@ -57,21 +57,6 @@ def barrier(ctx: Context) -> None:
         dist.barrier()
 
 
-def all_reduce_sum(ctx: Context, t: torch.Tensor) -> torch.Tensor:
-    if ctx.distributed:
-        t = t.clone()
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t
-
-
-def broadcast_object(ctx: Context, obj):
-    if not ctx.distributed:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
 def shard(ctx: Context, n: int, epoch_seed: int, shuffle: bool) -> torch.Tensor:
     """This rank's indices of 0..n-1 for one epoch (same permutation on every rank).
 
