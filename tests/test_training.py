@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from conftest import TINY_WIDTHS, link_subset
 
 from engine import nmf
 from engine.audio import load_audio
-from engine.bundle import load_bundle
+from engine.bundle import load_bundle, save_bundle
 from engine.classifier import VGGConfig, default_taps
 from engine.explain import Explainer
 from engine.features import log_mel, resynthesise
@@ -207,9 +208,28 @@ def test_evaluate_cli_writes_json(tiny_bundle, tiny_esc10, cache_dir, tmp_path, 
         assert f"  {key:>5}  " in printed
     # the same bundle, clips and seed as the evaluation `train all` stored in the bundle
     stored = dict(load_bundle(tiny_bundle).manifest["metrics"])
-    stored.pop("evaluated_on")
+    assert stored.pop("evaluated_on") == doc.pop("evaluated_on") == "test fold"
     assert _flat(doc).keys() == _flat(stored).keys()
     assert _flat(doc) == pytest.approx(_flat(stored), abs=1e-5)
+
+
+def test_evaluate_into_bundle_stores_the_metrics(tiny_bundle, tiny_esc10, cache_dir,
+                                                tmp_path, capsys):
+    copy = tmp_path / "copy.l2i"
+    shutil.copyfile(tiny_bundle, copy)
+    before = load_bundle(copy)
+    before.manifest["metrics"] = {}
+    save_bundle(before, copy)
+    rc = main(["evaluate", "--bundle", str(copy), "--data", str(tiny_esc10),
+               "--test-fold", "1", "--json", str(tmp_path / "e.json"), "--cache",
+               str(cache_dir), "--device", "cpu", "--into-bundle"])
+    assert rc == 0 and "metrics stored in" in capsys.readouterr().out
+    after = load_bundle(copy)
+    assert after.manifest["metrics"] == json.loads((tmp_path / "e.json").read_text())
+    # the weights are untouched
+    for a, b in zip(before.interpreter.state_dict().values(),
+                    after.interpreter.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_evaluate_cli_refuses_bad_taus(tiny_bundle, tiny_esc10, capsys):

@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(ev)
     ev.add_argument("--taus", default="0.1,0.3,0.5,0.7,0.9")
     ev.add_argument("--json", type=Path, default=None)
+    ev.add_argument("--into-bundle", action="store_true",
+                    help="also store the result as the bundle's metrics (rewritten atomically)")
 
     tr = sub.add_parser("train", help="train a classifier, dictionary or interpreter")
     tsub = tr.add_subparsers(dest="what", required=True, parser_class=_Parser)

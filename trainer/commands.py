@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from engine import nmf
-from engine.bundle import load_bundle
+from engine.bundle import load_bundle, save_bundle
 from engine.classifier import VGGConfig
 from engine.errors import L2IError
 from engine.explain_files import explain_to_folder
@@ -179,9 +179,15 @@ def _evaluate(args, ctx, progress) -> int:
     rows = p.test_rows if args.test_fold is not None else p.train_rows
     result = evaluate_bundle(bundle, p.dataset, rows, taus, str(ctx.device), args.seed,
                              progress)
+    result["evaluated_on"] = ("test fold" if args.test_fold is not None
+                              else "training clips")
     print(format_table(result))
     if args.json:
         atomic_write_json(args.json, result)
+    if args.into_bundle:
+        bundle.manifest["metrics"] = result
+        save_bundle(bundle, args.bundle)
+        print(f"metrics stored in {args.bundle}")
     return 0
 
 
