@@ -24,10 +24,19 @@ from torch import nn
 
 from engine.bundle_manifest import SCHEMA_VERSION, validate_manifest
 from engine.classifier import build_classifier
-from engine.errors import BundleError
+from engine.errors import BundleError, L2IError
 from engine.features import FrontEndConfig
 from engine.interpreter import Interpreter, InterpreterConfig
 from engine.taps import LayerTaps
+from engine.user_classifier import (
+    ARCHITECTURE,
+    MAX_SOURCE_BYTES,
+    SOURCE_FILE,
+    ClassifierCode,
+    UntrustedCodeError,
+    build_user_model,
+    example_input,
+)
 
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
@@ -43,6 +52,7 @@ class Bundle:
     W: torch.Tensor  # F x K, unit-norm columns
     path: Path | None = None
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    classifier_source: str | None = None  # the text of classifier.py, if the code is a file
 
     @property
     def name(self) -> str:
@@ -68,6 +78,18 @@ class Bundle:
     def k(self) -> int:
         return int(self.manifest["dictionary"]["k"])
 
+    @property
+    def classifier_input(self) -> str:
+        """'log_mel' (the built-in CNN and most) or 'waveform'."""
+        return str(self.manifest["classifier"].get("input", "log_mel"))
+
+    @property
+    def classifier_code(self) -> ClassifierCode | None:
+        """The user code that builds the classifier, or None for a registered one."""
+        code = self.manifest["classifier"].get("code")
+        return None if code is None else ClassifierCode.from_manifest(code,
+                                                                      self.classifier_source)
+
     def to(self, device: str | torch.device) -> Bundle:
         self.classifier.to(device)
         self.interpreter.to(device)
@@ -79,7 +101,12 @@ def make_manifest(*, name: str, frontend: FrontEndConfig, classes: list[str],
                   multilabel: bool, classifier_arch: str, classifier_config: dict,
                   layers: list[str], dictionary: dict, interpreter: InterpreterConfig,
                   clip_seconds: float = 5.0, provenance: dict | None = None,
-                  metrics: dict | None = None) -> dict:
+                  metrics: dict | None = None, classifier_input: str = "log_mel",
+                  classifier_code: dict | None = None) -> dict:
+    classifier = {"architecture": classifier_arch, "config": classifier_config,
+                  "input": classifier_input}
+    if classifier_code is not None:
+        classifier["code"] = dict(classifier_code)
     return {
         "format": "l2i-bundle",
         "schema_version": SCHEMA_VERSION,
@@ -88,8 +115,7 @@ def make_manifest(*, name: str, frontend: FrontEndConfig, classes: list[str],
         "clip_seconds": clip_seconds,
         "classes": list(classes),
         "multilabel": bool(multilabel),
-        "classifier": {"architecture": classifier_arch, "config": classifier_config,
-                       "input": "log_mel"},
+        "classifier": classifier,
         "layers": list(layers),
         "dictionary": dict(dictionary),
         "interpreter": interpreter.to_dict(),
@@ -102,6 +128,9 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
     """Write atomically: a folder, or a zip when the path ends in `.l2i`."""
     path = Path(path)
     validate_manifest(bundle.manifest)
+    has_file = "file" in bundle.manifest["classifier"].get("code", {})
+    if has_file and bundle.classifier_source is None:
+        raise BundleError(f"the manifest lists {SOURCE_FILE} but the bundle has no source text")
     tensors = {f"classifier.{k}": v for k, v in bundle.classifier.state_dict().items()}
     tensors |= {f"interpreter.{k}": v for k, v in bundle.interpreter.state_dict().items()}
     tensors["dictionary.W"] = bundle.W
@@ -116,11 +145,15 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
     try:
         (tmp / MANIFEST).write_text(json.dumps(bundle.manifest, indent=2, allow_nan=False))
         save_file({k: prep(v) for k, v in tensors.items()}, str(tmp / WEIGHTS))
+        members = [MANIFEST, WEIGHTS]
+        if has_file:
+            (tmp / SOURCE_FILE).write_text(bundle.classifier_source, encoding="utf-8")
+            members.append(SOURCE_FILE)
         if path.suffix == ".l2i":
             zipped = tmp / "bundle.zip"
             with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
-                zf.write(tmp / MANIFEST, MANIFEST)
-                zf.write(tmp / WEIGHTS, WEIGHTS)
+                for member in members:
+                    zf.write(tmp / member, member)
             os.replace(zipped, path)
         else:
             (tmp / "bundle.zip").unlink(missing_ok=True)
@@ -139,7 +172,7 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
     return path
 
 
-def _read_zip(path: Path) -> tuple[bytes, bytes]:
+def _read_zip(path: Path) -> tuple[bytes, bytes, bytes | None]:
     try:
         with zipfile.ZipFile(path) as zf:
             names = {i.filename: i for i in zf.infolist()}
@@ -153,7 +186,11 @@ def _read_zip(path: Path) -> tuple[bytes, bytes]:
                 manifest = f.read(MAX_MANIFEST_BYTES + 1)
             with zf.open(WEIGHTS) as f:
                 weights = f.read(MAX_WEIGHTS_BYTES + 1)
-            return manifest, weights
+            source = None
+            if SOURCE_FILE in names:
+                with zf.open(SOURCE_FILE) as f:
+                    source = f.read(MAX_SOURCE_BYTES + 1)
+            return manifest, weights, source
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
             NotImplementedError, RuntimeError) as exc:
         raise BundleError(f"{path.name}: not a readable bundle archive ({exc})") from None
@@ -224,8 +261,22 @@ def _fill(module: nn.Module, state: dict[str, torch.Tensor], what: str, where: s
         module.load_state_dict({k: state[k].to(expected[k].dtype) for k in expected})
 
 
-def load_bundle(path: str | os.PathLike) -> Bundle:
-    """Open a bundle folder or `.l2i` archive, validated; models in eval mode on CPU."""
+def _decode_source(raw: bytes | None, where: str) -> str | None:
+    if raw is None:
+        return None
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise BundleError(f"{where}: {SOURCE_FILE} is implausibly large")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BundleError(f"{where}: {SOURCE_FILE} is not UTF-8 text") from None
+
+
+def load_bundle(path: str | os.PathLike, trust_code: bool = False) -> Bundle:
+    """Open a bundle folder or `.l2i` archive, validated; models in eval mode on CPU.
+
+    A bundle whose classifier is user code (an entry point or its own classifier.py)
+    runs that code to build the model: it is refused unless ``trust_code`` is True."""
     path = Path(path)
     where = path.name or str(path)
     if not path.exists():
@@ -236,16 +287,44 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
             if not p.is_file():
                 raise BundleError(f"{where}: the bundle folder has no {p.name}")
         manifest = _parse_manifest(mpath.read_bytes()[: MAX_MANIFEST_BYTES + 1], where)
+        spath = path / SOURCE_FILE
+        raw_source = spath.read_bytes()[: MAX_SOURCE_BYTES + 1] if spath.is_file() else None
+        _refuse_untrusted(manifest, where, trust_code)
         tensors = _load_tensors(wpath, where)
     else:
-        raw_manifest, raw_weights = _read_zip(path)
+        raw_manifest, raw_weights, raw_source = _read_zip(path)
         manifest = _parse_manifest(raw_manifest, where)
+        _refuse_untrusted(manifest, where, trust_code)
         tensors = _load_tensors(raw_weights, where)
-    return _assemble(manifest, tensors, where, path)
+    return _assemble(manifest, tensors, where, path, _decode_source(raw_source, where))
+
+
+def _refuse_untrusted(manifest: dict, where: str, trust_code: bool) -> None:
+    code = manifest["classifier"].get("code")
+    if code is None or trust_code:
+        return
+    what = (f"the entry point {code['entry_point']}" if "entry_point" in code
+            else f"its own {SOURCE_FILE}")
+    raise UntrustedCodeError(
+        f"{where} contains Python code ({what}) that runs when its classifier is built; "
+        "open it only if you trust where it came from (in Python: "
+        "load_bundle(path, trust_code=True); in the app: answer Yes when asked)")
+
+
+def _user_classifier(manifest: dict, source: str | None, n_classes: int,
+                     where: str) -> nn.Module:
+    try:
+        code = ClassifierCode.from_manifest(manifest["classifier"]["code"], source)
+    except (L2IError, ValueError) as exc:
+        raise BundleError(f"{where}: {exc}") from None
+    try:
+        return build_user_model(code, n_classes)
+    except L2IError as exc:
+        raise BundleError(f"{where}: {exc}") from None
 
 
 def _assemble(manifest: dict, tensors: dict[str, torch.Tensor], where: str,
-              path: Path | None) -> Bundle:
+              path: Path | None, source: str | None = None) -> Bundle:
     classes = manifest["classes"]
     fe = FrontEndConfig.from_dict(manifest["frontend"])
     k = manifest["dictionary"]["k"]
@@ -262,23 +341,31 @@ def _assemble(manifest: dict, tensors: dict[str, torch.Tensor], where: str,
     # until its shapes have been matched against the tensors actually in the file.
     clf_state = _take(tensors, "classifier.")
     interp_state = _take(tensors, "interpreter.")
+    custom = manifest["classifier"]["architecture"] == ARCHITECTURE
     for device in ("meta", "cpu"):
         try:
             with torch.device(device):
-                clf = build_classifier(manifest["classifier"]["architecture"], len(classes),
-                                       manifest["classifier"]["config"])
+                # user code (already trusted) is built once, on the CPU: it may not
+                # survive the meta device, and its size is the user's own choice
+                if not custom:
+                    clf = build_classifier(manifest["classifier"]["architecture"],
+                                           len(classes), manifest["classifier"]["config"])
+                else:
+                    clf = _user_classifier(manifest, source, len(classes), where) \
+                        if device == "cpu" else None
                 icfg = InterpreterConfig(**manifest["interpreter"])
                 interp = Interpreter(icfg)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise BundleError(f"{where}: the manifest describes an impossible model "
                               f"({str(exc).splitlines()[0]})") from None
-        _fill(clf, clf_state, "classifier", where, load=device != "meta")
+        if clf is not None:
+            _fill(clf, clf_state, "classifier", where, load=device != "meta")
         _fill(interp, interp_state, "interpreter", where, load=device != "meta")
     clf.eval()
     interp.eval()
     _check_taps(clf, manifest, icfg, fe, where)
     return Bundle(manifest=manifest, classifier=clf, interpreter=interp, W=W, path=path,
-                  extra=_take(tensors, "extra."))
+                  extra=_take(tensors, "extra."), classifier_source=source)
 
 
 def _check_taps(clf: nn.Module, manifest: dict, icfg: InterpreterConfig,
@@ -288,8 +375,16 @@ def _check_taps(clf: nn.Module, manifest: dict, icfg: InterpreterConfig,
         taps = LayerTaps(clf, manifest["layers"])
     except ValueError as exc:
         raise BundleError(f"{where}: {exc}") from None
-    with taps, torch.no_grad():
-        _, maps = taps(torch.zeros(1, fe.n_mels, 64))
+    kind = manifest["classifier"].get("input", "log_mel")
+    try:
+        with taps, torch.no_grad():
+            _, maps = taps(example_input(kind, fe))
+    except BundleError:
+        raise
+    except Exception as exc:  # user code may fail on silence in any way it likes
+        raise BundleError(f"{where}: the classifier fails on a silent test input "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+                          ) from None
     for name, m, shape in zip(manifest["layers"], maps, icfg.map_shapes):
         if m.ndim - 1 != len(shape) or m.shape[1] != shape[0] or \
                 (len(shape) == 3 and m.shape[2] != shape[1]):

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from engine.errors import BundleError
+from engine.user_classifier import ARCHITECTURE, INPUT_KINDS, validate_code_entry
 
 SCHEMA_VERSION = 1
 MAX_CLASSES = 10_000
@@ -76,11 +77,21 @@ def validate_manifest(m: Any) -> None:
     _need(m, "multilabel", bool, "")
 
     clf = _need(m, "classifier", dict, "")
-    _need(clf, "architecture", str, "classifier.")
+    arch = _need(clf, "architecture", str, "classifier.")
     _need(clf, "config", dict, "classifier.")
-    if clf.get("input", "log_mel") != "log_mel":
+    if clf.get("input", "log_mel") not in INPUT_KINDS:
         raise BundleError(f"manifest.json: classifier input {clf.get('input')!r} "
                           "is not supported by this version")
+    if arch == ARCHITECTURE:
+        problem = validate_code_entry(clf.get("code"))
+        if problem:
+            raise BundleError(f"manifest.json: {problem}")
+    else:
+        if "code" in clf:
+            raise BundleError(f"manifest.json: only a '{ARCHITECTURE}' classifier has code")
+        if clf.get("input", "log_mel") != "log_mel":
+            raise BundleError(f"manifest.json: the '{arch}' classifier reads log-mel, "
+                              f"not {clf['input']!r}")
 
     layers = _need(m, "layers", list, "")
     if not layers or not all(isinstance(x, str) and x for x in layers):

@@ -18,6 +18,7 @@ from engine.features import FrontEndConfig, resynthesise
 from engine.features import analyse as frontend_analyse
 from engine.masks import relevance, resynthesise_many, select, soft_masks, split
 from engine.taps import LayerTaps
+from engine.user_classifier import classifier_input
 
 
 @dataclass
@@ -94,6 +95,13 @@ class Explainer:
         return _probabilities(logits, self.bundle.multilabel)
 
     @torch.no_grad()
+    def classify_waves(self, waves: torch.Tensor) -> torch.Tensor:
+        """Classifier probabilities for a batch (B, N) of waveforms at the bundle's rate,
+        through whatever input the classifier reads (log-mel or the waveform itself)."""
+        x = classifier_input(self.bundle.classifier_input, waves.to(self.device), self.cfg)
+        return _probabilities(self.bundle.classifier(x), self.bundle.multilabel)
+
+    @torch.no_grad()
     def analyse(self, wave: np.ndarray) -> Analysis:
         wave = np.asarray(wave, dtype=np.float32)
         if wave.ndim != 1 or wave.size == 0:
@@ -101,7 +109,9 @@ class Explainer:
         if not np.isfinite(wave).all():
             raise AudioError("the audio contains NaN or infinite samples")
         spec = frontend_analyse(wave, self.cfg, self.device)
-        logits, maps = self.taps(spec.log_mel.unsqueeze(0))
+        x = spec.log_mel.unsqueeze(0) if self.bundle.classifier_input == "log_mel" else \
+            torch.as_tensor(wave, device=self.device).unsqueeze(0)
+        logits, maps = self.taps(x)
         H, ilogits, z = self.bundle.interpreter(maps, spec.log_mag.shape[-1])
         ml = self.bundle.multilabel
         if not (torch.isfinite(logits).all() and torch.isfinite(ilogits).all()

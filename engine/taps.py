@@ -74,3 +74,27 @@ def named_layer_shapes(model: nn.Module, example: torch.Tensor) -> list[tuple[st
         for h in handles:
             h.remove()
     return list(shapes.items())
+
+
+def suggest_taps(model: nn.Module, shapes: list[tuple[str, tuple]], n: int = 3) -> list[str]:
+    """The last ``n`` conv blocks, where the model has them: modules holding a
+    convolution whose output is a feature map (C x T or C x F x T), at the shallowest
+    nesting level that has at least ``n`` of them; else the last ``n`` conv layers.
+    ``shapes`` is ``named_layer_shapes``' answer (in the order the layers ran)."""
+    modules = dict(model.named_modules())
+    convs = (nn.Conv1d, nn.Conv2d)
+
+    def holds_conv(m: nn.Module) -> bool:
+        return any(isinstance(s, convs) for s in m.modules())
+
+    maps = [name for name, s in shapes if len(s) in (2, 3) and name in modules]
+    blocks = [x for x in maps
+              if len(list(modules[x].children())) and holds_conv(modules[x])]
+    by_depth: dict[int, list[str]] = {}
+    for name in blocks:
+        by_depth.setdefault(name.count("."), []).append(name)
+    for depth in sorted(by_depth):
+        if len(by_depth[depth]) >= n:
+            return by_depth[depth][-n:]
+    leaves = [x for x in maps if isinstance(modules[x], convs)]
+    return leaves[-n:]

@@ -20,6 +20,7 @@ from engine.bundle import load_bundle
 from engine.classifier import build_classifier
 from engine.errors import BundleError
 from engine.features import FrontEndConfig
+from engine.user_classifier import ClassifierCode
 from trainer.checkpoint import atomic_write_json
 
 CLASSIFIER_JSON = "classifier.json"
@@ -36,6 +37,8 @@ class ClassifierArtifact:
     frontend: FrontEndConfig
     clip_seconds: float
     info: dict  # training provenance and metrics
+    input: str = "log_mel"  # what the model reads: "log_mel" or "waveform"
+    code: ClassifierCode | None = None  # user code that builds the model, if any
 
 
 def save_classifier(folder: Path, art: ClassifierArtifact) -> None:
@@ -51,18 +54,20 @@ def save_classifier(folder: Path, art: ClassifierArtifact) -> None:
     })
 
 
-def load_classifier(path: str | Path) -> ClassifierArtifact:
-    """A classifier folder written by ``save_classifier``, or any bundle."""
+def load_classifier(path: str | Path, trust_code: bool = False) -> ClassifierArtifact:
+    """A classifier folder written by ``save_classifier``, or any bundle (one with user
+    code only when ``trust_code``: see ``engine.bundle.load_bundle``)."""
     path = Path(path)
     meta_path = path / CLASSIFIER_JSON
     if not meta_path.is_file():
         if (path / "manifest.json").is_file() or path.suffix == ".l2i":
-            b = load_bundle(path)
+            b = load_bundle(path, trust_code=trust_code)
             m = b.manifest
             return ClassifierArtifact(b.classifier, m["classifier"]["architecture"],
                                       m["classifier"]["config"], b.classes, b.multilabel,
                                       b.frontend, float(m.get("clip_seconds", 5.0)),
-                                      {"from_bundle": str(path)})
+                                      {"from_bundle": str(path)}, b.classifier_input,
+                                      b.classifier_code)
         raise BundleError(f"{path}: neither a classifier folder ({CLASSIFIER_JSON}) "
                           "nor a bundle")
     try:

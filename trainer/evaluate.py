@@ -9,6 +9,7 @@ as many randomly chosen components from the same clip.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ import torch
 from engine.audio import load_audio
 from engine.bundle import Bundle
 from engine.explain import Explainer
-from engine.features import log_mel, resynthesise
+from engine.features import resynthesise
 from engine.masks import select, split
 from engine.metrics import (
     accuracy,
@@ -27,24 +28,39 @@ from engine.metrics import (
     topk_fidelity,
 )
 from engine.progress import TaskState, report
+from engine.quality import METRICS, ClipTerms, explain_terms, summarise
+from trainer.contaminate import Contaminator, other_class_picker
 from trainer.datasets import Dataset
 from trainer.features_cache import fix_length
 
 DEFAULT_TAUS = (0.1, 0.3, 0.5, 0.7, 0.9)
+QUALITY_TAU = 0.1  # the threshold at which AI, AD, AG, FF, Fid-In, SPS, COMP are measured
 
 def evaluate_bundle(bundle: Bundle, ds: Dataset, rows: Sequence[int],
                     taus: Sequence[float] = DEFAULT_TAUS, device: str = "cpu",
-                    seed: int = 0, task: TaskState | None = None) -> dict:
+                    seed: int = 0, task: TaskState | None = None,
+                    quality_tau: float = QUALITY_TAU, contaminate: Sequence[str] = (),
+                    speech_dir: Path | None = None) -> dict:
 
     with Explainer(bundle, device) as ex:
-        return _evaluate(ex, ds, rows, taus, seed, task)
+        return _evaluate(ex, ds, rows, taus, seed, task, quality_tau, contaminate,
+                         speech_dir)
 
 
 def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[float],
-              seed: int, task: TaskState | None) -> dict:
+              seed: int, task: TaskState | None, quality_tau: float,
+              contaminate: Sequence[str], speech_dir: Path | None) -> dict:
     bundle = ex.bundle
     cfg = bundle.frontend
     n = int(round(float(bundle.manifest.get("clip_seconds", 5.0)) * cfg.sample_rate))
+
+    def load(row: int) -> np.ndarray:
+        return fix_length(load_audio(ds.paths[row], cfg.sample_rate), n)
+
+    picker = other_class_picker(load, ds.labels, rows)
+    contaminators = [Contaminator(kind, cfg.sample_rate, seed, picker, speech_dir)
+                     for kind in contaminate]
+    quality: dict[str, list[ClipTerms]] = {"clean": []} | {k: [] for k in contaminate}
     rng = np.random.default_rng(seed)
     p_clf, p_int, labels = [], [], []
     ff = {t: [] for t in taus}
@@ -53,7 +69,7 @@ def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[fl
     skipped = 0
     for i, row in enumerate(rows):
         try:
-            wave = fix_length(load_audio(ds.paths[row], cfg.sample_rate), n)
+            wave = load(row)
         except Exception:  # unreadable clips are counted, not fatal
             skipped += 1
             continue
@@ -72,10 +88,14 @@ def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[fl
             spectra.append(split(a.log_mag, ex.bundle.W, a.H, rand)[1])
         with torch.no_grad():
             waves = resynthesise(torch.stack(spectra), a.phase, cfg, a.n_samples)
-            probs = ex.classify(log_mel(waves, cfg, ex.device))[:, c].cpu().numpy()
+            probs = ex.classify_waves(waves)[:, c].cpu().numpy()
         for j, t in enumerate(taus):
             ff[t].append(float(faithfulness(a.probabilities[c], probs[2 * j])))
             ff_rand[t].append(float(faithfulness(a.probabilities[c], probs[2 * j + 1])))
+        quality["clean"].append(explain_terms(ex, a, quality_tau))
+        for cont in contaminators:
+            for copy in cont.copies(wave, ds.labels[row]):
+                quality[cont.kind].append(explain_terms(ex, ex.analyse(copy), quality_tau))
         report(task, "evaluation", i + 1, len(rows))
     if not p_clf:
         raise ValueError("no readable clips to evaluate")
@@ -98,6 +118,8 @@ def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[fl
                        "mean_selected": float(np.mean(n_sel[t]))}
             for t in taus
         },
+        "quality": {"tau": float(quality_tau)}
+        | {kind: summarise(terms) for kind, terms in quality.items()},
     }
 
 def format_table(result: dict) -> str:
@@ -109,4 +131,11 @@ def format_table(result: dict) -> str:
     for t, v in result["faithfulness"].items():
         lines.append(f"  {t:>5}  {v['median']:>10.4f}  {v['random_median']:>10.4f}  "
                      f"{v['mean_selected']:>8.1f}")
+    quality = result.get("quality")
+    if quality:
+        lines.append(f"  at tau {quality['tau']:g}: " + "  ".join(f"{m:>7}" for m in METRICS))
+        for kind, values in quality.items():
+            if kind != "tau":
+                lines.append(f"  {kind:>10}: " + "  ".join(f"{values[m]:>7.3f}"
+                                                          for m in METRICS))
     return "\n".join(lines)

@@ -104,9 +104,12 @@ def run_epochs(
         model.eval()
         score, metrics = validate()
         if score is None:  # nothing to select on: the latest weights are the best
-            score = float(epoch)
-        row = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()},
-               **metrics}
+            score = epoch
+        score = float(score)
+        # plain floats: numpy scalars in the history would make the checkpoint
+        # unreadable with weights_only=True (and so the run not resumable)
+        row = {"epoch": epoch + 1, **{k: float(v) / steps_per_epoch for k, v in sums.items()},
+               **{k: float(v) for k, v in metrics.items()}}
         result.history.append(row)
         if score > result.best_score:
             result.best_score, result.best_epoch = score, epoch + 1

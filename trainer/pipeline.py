@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from engine import nmf
+from engine.audio import load_audio
 from engine.bundle import Bundle, make_manifest, save_bundle
 from engine.classifier import default_taps
 from engine.features import FrontEndConfig
@@ -30,10 +31,25 @@ from trainer.artifacts import (
 )
 from trainer.datasets import Dataset, DatasetError, load_dataset
 from trainer.evaluate import DEFAULT_TAUS, evaluate_bundle
-from trainer.features_cache import Features, compute_features
+from trainer.features_cache import Features, compute_features, fix_length
 from trainer.train_classifier import ClassifierTrainConfig, train_classifier
 from trainer.train_dictionary import learn_dictionary
 from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
+
+
+class ClipWaves:
+    """The clips' waveforms, decoded when a slice is asked for: the input of a classifier
+    that reads audio (the feature cache keeps only spectra)."""
+
+    def __init__(self, paths: list[Path], rate: int, n_samples: int) -> None:
+        self.paths, self.rate, self.n_samples = list(paths), rate, n_samples
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return np.stack([fix_length(load_audio(p, self.rate), self.n_samples)
+                         for p in self.paths[rows]])
 
 
 @dataclass
@@ -125,10 +141,13 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
         raise ValueError(f"the dictionary has {W.shape[0]} frequency bins, the front-end "
                          f"gives {p.frontend.n_freqs}")
     layers = layers or default_taps(clf.model)
+    inputs = p.features.log_mel[p.train_rows] if clf.input == "log_mel" else \
+        ClipWaves([ds.paths[i] for i in p.train_rows], p.frontend.sample_rate,
+                  int(round(p.clip_seconds * p.frontend.sample_rate)))
     interp, info = train_interpreter(
-        clf.model, layers, W, p.features.log_mag[p.train_rows],
-        p.features.log_mel[p.train_rows], ds.labels[p.train_rows], len(ds.classes),
-        ds.multilabel, cfg, ctx, checkpoint, resume, task)
+        clf.model, layers, W, p.features.log_mag[p.train_rows], inputs,
+        ds.labels[p.train_rows], len(ds.classes), ds.multilabel, cfg, ctx, checkpoint,
+        resume, task)
     manifest = make_manifest(
         name=name or out.stem, frontend=p.frontend, classes=ds.classes,
         multilabel=ds.multilabel, classifier_arch=clf.architecture,
@@ -136,11 +155,13 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
         dictionary={k: v for k, v in dict_info.items()
                     if k in ("k", "sparsity", "beta", "iterations", "inner", "seed",
                              "final_objective", "frames")} | {"k": int(W.shape[1])},
-        interpreter=interp.config, clip_seconds=p.clip_seconds,
+        interpreter=interp.config, clip_seconds=p.clip_seconds, classifier_input=clf.input,
+        classifier_code=clf.code.to_manifest() if clf.code else None,
         provenance=provenance(p, classifier=_short(clf.info), interpreter={
             "training": cfg.to_dict(), "best_epoch": info["best_epoch"],
             "history": info["history"]}))
-    bundle = Bundle(manifest, clf.model.cpu().eval(), interp.eval(), W.cpu())
+    bundle = Bundle(manifest, clf.model.cpu().eval(), interp.eval(), W.cpu(),
+                    classifier_source=clf.code.source if clf.code else None)
     if ctx.is_main:
         save_bundle(bundle, out)
     D.barrier(ctx)

@@ -51,6 +51,8 @@ class FrozenOutputs:
 def frozen_outputs(classifier: nn.Module, layers: list[str], log_mel: np.ndarray,
                    multilabel: bool, device: torch.device, batch: int = 32,
                    task: TaskState | None = None) -> FrozenOutputs:
+    """``log_mel``: the classifier's inputs, (N, ...) or anything sliceable into them
+    (log-mel for most classifiers, waveforms for one that reads audio)."""
     classifier.eval().to(device)
     probs, maps = [], None
     with LayerTaps(classifier, layers) as taps, torch.no_grad():
