@@ -294,7 +294,8 @@ def test_evaluate_bundle_agrees_with_the_explainer(tiny_bundle, tiny_esc10):
     _, rows = ds.split(1)
     taus = (0.2, 0.6)
     result = evaluate_bundle(bundle, ds, rows, taus)
-    assert len(format_table(result).splitlines()) == 1 + 1 + 3 + 1 + len(taus)
+    # header, accuracy, 3 fidelities, tau header, taus, quality header and clean row
+    assert len(format_table(result).splitlines()) == 1 + 1 + 3 + 1 + len(taus) + 2
 
     with Explainer(load_bundle(tiny_bundle)) as ex:
         P, Q, ff, selected = _by_hand(ex, ds, rows, taus)

@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(ev)
     ev.add_argument("--taus", default="0.1,0.3,0.5,0.7,0.9")
     ev.add_argument("--json", type=Path, default=None)
+    ev.add_argument("--contaminate", default="",
+                    help="also on contaminated copies: mixture,white,speech (comma list)")
+    ev.add_argument("--speech", type=Path, default=None,
+                    help="spoken-digit WAVs for --contaminate speech (../shared/data/fsdd)")
+    ev.add_argument("--quality-tau", type=float, default=0.1,
+                    help="tau for AI, AD, AG, FF, Fid-In, SPS, COMP (default 0.1)")
     ev.add_argument("--into-bundle", action="store_true",
                     help="also store the result as the bundle's metrics (rewritten atomically)")
 

@@ -15,6 +15,7 @@ from resources import default_bundle_path
 from trainer import distributed as D
 from trainer import pipeline
 from trainer.checkpoint import atomic_write_json, seed_everything
+from trainer.contaminate import KINDS
 from trainer.evaluate import evaluate_bundle, format_table
 from trainer.progress_bar import TerminalProgress
 from trainer.train_classifier import ClassifierTrainConfig
@@ -172,13 +173,18 @@ def _evaluate(args, ctx, progress) -> int:
     taus = [float(t) for t in args.taus.split(",") if t.strip()]
     if not taus or any(not 0 <= t < 1 for t in taus):
         raise L2IError("--taus must be numbers in [0, 1), e.g. 0.1,0.3,0.5")
+    kinds = [k.strip() for k in args.contaminate.split(",") if k.strip()]
+    if set(kinds) - set(KINDS):
+        raise L2IError(f"--contaminate takes {','.join(KINDS)}, not {args.contaminate}")
+    if not 0 <= args.quality_tau < 1:
+        raise L2IError("--quality-tau must be in [0, 1)")
     bundle = load_bundle(args.bundle)
     p = _prepare(args, ctx, progress)
     if list(p.dataset.classes) != bundle.classes:
         raise L2IError("the bundle's classes differ from the data's classes")
     rows = p.test_rows if args.test_fold is not None else p.train_rows
     result = evaluate_bundle(bundle, p.dataset, rows, taus, str(ctx.device), args.seed,
-                             progress)
+                             progress, args.quality_tau, kinds, args.speech)
     result["evaluated_on"] = ("test fold" if args.test_fold is not None
                               else "training clips")
     print(format_table(result))

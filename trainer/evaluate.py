@@ -1,4 +1,6 @@
-"""The paper's evaluation of a bundle on held-out clips: accuracy, fidelity, faithfulness.
+"""The paper's evaluation of a bundle on held-out clips: accuracy, fidelity, faithfulness,
+and the field's later metrics (AI, AD, AG, FF, Fid-In, SPS, COMP; engine/quality.py) on
+the clean clips and on contaminated copies (trainer/contaminate.py).
 
 Faithfulness removes the selected components (resynthesising the residual with the
 input's phase), runs the classifier on that audio through its normal front-end, and
