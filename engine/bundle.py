@@ -299,6 +299,20 @@ def load_bundle(path: str | os.PathLike, trust_code: bool = False) -> Bundle:
     return _assemble(manifest, tensors, where, path, _decode_source(raw_source, where))
 
 
+def read_manifest(path: str | os.PathLike) -> dict:
+    """A bundle's validated manifest alone: no weights read, no code run."""
+    path = Path(path)
+    where = path.name or str(path)
+    if path.is_dir():
+        mpath = path / MANIFEST
+        if not mpath.is_file():
+            raise BundleError(f"{where}: the bundle folder has no {MANIFEST}")
+        return _parse_manifest(mpath.read_bytes()[: MAX_MANIFEST_BYTES + 1], where)
+    if not path.is_file():
+        raise BundleError(f"{path}: no such bundle")
+    return _parse_manifest(_read_zip(path)[0], where)
+
+
 def _refuse_untrusted(manifest: dict, where: str, trust_code: bool) -> None:
     code = manifest["classifier"].get("code")
     if code is None or trust_code:

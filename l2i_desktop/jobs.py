@@ -55,8 +55,9 @@ class BundleResult:
     patterns: list[QImage]  # a tiny picture of each component's spectral pattern
 
 
-def open_bundle(path: Path, previous: Explainer | None = None) -> BundleResult:
-    explainer = Explainer(load_bundle(path))
+def open_bundle(path: Path, previous: Explainer | None = None,
+                trust_code: bool = False) -> BundleResult:
+    explainer = Explainer(load_bundle(path, trust_code=trust_code))
     if previous is not None:
         previous.close()  # its hooks must not stay on a model nobody uses
     W = explainer.bundle.W.cpu().numpy()

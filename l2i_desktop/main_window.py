@@ -144,6 +144,11 @@ class MainWindow(QMainWindow):
         manifest_act = QAction("Show &manifest...", self)
         manifest_act.triggered.connect(self.show_manifest)
         bundle_menu.addAction(manifest_act)
+        train_menu = self.menuBar().addMenu("&Train")
+        train_act = QAction("&New interpreter...", self)
+        train_act.setObjectName("train_new")
+        train_act.triggered.connect(self.show_training_wizard)
+        train_menu.addAction(train_act)
         view_menu = self.menuBar().addMenu("&View")
         group = QActionGroup(self)
         for kind, text in (("log_mag", "Spectrogram: log-magnitude (what NMF explains)"),
@@ -159,9 +164,21 @@ class MainWindow(QMainWindow):
         self.addAction(space)
 
     # ---- requests to the engine -------------------------------------------------
-    def open_bundle(self, path: Path) -> None:
+    def open_bundle(self, path: Path, trust_code: bool = False) -> None:
+        """``trust_code``: the bundle's classifier may run its own Python code."""
         self.statusBar().showMessage(f"loading bundle {Path(path).name}...")
-        self.worker.submit("bundle", jobs.open_bundle, Path(path), self.explainer)
+        self.worker.submit("bundle", jobs.open_bundle, Path(path), self.explainer,
+                           trust_code)
+
+    def show_training_wizard(self):
+        from l2i_desktop.wizard import TrainWizard  # loaded on first use only
+
+        wizard = TrainWizard(self)
+        # a bundle trained here runs only code the user already trusted in the wizard
+        wizard.open_bundle.connect(lambda p: self.open_bundle(p, trust_code=True))
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.open()
+        return wizard
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

@@ -55,7 +55,7 @@ class ClassifierChoice:
     entry_point: str | None = None  # custom: or package.module:function
     weights: str | None = None  # custom: safetensors or a torch.save'd state dict
     input: str = "log_mel"  # custom: "log_mel" or "waveform"
-    frontend: dict | None = None  # custom: sample rate and mel settings
+    frontend: dict | None = None  # custom: sample rate and mel settings; bundle: its own
     classes: list[str] | None = None  # custom: in the model's output order; None: the data's
     trust_code: bool = False  # the user agreed to run the code (custom, or a bundle's)
 
@@ -95,7 +95,7 @@ class TrainingPlan:
 
     def frontend(self) -> FrontEndConfig:
         c = self.classifier
-        if c.kind == "custom" and c.frontend:
+        if c.kind in ("custom", "bundle") and c.frontend:
             return FrontEndConfig.from_dict(c.frontend)
         return FrontEndConfig()
 

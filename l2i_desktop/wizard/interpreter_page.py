@@ -1,0 +1,81 @@
+"""Page 4, Interpreter: how Psi and Theta are trained, and on which device."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from trainer.plan import cuda_devices
+from trainer.train_interpreter import InterpreterTrainConfig
+
+
+class InterpreterPage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("4. Interpreter")
+        self.setSubTitle("The network that reads the hidden layers and says which "
+                         "components were present and mattered.")
+        d = InterpreterTrainConfig()
+        self.pooling = QComboBox()
+        self.pooling.addItem("attention", "attention")
+        self.pooling.addItem("max", "max")
+        self.alpha = QDoubleSpinBox()
+        self.alpha.setRange(0.0, 1000.0)
+        self.alpha.setValue(d.alpha)
+        self.beta = QDoubleSpinBox()
+        self.beta.setRange(0.0, 100.0)
+        self.beta.setSingleStep(0.1)
+        self.beta.setValue(d.beta)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 1000)
+        self.epochs.setValue(d.epochs)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 1.0)
+        self.lr.setSingleStep(1e-4)
+        self.lr.setValue(d.lr)
+        self.device = QComboBox()
+        for name in cuda_devices():
+            self.device.addItem(name, name)
+        self.name = QLineEdit("my-interpreter")
+
+        grid = QGridLayout()
+        rows: list[tuple[str, QWidget, str]] = [
+            ("Pooling", self.pooling, "How activations over time become one score per "
+             "component: attention (paper) or max (more faithful in the paper)."),
+            ("alpha", self.alpha, "Weight of reconstructing the spectrogram from the "
+             "dictionary (paper: 10)."),
+            ("beta", self.beta, "Weight of sparse activations (paper: 0.8)."),
+            ("Epochs", self.epochs, "Passes over the training clips (paper: 35)."),
+            ("Learning rate", self.lr, "Adam's step size (paper: 2e-4)."),
+            ("Device", self.device, "Where to train: the CPU, or a CUDA GPU when one is "
+             "found."),
+            ("Bundle name", self.name, "Shown in the main window's title."),
+        ]
+        for i, (label, widget, hint) in enumerate(rows):
+            grid.addWidget(QLabel(label), i, 0)
+            grid.addWidget(widget, i, 1)
+            h = QLabel(hint)
+            h.setStyleSheet("color: #555")
+            grid.addWidget(h, i, 2)
+        grid.setColumnStretch(2, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(grid)
+        lay.addStretch(1)
+        self.setCommitPage(True)  # training starts here: no way back into a running job
+        self.setButtonText(QWizard.WizardButton.CommitButton, "Train")
+
+    def config(self) -> dict:
+        return {**InterpreterTrainConfig().to_dict(), "pooling": self.pooling.currentData(),
+                "alpha": self.alpha.value(), "beta": self.beta.value(),
+                "epochs": self.epochs.value(), "lr": self.lr.value()}
