@@ -16,7 +16,14 @@ from engine.bundle import Bundle
 from engine.errors import AudioError, L2IError
 from engine.features import FrontEndConfig, resynthesise
 from engine.features import analyse as frontend_analyse
-from engine.masks import relevance, resynthesise_many, select, soft_masks, split
+from engine.masks import (
+    apply_mask,
+    relevance,
+    resynthesise_many,
+    select,
+    soft_masks,
+    split,
+)
 from engine.taps import LayerTaps
 from engine.user_classifier import classifier_input
 
@@ -77,6 +84,7 @@ class Explainer:
         self.device = torch.device(device)
         self.cfg: FrontEndConfig = bundle.frontend
         self.taps = LayerTaps(bundle.classifier, bundle.layers)
+        self.mask_domain: str = bundle.interpreter.config.mask_domain
 
     def close(self) -> None:
         """Detach the hooks from the bundle's classifier."""
@@ -151,7 +159,8 @@ class Explainer:
     def render(self, analysis: Analysis, indices: list[int]) -> Rendering:
         """Spectrogram and audio of any set of components (what mute/solo toggles need),
         and of the residual: one F x T product and one two-signal inverse STFT."""
-        X_int, X_res = split(analysis.log_mag, self.bundle.W, analysis.H, list(indices))
+        X_int, X_res = split(analysis.log_mag, self.bundle.W, analysis.H, list(indices),
+                             self.mask_domain)
         pair = resynthesise(torch.stack([X_int, X_res]), analysis.phase, self.cfg,
                             analysis.n_samples).cpu().numpy()
         return Rendering(list(indices), X_int.cpu().numpy(), pair[0], pair[1])
@@ -159,6 +168,6 @@ class Explainer:
     @torch.no_grad()
     def component_audio(self, analysis: Analysis, indices: list[int]) -> dict[int, np.ndarray]:
         masks = soft_masks(self.bundle.W, analysis.H, indices)
-        waves = resynthesise_many(masks * analysis.log_mag, analysis.phase, self.cfg,
-                                  analysis.n_samples)
+        waves = resynthesise_many(apply_mask(analysis.log_mag, masks, self.mask_domain),
+                                  analysis.phase, self.cfg, analysis.n_samples)
         return {k: w for k, w in zip(indices, waves.cpu().numpy())}

@@ -21,6 +21,7 @@ class InterpreterConfig:
     attention_hidden: int = 256
     attention_dropout: float = 0.4
     freq_cells: int = field(default=0)  # 0: derived from the shallowest 2-D map
+    mask_domain: str = "log"  # how explanations apply masks (engine.masks.apply_mask)
 
     def __post_init__(self) -> None:
         if self.pooling not in ("attention", "max"):
@@ -32,6 +33,8 @@ class InterpreterConfig:
         if not (isinstance(self.attention_dropout, (int, float))
                 and 0 <= self.attention_dropout < 1):
             raise ValueError(f"attention_dropout must lie in [0, 1): {self.attention_dropout!r}")
+        if self.mask_domain not in ("log", "linear"):
+            raise ValueError(f"mask_domain must be 'log' or 'linear': {self.mask_domain!r}")
         if not isinstance(self.freq_cells, int) or self.freq_cells > 64:
             raise ValueError(f"freq_cells must be an integer up to 64: {self.freq_cells!r}")
         if not self.map_shapes:

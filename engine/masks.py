@@ -47,11 +47,25 @@ def group_mask(W: torch.Tensor, H: torch.Tensor, indices: Sequence[int]) -> torc
     return torch.where(WH > 0, part / _safe_denominator(WH), torch.zeros_like(WH))
 
 
-def split(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
-          indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+MASK_DOMAINS = ("log", "linear")
+
+
+def apply_mask(X: torch.Tensor, mask: torch.Tensor, domain: str = "log") -> torch.Tensor:
+    """Masked log-magnitude. "log": the paper's M * X on X = log(1 + |S|); "linear": the
+    mask scales the magnitude itself, log(1 + M |S|), so a mask of 1/2 halves the
+    amplitude instead of taking the square root of (1 + |S|)."""
+    if domain == "log":
+        return mask * X
+    if domain == "linear":
+        return torch.log1p(mask * torch.expm1(X))
+    raise ValueError(f"mask domain must be one of {MASK_DOMAINS}, not {domain!r}")
+
+
+def split(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, indices: Sequence[int],
+          domain: str = "log") -> tuple[torch.Tensor, torch.Tensor]:
     """(X_int, X_residual): what the selected components explain, and the rest."""
-    X_int = group_mask(W, H, indices) * X
-    return X_int, X - X_int
+    mask = group_mask(W, H, indices)
+    return apply_mask(X, mask, domain), apply_mask(X, 1 - mask, domain)
 
 
 def resynthesise_many(log_mags: torch.Tensor, phase: torch.Tensor, cfg: FrontEndConfig,

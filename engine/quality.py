@@ -16,7 +16,7 @@ import torch
 
 from engine.explain import Analysis, Explainer
 from engine.features import resynthesise
-from engine.masks import group_mask, select
+from engine.masks import apply_mask, group_mask, select
 
 METRICS = ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP")
 
@@ -92,7 +92,8 @@ def explain_terms(ex: Explainer, analysis: Analysis, tau: float) -> ClipTerms:
     chosen = select(ex.relevance(analysis, c), tau)
     mask = group_mask(ex.bundle.W, analysis.H, chosen)
     X = analysis.log_mag
-    spectra = torch.stack([mask * X, X - mask * X])
+    spectra = torch.stack([apply_mask(X, mask, ex.mask_domain),
+                           apply_mask(X, 1 - mask, ex.mask_domain)])
     waves = resynthesise(spectra, analysis.phase, ex.cfg, analysis.n_samples)
     o, q = ex.classify_waves(waves).cpu().numpy()
     return clip_terms(analysis.probabilities, o, q, mask.cpu().numpy())

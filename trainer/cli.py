@@ -49,6 +49,14 @@ def _add_interp_args(p: argparse.ArgumentParser) -> None:
                    help="weight of the L1 loss on H (the paper's beta)")
     p.add_argument("--interpreter-epochs", dest="iepochs", type=int, default=35)
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--faith-in", type=float, default=0.0,
+                   help="weight of: the classifier keeps its decision on the masked-in input")
+    p.add_argument("--faith-out", type=float, default=0.0,
+                   help="weight of: the classifier loses it on the masked-out input")
+    p.add_argument("--faith-size", type=float, default=1.0,
+                   help="with --faith-in/out: weight of the mask's mean (keeps it small)")
+    p.add_argument("--mask-domain", choices=["log", "linear"], default="log",
+                   help="masks scale log(1+|S|) (the paper) or |S| itself")
     p.add_argument("--layers", default=None,
                    help="comma-separated hidden layers to tap (default: last three blocks)")
 

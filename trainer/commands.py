@@ -89,8 +89,13 @@ def _nmf_cfg(args) -> nmf.NMFConfig:
 
 
 def _interp_cfg(args) -> InterpreterTrainConfig:
+    if min(args.faith_in, args.faith_out, args.faith_size) < 0:
+        raise L2IError("--faith-in, --faith-out and --faith-size must be >= 0")
     return InterpreterTrainConfig(pooling=args.pooling, alpha=args.alpha, beta=args.l1,
-                                  epochs=args.iepochs or 35, lr=args.lr, seed=args.seed)
+                                  epochs=args.iepochs or 35, lr=args.lr, seed=args.seed,
+                                  faith_in=args.faith_in, faith_out=args.faith_out,
+                                  faith_size=args.faith_size,
+                                  mask_domain=args.mask_domain)
 
 
 def _layers(args) -> list[str] | None:

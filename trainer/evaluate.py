@@ -86,8 +86,8 @@ def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[fl
             chosen = select(r, t)
             n_sel[t].append(len(chosen))
             rand = rng.choice(bundle.k, size=len(chosen), replace=False).tolist()
-            spectra.append(split(a.log_mag, ex.bundle.W, a.H, chosen)[1])
-            spectra.append(split(a.log_mag, ex.bundle.W, a.H, rand)[1])
+            spectra.append(split(a.log_mag, ex.bundle.W, a.H, chosen, ex.mask_domain)[1])
+            spectra.append(split(a.log_mag, ex.bundle.W, a.H, rand, ex.mask_domain)[1])
         with torch.no_grad():
             waves = resynthesise(torch.stack(spectra), a.phase, cfg, a.n_samples)
             probs = ex.classify_waves(waves)[:, c].cpu().numpy()

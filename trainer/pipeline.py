@@ -147,7 +147,7 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
     interp, info = train_interpreter(
         clf.model, layers, W, p.features.log_mag[p.train_rows], inputs,
         ds.labels[p.train_rows], len(ds.classes), ds.multilabel, cfg, ctx, checkpoint,
-        resume, task)
+        resume, task, frontend=p.frontend if clf.input == "log_mel" else None)
     manifest = make_manifest(
         name=name or out.stem, frontend=p.frontend, classes=ds.classes,
         multilabel=ds.multilabel, classifier_arch=clf.architecture,

@@ -14,11 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.errors import L2IError
+from engine.features import FrontEndConfig
 from engine.interpreter import Interpreter, InterpreterConfig
 from engine.metrics import multilabel_fidelity, topk_fidelity
 from engine.progress import TaskState, check, report
 from engine.taps import LayerTaps
 from trainer import distributed as D
+from trainer.faithful_loss import faithfulness_terms
 from trainer.loop import LoopConfig, run_epochs
 from trainer.train_classifier import _autocast, soft_loss, validation_split
 
@@ -35,9 +38,18 @@ class InterpreterTrainConfig:
     lr: float = 2e-4
     val_fraction: float = 0.15
     seed: int = 0
+    # faithfulness-aware terms (trainer/faithful_loss.py); 0 = the paper's loss
+    faith_in: float = 0.0
+    faith_out: float = 0.0
+    faith_size: float = 1.0  # with either term: penalises large masks (trivially faithful)
+    mask_domain: str = "log"  # "linear": masks scale |S|, at training and explain time
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def faithful(self) -> bool:
+        return self.faith_in > 0 or self.faith_out > 0
 
 
 @dataclass
@@ -69,14 +81,14 @@ def frozen_outputs(classifier: nn.Module, layers: list[str], log_mel: np.ndarray
 
 def loss_terms(interp: nn.Module, maps: list[torch.Tensor], X: torch.Tensor,
                target: torch.Tensor, W: torch.Tensor, multilabel: bool
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(L_fid, L_nmf, L_1, logits) for one batch; X is (B, F, T) log-magnitude."""
-    H, logits, _ = interp(maps, X.shape[-1])
+               ) -> tuple[torch.Tensor, ...]:
+    """(L_fid, L_nmf, L_1, logits, H, z) for one batch; X is (B, F, T) log-magnitude."""
+    H, logits, z = interp(maps, X.shape[-1])
     H = H.float()
     fid = soft_loss(logits.float(), target, multilabel)
     nmf = (X - torch.matmul(W, H)).square().mean()
     l1 = H.mean()
-    return fid, nmf, l1, logits
+    return fid, nmf, l1, logits, H, z.float()
 
 
 def train_interpreter(
@@ -93,14 +105,21 @@ def train_interpreter(
     checkpoint: Path | None = None,
     resume: bool = False,
     task: TaskState | None = None,
+    frontend: FrontEndConfig | None = None,
 ) -> tuple[Interpreter, dict]:
+    """``frontend``: the classifier's log-mel settings; needed by the faithfulness terms,
+    which feed masked spectrograms back to the classifier."""
     ctx = ctx or D.Context()
+    if cfg.faithful and frontend is None:
+        raise L2IError("faithfulness-aware training needs a classifier that reads log-mel")
     torch.manual_seed(cfg.seed)
     dev = ctx.device
     frozen = frozen_outputs(classifier, layers, log_mel, multilabel, dev, task=task)
+    if cfg.faithful:  # gradients flow through the classifier to the masks, never into it
+        classifier.eval().requires_grad_(False)
     icfg = InterpreterConfig(k=int(W.shape[1]), n_classes=n_classes,
                              map_shapes=[list(m.shape[1:]) for m in frozen.maps],
-                             pooling=cfg.pooling)
+                             pooling=cfg.pooling, mask_domain=cfg.mask_domain)
     interp = Interpreter(icfg).to(dev)
     net = D.wrap(ctx, interp)
     W = W.to(dev).float()
@@ -117,13 +136,19 @@ def train_interpreter(
         maps, X, target = batch(tr[idx.numpy()])
         w_fid = cfg.fidelity_weight * (2.0 if epoch >= cfg.fidelity_boost_epoch else 1.0)
         with _autocast(dev):
-            fid, nmf, l1, _ = loss_terms(net, maps, X, target, W, multilabel)
+            fid, nmf, l1, _, H, z = loss_terms(net, maps, X, target, W, multilabel)
         loss = w_fid * fid + cfg.alpha * nmf + cfg.beta * l1
+        out = {"fidelity": fid.item(), "nmf": nmf.item(), "l1": l1.item()}
+        if cfg.faithful:
+            keep, lose, size = faithfulness_terms(classifier, H, z, interp.class_weights, W,
+                                                  X, target, frontend, cfg.mask_domain,
+                                                  multilabel)
+            loss = loss + cfg.faith_in * keep + cfg.faith_out * lose + cfg.faith_size * size
+            out |= {"keep": keep.item(), "lose": lose.item(), "mask": size.item()}
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return {"loss": loss.item(), "fidelity": fid.item(), "nmf": nmf.item(),
-                "l1": l1.item()}
+        return {"loss": loss.item(), **out}
 
     def validate() -> tuple[float | None, dict[str, float]]:
         if len(va) == 0:
@@ -135,7 +160,8 @@ def train_interpreter(
             for i in range(0, len(rows), cfg.batch_size):
                 maps, X, target = batch(rows[i:i + cfg.batch_size])
                 with _autocast(dev):
-                    fid, nmf, l1, logits = loss_terms(interp, maps, X, target, W, multilabel)
+                    fid, nmf, l1, logits, _, _ = loss_terms(interp, maps, X, target, W,
+                                                            multilabel)
                 n = len(X)
                 sums += n * np.array([fid.item(), nmf.item(), l1.item()])
                 logits = logits.float()
