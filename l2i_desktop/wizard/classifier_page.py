@@ -194,7 +194,9 @@ class ClassifierPage(QWizardPage):
         self._stale()
 
     def _stale(self) -> None:
-        """Any change makes the listed layers out of date."""
+        """Any change makes the listed layers out of date (and a running look stale)."""
+        self.runner.forget()
+        self.inspect_button.setEnabled(True)
         self.inspection = None
         self.layers.setRowCount(0)
         self.status.setText("")

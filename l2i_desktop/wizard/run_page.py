@@ -119,9 +119,8 @@ class RunPage(QWizardPage):
     def start(self, resume: bool) -> None:
         self.result = None
         self.state = "running"
-        for row in self.bars:
-            if not resume:
-                self.bars[row].setValue(0)
+        for row in self.bars:  # a resumed run shows which stages it reuses
+            self.bars[row].setValue(0)
             self.notes[row].setText("waiting")
         self.message.setText(f"work folder: {self.plan.work}")
         self.cancel_button.setEnabled(True)

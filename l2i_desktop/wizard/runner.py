@@ -1,5 +1,8 @@
 """Runs one plain ``fn(..., task=TaskState)`` at a time on its own thread and turns its
-reports, result and errors into Qt signals (delivered on the UI thread)."""
+reports, result and errors into Qt signals, delivered on the UI thread.
+
+Signals of a run that was superseded (a newer ``start``, or ``forget``) are dropped on
+arrival, so a page never shows an answer to a question it no longer asks."""
 
 from __future__ import annotations
 
@@ -20,11 +23,22 @@ class TaskRunner(QObject):
     failed = Signal(str)  # one line for the user
     cancelled = Signal()
 
+    # from the worker thread, tagged with the run they belong to
+    _progress = Signal(int, object)
+    _finished = Signal(int, object)
+    _failed = Signal(int, str)
+    _cancelled = Signal(int)
+
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._name = name
         self._thread: threading.Thread | None = None
+        self._run_id = 0
         self.task: TaskState | None = None
+        self._progress.connect(lambda i, r: i == self._run_id and self.progress.emit(r))
+        self._finished.connect(lambda i, r: i == self._run_id and self.finished.emit(r))
+        self._failed.connect(lambda i, m: i == self._run_id and self.failed.emit(m))
+        self._cancelled.connect(lambda i: i == self._run_id and self.cancelled.emit())
 
     @property
     def running(self) -> bool:
@@ -33,24 +47,26 @@ class TaskRunner(QObject):
     def start(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args, task=...)``; a previous run is cancelled and joined first."""
         self.stop()
-        task = TaskState(self.progress.emit)
+        self._run_id += 1
+        run_id = self._run_id
+        task = TaskState(lambda r: self._progress.emit(run_id, r))
         self.task = task
 
         def run() -> None:
             try:
                 result = fn(*args, task=task)
             except Cancelled:
-                self.cancelled.emit()
+                self._cancelled.emit(run_id)
             except L2IError as exc:
-                self.failed.emit(str(exc))
+                self._failed.emit(run_id, str(exc))
             except Exception as exc:  # a bug in a run must reach the user, not kill the app
                 traceback.print_exc()
-                self.failed.emit(f"{type(exc).__name__}: {exc}")
+                self._failed.emit(run_id, f"{type(exc).__name__}: {exc}")
             else:
-                if not task.cancelled:
-                    self.finished.emit(result)
+                if task.cancelled:
+                    self._cancelled.emit(run_id)
                 else:
-                    self.cancelled.emit()
+                    self._finished.emit(run_id, result)
 
         self._thread = threading.Thread(target=run, name=f"l2i-{self._name}")
         self._thread.start()
@@ -58,6 +74,11 @@ class TaskRunner(QObject):
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
+
+    def forget(self) -> None:
+        """Cancel the current run and drop whatever it still reports."""
+        self.cancel()
+        self._run_id += 1
 
     def stop(self, timeout: float | None = None) -> None:
         """Cancel and wait for the thread (training checks for cancellation every batch)."""

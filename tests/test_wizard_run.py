@@ -1,0 +1,70 @@
+"""The wizard's run page: cancel, then resume from the checkpoints; a crash in a later
+stage, then resume without redoing the finished stages (real clips, offscreen)."""
+
+from __future__ import annotations
+
+from wizard_steps import TIMEOUT, advance, make_wizard, wait_run_ends, walk_to_run
+
+from engine.bundle import load_bundle
+from trainer import pipeline
+
+
+def test_cancel_then_resume(qtbot, request, tmp_path, cache_dir, tiny_esc10):
+    w = make_wizard(qtbot, request, tmp_path, cache_dir)
+    rp = w.run_page
+    stages: list[str] = []
+    rp.runner.progress.connect(lambda r: stages.append(r.stage))
+
+    def cancel_in_dictionary(r) -> None:
+        if r.stage == "dictionary" and rp.cancel_button.isEnabled():
+            rp.cancel_button.click()
+    rp.runner.progress.connect(cancel_in_dictionary)
+    walk_to_run(qtbot, w, tiny_esc10, epochs=3)
+    assert wait_run_ends(qtbot, w) == "cancelled", rp.message.text()
+    assert "Cancelled" in rp.message.text()
+    assert rp.resume_button.isEnabled() and not rp.cancel_button.isEnabled()
+    assert not w.button(w.WizardButton.NextButton).isEnabled()
+    assert rp.bars["classifier"].value() == 1000 and rp.bars["interpreter"].value() == 0
+    work = rp.plan.work
+    clf = tmp_path / "runs" / work.split("/")[-1] / "classifier" / "classifier.safetensors"
+    assert clf.is_file()
+    mtime = clf.stat().st_mtime_ns
+
+    rp.runner.progress.disconnect(cancel_in_dictionary)
+    stages.clear()
+    rp.resume_button.click()
+    assert wait_run_ends(qtbot, w) == "done", rp.message.text()
+    assert "classifier" not in stages  # the finished classifier was read back
+    assert {"dictionary", "interpreter", "evaluation"} <= set(stages)
+    assert rp.notes["classifier"].text() == "done (reused)"
+    assert clf.stat().st_mtime_ns == mtime
+    assert load_bundle(rp.result.bundle_path).manifest["metrics"]["clips"] == 6
+    advance(qtbot, w)
+    assert w.results_page.table.rowCount() > 5
+
+
+def test_a_crash_is_shown_and_resume_skips_finished_stages(qtbot, request, tmp_path,
+                                                           cache_dir, tiny_esc10, monkeypatch):
+    real = pipeline.evaluation_stage
+    calls = {"n": 0}
+
+    def crash_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("disk on fire")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(pipeline, "evaluation_stage", crash_once)
+    w = make_wizard(qtbot, request, tmp_path, cache_dir)
+    rp = w.run_page
+    walk_to_run(qtbot, w, tiny_esc10)
+    assert wait_run_ends(qtbot, w) == "failed"
+    assert "RuntimeError: disk on fire" in rp.message.text()
+    assert rp.resume_button.isEnabled()
+    stages: list[str] = []
+    rp.runner.progress.connect(lambda r: stages.append(r.stage))
+    rp.resume_button.click()
+    qtbot.waitUntil(lambda: rp.state != "running", timeout=TIMEOUT)
+    assert wait_run_ends(qtbot, w) == "done", rp.message.text()
+    # classifier, dictionary and interpreter were all finished: only evaluation ran again
+    assert set(stages) <= {"features", "evaluation"} and "evaluation" in stages
+    assert calls["n"] == 2
