@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,9 @@ import soxr
 
 from engine.errors import AudioError
 
+# Samples beyond this are not sound but garbage (a float file of 1e30s): their squares
+# overflow float32 in the spectrogram. +80 dB over full scale leaves room for any overs.
+MAX_ABS_SAMPLE = 1e4
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".au")
 
 
@@ -18,7 +22,25 @@ def resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Band-limited resampling (soxr, high quality) of a 1-D signal."""
     if rate_in == rate_out or wave.size == 0:
         return wave.astype(np.float32, copy=False)
-    return soxr.resample(wave, rate_in, rate_out, quality="HQ").astype(np.float32, copy=False)
+    out = soxr.resample(wave, rate_in, rate_out, quality="HQ").astype(np.float32, copy=False)
+    if out.size == 0:  # one sample at 192 kHz is under one at 44.1 kHz: keep a (silent) one
+        out = np.zeros(1, np.float32)
+    return out
+
+
+def shown(path: str | os.PathLike, full: bool = False) -> str:
+    """A file name (or the whole path) fit for a one-line message: control characters
+    (a newline in a name) are escaped, so an error about a hostile name is one line."""
+    name = str(path) if full else (Path(path).name or str(path))
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
+def _reason(exc: BaseException) -> str:
+    reason = str(exc).split("\n")[0].strip() or type(exc).__name__
+    reason = re.sub(r"^Error opening .*?: (?=\S)", "", reason, count=1)
+    if "does not exist or is not a regular file" in reason:  # libsndfile's MP3 probe
+        reason = "format not recognised"
+    return "".join(c if c.isprintable() else " " for c in reason)
 
 
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
@@ -28,18 +50,23 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """
     p = Path(path)
     if not p.exists():
-        raise AudioError(f"{p}: no such file")
+        raise AudioError(f"{shown(p, full=True)}: no such file")
     if p.is_dir():
-        raise AudioError(f"{p}: is a folder, not an audio file")
+        raise AudioError(f"{shown(p)}: is a folder, not an audio file")
+    if not p.is_file():  # a FIFO would block the reader forever, a device never ends
+        raise AudioError(f"{shown(p)}: not a regular file (a pipe or a device?)")
     try:
         data, rate = sf.read(str(p), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
-        reason = str(exc).split("\n")[0].strip() or type(exc).__name__
-        raise AudioError(f"{p.name}: not a readable audio file ({reason})") from None
+        raise AudioError(f"{shown(p)}: not a readable audio file ({_reason(exc)})") from None
     if data.shape[0] == 0:
-        raise AudioError(f"{p.name}: the file holds no audio samples")
+        raise AudioError(f"{shown(p)}: the file holds no audio samples")
     if not np.isfinite(data).all():
-        raise AudioError(f"{p.name}: the audio contains NaN or infinite samples")
+        raise AudioError(f"{shown(p)}: the audio contains NaN or infinite samples")
+    peak = float(np.abs(data).max())
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioError(f"{shown(p)}: samples reach {peak:.3g}, far beyond full scale "
+                         "(1.0): not usable audio")
     return data, int(rate)
 
 
@@ -54,7 +81,8 @@ def file_sample_rate(path: str | os.PathLike) -> int:
     try:
         return int(sf.info(str(path)).samplerate)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise AudioError(f"{Path(path).name}: not a readable audio file ({exc})") from None
+        raise AudioError(f"{shown(path)}: not a readable audio file "
+                         f"({_reason(exc)})") from None
 
 
 def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> None:

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import Cancelled, L2IError
@@ -131,11 +136,42 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+# what libmpg123 (inside libsndfile) prints about broken MP3 data, straight to fd 2
+_DECODER_CHATTER = re.compile(r"^(Note: |Warning: |\[src/libmpg123/)")
+
+
+@contextmanager
+def _decoder_chatter_hidden() -> Iterator[None]:
+    """Divert file descriptor 2 while a clip is decoded and replay it without the
+    decoder's notes, so a broken MP3 still ends in exactly one line of ours."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines(keepends=True):
+                if not _DECODER_CHATTER.match(line):
+                    sys.stderr.write(line)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         from trainer import commands
 
+        if args.command == "explain":  # no live progress to show: stderr may wait
+            with _decoder_chatter_hidden():
+                return commands.run(args)
         return commands.run(args)
     except (L2IError, ValueError, FileNotFoundError, PermissionError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
