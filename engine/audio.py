@@ -15,6 +15,12 @@ from engine.errors import AudioError
 # Samples beyond this are not sound but garbage (a float file of 1e30s): their squares
 # overflow float32 in the spectrogram. +80 dB over full scale leaves room for any overs.
 MAX_ABS_SAMPLE = 1e4
+# What one clip may decode to: 2 hours, and at most 1e9 samples over all channels (4 GB
+# of float32, e.g. 1 h of 8 channels at 48 kHz is 1.4e9). An hour of mono through the
+# paper's model needs about 4.3 GB at the peak (RELIABILITY.md); beyond these limits
+# the user gets one line instead of a machine that swaps or an out-of-memory kill.
+MAX_CLIP_SECONDS = 2 * 3600
+MAX_DECODED_SAMPLES = 1_000_000_000
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".au")
 
 
@@ -43,10 +49,12 @@ def _reason(exc: BaseException) -> str:
     return "".join(c if c.isprintable() else " " for c in reason)
 
 
-def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+def read_audio(path: str | os.PathLike,
+               max_seconds: float = MAX_CLIP_SECONDS) -> tuple[np.ndarray, int]:
     """Read a file as (samples x channels float32, native sample rate).
 
-    Raises AudioError with one line for missing, unreadable, empty or non-finite input.
+    Raises AudioError with one line for missing, unreadable, empty, non-finite or
+    over-long input. Never decodes more than the limits allow, whatever a header claims.
     """
     p = Path(path)
     if not p.exists():
@@ -56,9 +64,17 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     if not p.is_file():  # a FIFO would block the reader forever, a device never ends
         raise AudioError(f"{shown(p)}: not a regular file (a pipe or a device?)")
     try:
-        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
+        with sf.SoundFile(str(p)) as f:
+            rate, channels = int(f.samplerate), int(f.channels)
+            limit = int(min(max_seconds * rate, MAX_DECODED_SAMPLES // channels))
+            data = f.read(limit + 1, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError,
+            MemoryError) as exc:
         raise AudioError(f"{shown(p)}: not a readable audio file ({_reason(exc)})") from None
+    if data.shape[0] > limit:
+        raise AudioError(f"{shown(p)}: longer than this version analyses at once "
+                         f"({limit / rate / 60:.0f} min at {rate} Hz with {channels} "
+                         "channels); cut it into parts")
     if data.shape[0] == 0:
         raise AudioError(f"{shown(p)}: the file holds no audio samples")
     if not np.isfinite(data).all():

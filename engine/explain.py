@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from engine import long_clips
 from engine.bundle import Bundle
 from engine.errors import AudioError, L2IError
 from engine.features import FrontEndConfig, resynthesise
@@ -24,6 +25,7 @@ from engine.masks import (
     soft_masks,
     split,
 )
+from engine.progress import TaskState, check
 from engine.taps import LayerTaps
 from engine.user_classifier import classifier_input
 
@@ -110,16 +112,28 @@ class Explainer:
         return _probabilities(self.bundle.classifier(x), self.bundle.multilabel)
 
     @torch.no_grad()
-    def analyse(self, wave: np.ndarray) -> Analysis:
+    def analyse(self, wave: np.ndarray, task: TaskState | None = None) -> Analysis:
+        """``task`` is checked between stages (and between blocks of a long clip)."""
         wave = np.asarray(wave, dtype=np.float32)
         if wave.ndim != 1 or wave.size == 0:
             raise AudioError("expected a non-empty mono signal")
         if not np.isfinite(wave).all():
             raise AudioError("the audio contains NaN or infinite samples")
-        spec = frontend_analyse(wave, self.cfg, self.device)
-        x = spec.log_mel.unsqueeze(0) if self.bundle.classifier_input == "log_mel" else \
-            torch.as_tensor(wave, device=self.device).unsqueeze(0)
-        logits, maps = self.taps(x)
+        check(task)
+        long = self.cfg.n_frames(wave.size) > long_clips.LONG_FRAMES  # see long_clips
+        spec = long_clips.frontend(wave, self.cfg, self.device, task) if long else \
+            frontend_analyse(wave, self.cfg, self.device)
+        check(task)
+        log_mel_input = self.bundle.classifier_input == "log_mel"
+        blocks = long_clips.vgg_in_blocks(self.bundle.classifier, self.taps.names,
+                                          spec.log_mel.to(self.device), task) \
+            if long and log_mel_input else None
+        if blocks is None:
+            x = spec.log_mel.to(self.device).unsqueeze(0) if log_mel_input else \
+                torch.as_tensor(wave, device=self.device).unsqueeze(0)
+            blocks = self.taps(x)
+        logits, maps = blocks
+        check(task)
         H, ilogits, z = self.bundle.interpreter(maps, spec.log_mag.shape[-1])
         ml = self.bundle.multilabel
         if not (torch.isfinite(logits).all() and torch.isfinite(ilogits).all()
@@ -159,6 +173,10 @@ class Explainer:
     def render(self, analysis: Analysis, indices: list[int]) -> Rendering:
         """Spectrogram and audio of any set of components (what mute/solo toggles need),
         and of the residual: one F x T product and one two-signal inverse STFT."""
+        if analysis.log_mag.shape[-1] > long_clips.LONG_FRAMES:
+            return Rendering(list(indices), *long_clips.render(
+                analysis.log_mag, analysis.phase, self.bundle.W, analysis.H, list(indices),
+                self.mask_domain, self.cfg, analysis.n_samples))
         X_int, X_res = split(analysis.log_mag, self.bundle.W, analysis.H, list(indices),
                              self.mask_domain)
         pair = resynthesise(torch.stack([X_int, X_res]), analysis.phase, self.cfg,
@@ -167,6 +185,11 @@ class Explainer:
 
     @torch.no_grad()
     def component_audio(self, analysis: Analysis, indices: list[int]) -> dict[int, np.ndarray]:
+        if analysis.log_mag.shape[-1] > long_clips.LONG_FRAMES:
+            waves = long_clips.component_audio(
+                analysis.log_mag, analysis.phase, self.bundle.W, analysis.H, list(indices),
+                self.mask_domain, self.cfg, analysis.n_samples)
+            return {k: w for k, w in zip(indices, waves)}
         masks = soft_masks(self.bundle.W, analysis.H, indices)
         waves = resynthesise_many(apply_mask(analysis.log_mag, masks, self.mask_domain),
                                   analysis.phase, self.cfg, analysis.n_samples)

@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from engine.audio import load_audio, resample
 from engine.bundle import load_bundle
 from engine.explain import Analysis, Explainer, Explanation, Rendering
+from engine.progress import TaskState, check
 
 MAX_PICTURE_ROWS = 256
 _LUT = pg.colormap.get("magma").getLookupTable(nPts=256, alpha=True)
@@ -88,14 +89,17 @@ def envelope(wave: np.ndarray, buckets: int = 1500) -> np.ndarray:
 
 
 def analyse_clip(explainer: Explainer, path: Path, target: int | None, tau: float,
-                 recorded: tuple[np.ndarray, int] | None = None) -> ClipResult:
-    """A file, or a ``recorded`` (wave, rate) pair shown under the name ``path``."""
+                 recorded: tuple[np.ndarray, int] | None = None,
+                 task: TaskState | None = None) -> ClipResult:
+    """A file, or a ``recorded`` (wave, rate) pair shown under the name ``path``;
+    ``task`` can cancel a long analysis between blocks (engine.long_clips)."""
     if recorded is None:
         wave = load_audio(path, explainer.cfg.sample_rate)
     else:
         wave = resample(np.asarray(recorded[0], np.float32), recorded[1],
                         explainer.cfg.sample_rate)
-    analysis = explainer.analyse(wave)
+    analysis = explainer.analyse(wave, task)
+    check(task)
     explanation = explainer.explain(analysis, target, tau, with_components=False)
     log_mag = analysis.log_mag.cpu().numpy()
     levels = display_levels(log_mag)

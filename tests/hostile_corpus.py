@@ -266,17 +266,16 @@ def build_corpus(root: Path) -> list[Case]:
 
 
 def long_clip(path: Path, seconds: float, rate: int = 44100) -> Path:
-    """A long 16-bit WAV written block by block (a 1-hour clip is 318 MB, never in RAM)."""
-    block = rate * 60
-    rng = np.random.default_rng(7)
+    """A long 16-bit WAV written a minute at a time (one hour is 318 MB, never in RAM):
+    the same minute of tone and noise repeated (440 Hz fits a minute in whole cycles)."""
+    n = rate * 60
+    t = np.arange(n) / rate
+    minute = (0.3 * np.sin(2 * np.pi * 440 * t)
+              + 0.05 * np.random.default_rng(7).standard_normal(n)).astype(np.float32)
+    total = int(seconds * rate)
     with sf.SoundFile(str(path), "w", rate, 1, "PCM_16", format="WAV") as f:
-        done = 0
-        while done < int(seconds * rate):
-            n = min(block, int(seconds * rate) - done)
-            t = (done + np.arange(n)) / rate
-            f.write((0.3 * np.sin(2 * np.pi * 440 * t)
-                     + 0.05 * rng.standard_normal(n)).astype(np.float32))
-            done += n
+        for start in range(0, total, n):
+            f.write(minute[: min(n, total - start)])
     return path
 
 
