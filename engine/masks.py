@@ -12,6 +12,9 @@ from engine.features import FrontEndConfig, resynthesise
 def relevance(z: torch.Tensor, theta_c: torch.Tensor) -> torch.Tensor:
     """r_k = z_k theta_ck / max_l |z_l theta_cl|; all zeros when every contribution is 0."""
     contrib = z * theta_c
+    if contrib.dtype != torch.float64 and not torch.isfinite(contrib).all():
+        # finite z and theta whose product overflows float32: the same ratios in float64
+        return relevance(z.double(), theta_c.double()).to(contrib.dtype)
     peak = contrib.abs().amax(dim=-1, keepdim=True)
     return torch.where(peak > 0, contrib / torch.where(peak > 0, peak, 1.0),
                        torch.zeros_like(contrib))
