@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QSlider,
     QSplitter,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.bundle import read_manifest
 from engine.errors import L2IError
 from engine.explain import Rendering
 from l2i_desktop import jobs
@@ -169,6 +171,24 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"loading bundle {Path(path).name}...")
         self.worker.submit("bundle", jobs.open_bundle, Path(path), self.explainer,
                            trust_code)
+
+    def open_bundle_asking(self, path: Path) -> None:
+        """A bundle whose classifier is Python code opens only if the user agrees to run
+        that code (anything else wrong with it is reported by the load itself)."""
+        try:
+            code = read_manifest(path)["classifier"].get("code")
+        except L2IError:
+            code = None
+        if code is not None:
+            what = code.get("entry_point") or "its own classifier.py"
+            answer = QMessageBox.question(
+                self, "Bundle with Python code",
+                f"{Path(path).name} builds its classifier with Python code ({what}), which "
+                "runs on this computer with your permissions.\n\nOpen it only if you trust "
+                "where it came from. Open it and run the code?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.open_bundle(path, trust_code=code is not None)
 
     def show_training_wizard(self):
         from l2i_desktop.wizard import TrainWizard  # loaded on first use only
@@ -377,7 +397,7 @@ class MainWindow(QMainWindow):
                                               "Bundles (*.l2i manifest.json);;All files (*)")
         if path:
             p = Path(path)
-            self.open_bundle(p.parent if p.name == "manifest.json" else p)
+            self.open_bundle_asking(p.parent if p.name == "manifest.json" else p)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -389,7 +409,7 @@ class MainWindow(QMainWindow):
             return
         p = paths[0]
         if p.suffix == ".l2i" or (p.is_dir() and (p / "manifest.json").is_file()):
-            self.open_bundle(p)
+            self.open_bundle_asking(p)
         else:
             self.open_clip(p)
         event.acceptProposedAction()

@@ -10,6 +10,7 @@ import torch
 from byo_models import build_mel_model, build_model
 from PySide6.QtWidgets import QWizard
 from wizard_steps import (
+    TIMEOUT,
     advance,
     choose_data,
     make_wizard,
@@ -29,7 +30,7 @@ def _next_enabled(w) -> bool:
 
 
 def test_bring_your_own_python_file_end_to_end(qtbot, request, tmp_path, cache_dir,
-                                                tiny_esc10):
+                                                tiny_esc10, monkeypatch):
     torch.manual_seed(0)
     weights = tmp_path / "wave.pt"
     torch.save(build_model(3).state_dict(), weights)
@@ -71,6 +72,36 @@ def test_bring_your_own_python_file_end_to_end(qtbot, request, tmp_path, cache_d
     assert b.classifier_source == BYO_FILE.read_text()
     advance(qtbot, w)
     assert w.results_page.table.rowCount() > 5
+    _main_window_asks_before_running_code(qtbot, tmp_path, path, monkeypatch)
+
+
+def _main_window_asks_before_running_code(qtbot, tmp_path, bundle: Path, monkeypatch):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMessageBox
+
+    from l2i_desktop.main_window import MainWindow
+    from l2i_desktop.settings import Settings
+
+    win = MainWindow(None, Settings(QSettings(str(tmp_path / "s.ini"),
+                                              QSettings.Format.IniFormat)))
+    qtbot.addWidget(win)
+    asked: list[str] = []
+
+    def answer(reply):
+        def question(_parent, _title, text, *args, **kwargs):
+            asked.append(text)
+            return reply
+        return question
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    win.open_bundle_asking(bundle)
+    assert len(asked) == 1 and "classifier.py" in asked[0] and "trust" in asked[0]
+    assert win.explainer is None  # nothing was asked of the engine
+    assert "loading bundle" not in win.statusBar().currentMessage()
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    win.open_bundle_asking(bundle)
+    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+    assert win.explainer.bundle.classifier_input == "waveform" and len(asked) == 2
+    win.close()
 
 
 def test_bring_your_own_entry_point_lists_its_blocks(qtbot, request, tmp_path, cache_dir,

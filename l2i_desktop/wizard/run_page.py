@@ -97,7 +97,7 @@ class RunPage(QWizardPage):
 
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton("Cancel training")
         self.cancel_button.clicked.connect(self.cancel)
         self.resume_button = QPushButton("Resume")
         self.resume_button.setEnabled(False)
@@ -140,10 +140,10 @@ class RunPage(QWizardPage):
             return
         order = [name for name, _t, _s in STAGES]
         for earlier in order[:order.index(row)]:  # a later stage started: earlier ones end
-            if self.bars[earlier].value() < 1000:
+            note = self.notes[earlier].text()
+            if not note.startswith("done"):
                 self.bars[earlier].setValue(1000)
-                self.notes[earlier].setText("done (reused)" if self.notes[earlier].text()
-                                            == "waiting" else "done")
+                self.notes[earlier].setText("done (reused)" if note == "waiting" else "done")
         if r.stage in _BAR_STAGE:
             self.bars[row].setValue(int(1000 * r.fraction))
             eta = format_eta(r.eta_s)
