@@ -154,3 +154,21 @@ def test_the_train_menu_opens_the_wizard_and_its_bundle_opens(qtbot, tmp_path, t
     assert win.explainer.bundle.path == tiny_bundle
     wizard.close()
     win.close()
+
+
+def test_going_back_to_other_data_refreshes_the_classifier_page(qtbot, request, tmp_path,
+                                                                 cache_dir, esc10, tiny_esc10):
+    w = make_wizard(qtbot, request, tmp_path, cache_dir)
+    choose_data(qtbot, w, tiny_esc10)
+    advance(qtbot, w)
+    cp = w.classifier_page
+    qtbot.waitUntil(lambda: cp.inspection is not None, timeout=TIMEOUT)
+    assert cp.inspection.output_shape == (3,)
+    assert len(cp.class_names.toPlainText().splitlines()) == 3
+    w.back()
+    four = link_subset(esc10, tmp_path / "four", classes=4, per_fold={1: 1, 2: 1})
+    choose_data(qtbot, w, four)
+    advance(qtbot, w)
+    qtbot.waitUntil(lambda: cp.inspection is not None, timeout=TIMEOUT)
+    assert cp.inspection.output_shape == (4,)  # listed again, for the new classes
+    assert cp.class_names.toPlainText().splitlines() == w.data_page.summary.classes

@@ -203,9 +203,13 @@ class ClassifierPage(QWizardPage):
         self.completeChanged.emit()
 
     def set_data(self, classes: list[str], clip: Path, clip_seconds: float) -> None:
-        self.classes, self.clip, self.clip_seconds = list(classes), clip, clip_seconds
-        if not self.class_names.toPlainText().strip():
+        """The data chosen on page 1 (again after Back: other data makes layers stale)."""
+        names = self.class_names.toPlainText().strip()
+        if not names or names.splitlines() == self.classes:  # not edited by the user
             self.class_names.setPlainText("\n".join(classes))
+        if (list(classes), clip, clip_seconds) != (self.classes, self.clip, self.clip_seconds):
+            self.classes, self.clip, self.clip_seconds = list(classes), clip, clip_seconds
+            self._stale()
 
     def frontend(self) -> FrontEndConfig:
         return FrontEndConfig(sample_rate=self.sample_rate.value(), n_fft=self.n_fft.value(),
