@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import ESC10
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QApplication, QWizard
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+ROOT = Path(__file__).resolve().parents[1]
+ESC10 = ROOT.parent / "shared" / "data" / "esc10"
+sys.path.insert(0, str(ROOT / "scripts"))
 from screenshot_wizard import linked_subset  # noqa: E402
 
 from l2i_desktop.wizard import TrainWizard  # noqa: E402
