@@ -32,6 +32,11 @@ class NMFConfig:
     iterations: int = 200
     inner: int = 1
     seed: int = 0
+    inner_w: int = 0  # updates of W per pass (0: as many as ``inner``); they are cheap
+
+    @property
+    def w_steps(self) -> int:
+        return self.inner_w or self.inner
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,8 +134,10 @@ def objective(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float, mu
 def _update_h(X, W, H, WtW, mu, beta, inner, WtX=None):
     if beta == 2:
         WtX = W.T @ X if WtX is None else WtX
-        for _ in range(inner):
-            H = H * WtX / (WtW @ H + mu).clamp_min(EPS)
+        for _ in range(inner):  # in place: no K x N temporaries beyond one
+            den = (WtW @ H).add_(mu).clamp_min_(EPS)
+            H = H * WtX
+            H.div_(den)
         return H
     for _ in range(inner):
         L = (W @ H).clamp_min(EPS)
@@ -138,6 +145,14 @@ def _update_h(X, W, H, WtW, mu, beta, inner, WtX=None):
         den = W.T @ L ** (beta - 1) + mu
         H = H * num / den.clamp_min(EPS)
     return H
+
+
+def _update_w_free(W, A, HHt, inner):
+    """Lee and Seung's step for W when ||w_k|| is free (no L1 on H): W H is unchanged by
+    moving the column norms into H, so they are renormalised at the end only."""
+    for _ in range(inner):
+        W = W * A / (W @ HHt).clamp_min(EPS)
+    return W
 
 
 def _update_w(W, A, B_of, inner):
@@ -202,7 +217,10 @@ def fit(
                 A += X @ H.T
                 HHt += H @ H.T
                 h_sum += float(H.sum())
-            W = _update_w(W, A, lambda w, HHt=HHt: w @ HHt, cfg.inner)
+            if mu > 0:
+                W = _update_w(W, A, lambda w, HHt=HHt: w @ HHt, cfg.w_steps)
+            else:  # no sparsity: the norm of W is free, so the plain (faster) MU step
+                W = _update_w_free(W, A, HHt, cfg.w_steps)
             # cost of (new W, new H) from the statistics alone: no F x N product
             fit_term = 0.5 * (x_sq - 2 * float((W * A).sum()) + float(((W.T @ W) * HHt).sum()))
             history.append(fit_term + mu * h_sum)
@@ -220,7 +238,8 @@ def fit(
             history.append(total)  # cost of (old W, new H): the one before the W step
             W = _update_w(W, A, lambda w, B=B: B, 1)
         report(task, "dictionary", it + 1, cfg.iterations, objective=history[-1])
-    return NMFResult(W=W.cpu().numpy(), objective=history, config=cfg)
+    # unit-norm columns (already so with sparsity; for mu = 0 the scale moves into H)
+    return NMFResult(W=normalise_columns(W).cpu().numpy(), objective=history, config=cfg)
 
 
 def transform(

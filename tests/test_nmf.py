@@ -55,6 +55,19 @@ def test_objective_never_increases(request, data, beta, inner):
         _assert_non_increasing(res.objective)
 
 
+@pytest.mark.parametrize("sparsity", [0.0, 0.8])
+def test_many_cheap_w_steps_keep_the_objective_falling_and_w_unit_norm(real_chunks,
+                                                                      sparsity):
+    cfg = nmf.NMFConfig(k=8, sparsity=sparsity, iterations=20, inner=3, inner_w=10, seed=1)
+    res = nmf.fit(real_chunks, cfg)
+    _assert_non_increasing(res.objective)
+    np.testing.assert_allclose(np.linalg.norm(res.W, axis=0), 1.0, atol=1e-5)
+    # more W steps per pass over the data get further in as many passes
+    plain = nmf.fit(real_chunks, nmf.NMFConfig(k=8, sparsity=sparsity, iterations=20,
+                                               inner=3, seed=1))
+    assert res.objective[-1] < plain.objective[-1]
+
+
 @pytest.mark.parametrize("beta", [2.0, 1.0])
 def test_dictionary_columns_are_unit_norm_and_non_negative(real_chunks, beta):
     res = nmf.fit(real_chunks, nmf.NMFConfig(k=8, beta=beta, iterations=10, inner=2))

@@ -82,10 +82,11 @@ def _classifier_cfg(args) -> ClassifierTrainConfig:
 
 
 def _nmf_cfg(args) -> nmf.NMFConfig:
-    if args.k < 1 or args.iterations < 1:
-        raise L2IError("--k and --iterations must be at least 1")
+    if args.k < 1 or args.iterations < 1 or args.inner < 1 or args.inner_w < 0:
+        raise L2IError("--k, --iterations and --inner must be at least 1, --inner-w >= 0")
     return nmf.NMFConfig(k=args.k, sparsity=args.sparsity, beta=args.divergence,
-                         iterations=args.iterations, inner=args.inner, seed=args.seed)
+                         iterations=args.iterations, inner=args.inner, seed=args.seed,
+                         inner_w=args.inner_w)
 
 
 def _interp_cfg(args) -> InterpreterTrainConfig:
