@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,7 +193,7 @@ def _read_zip(path: Path) -> tuple[bytes, bytes, bytes | None]:
                     source = f.read(MAX_SOURCE_BYTES + 1)
             return manifest, weights, source
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-            NotImplementedError, RuntimeError) as exc:
+            NotImplementedError, RuntimeError, zlib.error) as exc:  # zlib: a damaged member
         raise BundleError(f"{path.name}: not a readable bundle archive ({exc})") from None
 
 
