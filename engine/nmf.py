@@ -253,7 +253,8 @@ def transform(
     W = W.to(X.device, torch.float32)
     WtX = W.T @ X
     WtW = W.T @ W
-    H = (WtX / WtW.diagonal().sum()).clamp_min(EPS) + EPS
+    # a dictionary learnt on pure silence has only zero columns: 0/0 must not start H
+    H = (WtX / WtW.diagonal().sum().clamp_min(EPS)).clamp_min(EPS) + EPS
     if beta == 2:
         return _update_h(X, W, H, WtW, sparsity, beta, iterations, WtX=WtX)
     return _update_h(X, W, H, WtW, sparsity, beta, iterations)
