@@ -17,15 +17,9 @@ from engine.bundle import Bundle
 from engine.errors import AudioError, L2IError
 from engine.features import FrontEndConfig, resynthesise
 from engine.features import analyse as frontend_analyse
-from engine.masks import (
-    apply_mask,
-    relevance,
-    resynthesise_many,
-    select,
-    soft_masks,
-    split,
-)
+from engine.masks import relevance, select, split
 from engine.progress import TaskState, check
+from engine.sparse_synthesis import component_waves
 from engine.taps import LayerTaps
 from engine.user_classifier import classifier_input
 
@@ -190,7 +184,7 @@ class Explainer:
                 analysis.log_mag, analysis.phase, self.bundle.W, analysis.H, list(indices),
                 self.mask_domain, self.cfg, analysis.n_samples)
             return {k: w for k, w in zip(indices, waves)}
-        masks = soft_masks(self.bundle.W, analysis.H, indices)
-        waves = resynthesise_many(apply_mask(analysis.log_mag, masks, self.mask_domain),
-                                  analysis.phase, self.cfg, analysis.n_samples)
+        # only the frames where each component is active: H is mostly exact zeros
+        waves = component_waves(analysis.log_mag, analysis.phase, self.bundle.W, analysis.H,
+                                indices, self.cfg, analysis.n_samples, self.mask_domain)
         return {k: w for k, w in zip(indices, waves.cpu().numpy())}
