@@ -42,14 +42,20 @@ def main() -> int:
     w.show()
     w.data_page.set_folder(data)
     reports = [0]
-    w.run_page.runner.progress.connect(lambda _r: reports.__setitem__(0, reports[0] + 1))
-    clock, gaps, last = QElapsedTimer(), [], [0]
+    stage = ["(start)"]  # the stage last reported: where the longest gap happened
+
+    def count(r) -> None:
+        reports[0] += 1
+        stage[0] = r.stage
+    w.run_page.runner.progress.connect(count)
+    clock, gaps, last, stages = QElapsedTimer(), [], [0], []
     state = {"step": "data", "t0": 0.0, "wall": 0.0}
 
     def beat() -> None:
         now = clock.elapsed()
         if state["step"] == "run":
             gaps.append(now - last[0])
+            stages.append(stage[0])
         last[0] = now
 
     def click_next() -> None:
@@ -93,6 +99,7 @@ def main() -> int:
     w.close()
     g = np.array(gaps[1:], dtype=float)
     result = {"longest_gap_ms": float(g.max()) if g.size else None,
+              "longest_gap_after": stages[1:][int(g.argmax())] if g.size else None,
               "p99_gap_ms": float(np.percentile(g, 99)) if g.size else None,
               "median_gap_ms": float(np.median(g)) if g.size else None,
               "reports_drawn": reports[0], "run_wall_s": round(state["wall"], 1),
