@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import link_subset
+from conftest import ESC10, link_subset
 from PySide6.QtWidgets import QWizard
 from wizard_steps import (
     TIMEOUT,
@@ -47,8 +47,7 @@ def test_a_bad_folder_is_explained_and_next_stays_disabled(qtbot, request, tmp_p
 
 
 def _one_class(root: Path) -> Path:
-    src = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "data" / "esc10")
-                 .iterdir())[0]
+    src = sorted(p for p in ESC10.iterdir() if p.is_dir())[0]  # L2I_DATA is honoured
     (root / "dogs").mkdir()
     for f in sorted(src.glob("1-*"))[:2]:
         (root / "dogs" / f.name).symlink_to(f)
