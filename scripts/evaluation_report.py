@@ -105,6 +105,33 @@ def shipped_table(bundle: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+# published on ESC-50 mixtures (SpeechBrain's recipe README; DESIGN.md)
+PUBLISHED = {"L-MAC (published, ESC-50 mixtures)": {"AI": 61.6, "AD": 3.8, "AG": 33.5,
+                                                    "FF": 0.40, "Fid-In": 0.82},
+             "L2I (published, ESC-50 mixtures)": {"AI": 6.8, "AD": 25.9, "AG": 1.3,
+                                                   "FF": 0.26}}
+QUALITY = ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP")
+LABELS = {"default_fold1": "shipped bundle: paper's loss, log-domain masks"}
+
+
+def quality_table(reports: dict[str, Path]) -> str:
+    """One row per (variant, input) from `l2i evaluate --contaminate ...` JSON reports."""
+    lines = ["| explanation | input | " + " | ".join(QUALITY) + " |",
+             "|---|---|" + "---|" * len(QUALITY)]
+    for name, path in reports.items():
+        q = json.loads(path.read_text())["quality"]
+        for kind, values in q.items():
+            if kind == "tau":
+                continue
+            lines.append(f"| {LABELS.get(name, name)} (τ={q['tau']:g}) | {kind} | " + " | ".join(
+                f"{values[m]:.1f}" if m in ("AI", "AD", "AG") else f"{values[m]:.3f}"
+                for m in QUALITY) + " |")
+    for name, values in PUBLISHED.items():
+        lines.append(f"| {name} | mixture | " + " | ".join(
+            f"{values[m]:g}" if m in values else "-" for m in QUALITY) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def replace_block(text: str, name: str, body: str) -> str:
     pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)",
                          re.S)
@@ -179,6 +206,9 @@ def main() -> None:
     ap.add_argument("--esc50", type=Path, default=ROOT / "runs" / "esc50-subset")
     ap.add_argument("--bundle", type=Path, default=ROOT / "resources" / "default.l2i")
     ap.add_argument("--doc", type=Path, default=ROOT / "EVALUATION.md")
+    ap.add_argument("--quality", type=Path, default=ROOT / "runs" / "quality",
+                    help="folder of `l2i evaluate --contaminate` reports, one per variant")
+    ap.add_argument("--quality-variants", default="default_fold1")
     a = ap.parse_args()
     text = a.doc.read_text()
     runs = load_runs(a.esc10)
@@ -191,6 +221,10 @@ def main() -> None:
     text = replace_block(text, "esc50-ff-attention",
                          ff_table(sub, "attention") if sub else "(not run yet)\n")
     text = replace_block(text, "shipped", shipped_table(a.bundle))
+    reports = {name: a.quality / f"{name}.json" for name in a.quality_variants.split(",")}
+    reports = {n: f for n, f in reports.items() if f.is_file()}
+    text = replace_block(text, "quality", quality_table(reports) if reports
+                         else "(not run yet)\n")
     a.doc.write_text(text)
     if runs:
         draw_figures(runs, ROOT / "docs")
