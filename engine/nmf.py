@@ -71,7 +71,9 @@ def _to_device(chunk, device: torch.device) -> torch.Tensor:
 
 
 def normalise_columns(W: torch.Tensor) -> torch.Tensor:
-    return W / torch.linalg.vector_norm(W, dim=0, keepdim=True).clamp_min(EPS)
+    """Unit-norm columns; a column of (numerically) zero norm is dead and stays 0."""
+    norms = torch.linalg.vector_norm(W, dim=0, keepdim=True)
+    return torch.where(norms > EPS, W / norms.clamp_min(EPS), torch.zeros_like(W))
 
 
 def _widths(chunks: Sequence) -> list[int]:
