@@ -25,6 +25,8 @@ FILES = ["tests/test_fuzz_bundle.py", "tests/test_properties.py",
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=int, default=50)
+    ap.add_argument("--log", type=Path, default=Path("fuzz_long.log"),
+                    help="pytest's whole output (the failing examples, if any)")
     args = ap.parse_args()
     env = {**os.environ, "L2I_FUZZ_SCALE": str(args.scale),
            "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
@@ -32,8 +34,10 @@ def main() -> int:
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "-o", "timeout=0", "--hypothesis-show-statistics", *FILES],
                           cwd=ROOT, env=env, capture_output=True, text=True)
+    args.log.write_text(proc.stdout + proc.stderr)
     lines = proc.stdout.splitlines()
-    stats = [ln.strip() for ln in lines if "passing examples" in ln or "::" in ln]
+    stats = [ln.strip() for ln in lines if "passing examples" in ln or "::" in ln
+             or ln.startswith("FAILED")]
     print("\n".join(stats))
     print(lines[-1] if lines else proc.stderr[-2000:])
     print(f"scale {args.scale} ({20 * args.scale} examples per property), "
