@@ -56,6 +56,7 @@ def main() -> None:
                     ",".join(s[0] for s in SUITE))
     ap.add_argument("--out", type=Path, default=HERE / "results")
     a = ap.parse_args()
+    a.out = a.out.resolve()
     a.out.mkdir(parents=True, exist_ok=True)
     env = os.environ | {"PYTHONPATH": str(HERE.parent), "QT_QPA_PLATFORM": "offscreen"}
     rows = []
