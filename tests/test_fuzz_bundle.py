@@ -4,7 +4,8 @@ that would run. Loading gives a usable bundle or one BundleError line; it never 
 anything else, never runs code and never writes a file. (tests/test_bundle.py has the
 hand-written cases; these are drawn at random.)
 
-Examples per test: 20 here; ``L2I_FUZZ_SCALE=N`` multiplies them (scripts/fuzz_long.py).
+Examples per test: 20 here (10 for flipped bytes); ``L2I_FUZZ_SCALE=N`` multiplies them
+(scripts/fuzz_long.py).
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def test_any_mutated_weights_load_cleanly_or_are_refused(good, tmp_path, data, z
     _load_checked(path, tmp_path)
 
 
-@_SETTINGS
+@settings(_SETTINGS, max_examples=max(1, int(10 * SCALE)))  # each loads 8 MB: fewer
 @given(data=st.data(), target=st.sampled_from([MANIFEST, WEIGHTS, "zip"]))
 def test_flipped_bytes_anywhere_load_cleanly_or_are_refused(good, tmp_path, data, target):
     manifest, weights = good
