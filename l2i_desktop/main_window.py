@@ -20,14 +20,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.audio import save_audio
 from engine.bundle import read_manifest
-from engine.errors import L2IError
+from engine.errors import AudioError, L2IError
 from engine.explain import Rendering
 from l2i_desktop import jobs
 from l2i_desktop.audio import Player
 from l2i_desktop.export import export_view_png
 from l2i_desktop.manifest_dialog import ManifestDialog
-from l2i_desktop.record_dialog import RecordDialog
+from l2i_desktop.record_dialog import SAVE_FILTER, RecordDialog
 from l2i_desktop.relevance_view import RelevanceView
 from l2i_desktop.settings import Settings
 from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
         self.player = Player()
         self.player.error.connect(self.show_error)
         self.explainer = None
+        self.unsaved_recording: tuple[np.ndarray, int] | None = None
         self.clip: jobs.ClipResult | None = None
         self.explanation = None
         self.rendering = None
@@ -131,6 +133,9 @@ class MainWindow(QMainWindow):
         record_act = QAction("&Record...", self, shortcut=QKeySequence("Ctrl+R"))
         record_act.triggered.connect(self._ask_record)
         file_menu.addAction(record_act)
+        self.save_recording_act = QAction("Save recording...", self, enabled=False)
+        self.save_recording_act.triggered.connect(self.save_recording)
+        file_menu.addAction(self.save_recording_act)
         export_act = QAction("&Export explanation...", self)
         export_act.setObjectName("export")
         export_act.triggered.connect(self._ask_export)
@@ -208,6 +213,8 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self.settings.recent_files()))
 
     def open_clip(self, path: Path) -> None:
+        if not self.may_drop_recording():
+            return
         if self.explainer is None:
             self._pending_clip = Path(path)
             return
@@ -216,20 +223,57 @@ class MainWindow(QMainWindow):
         self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path(path), None,
                            self.tau)
 
-    def analyse_recording(self, wave: np.ndarray, rate: int) -> None:
-        """Explain what was just recorded, shown as 'recording'."""
+    def analyse_recording(self, wave: np.ndarray, rate: int, saved: bool = False) -> None:
+        """Explain what was just recorded, shown as 'recording'. Until it is saved, opening
+        another clip, recording again or quitting asks first."""
         if self.explainer is None:
             self.show_error("Open a bundle before analysing a recording.")
             return
+        self.unsaved_recording = None if saved else (np.asarray(wave), int(rate))
+        self.save_recording_act.setEnabled(not saved)
         self.target = None
         self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path("recording"),
                            None, self.tau, (wave, rate))
 
     def _ask_record(self) -> None:
-        recording, device = RecordDialog.get_recording(self, self.settings.input_device())
+        if not self.may_drop_recording():
+            return
+        recording, device, saved = RecordDialog.get_recording(
+            self, self.settings.input_device(), with_saved=True)
         self.settings.set_input_device(device)
         if recording is not None:
-            self.analyse_recording(*recording)
+            self.analyse_recording(*recording, saved=saved)
+
+    def may_drop_recording(self) -> bool:
+        """True when nothing unsaved would be lost, or the user chose to save or discard."""
+        if self.unsaved_recording is None:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved recording", "The recording you analysed is not saved. Save it?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Discard:
+            self.unsaved_recording = None
+            self.save_recording_act.setEnabled(False)
+            return True
+        return answer == QMessageBox.StandardButton.Save and self.save_recording()
+
+    def save_recording(self) -> bool:
+        if self.unsaved_recording is None:
+            return True
+        path, _ = QFileDialog.getSaveFileName(self, "Save recording", "recording.wav",
+                                              SAVE_FILTER)
+        if not path:
+            return False
+        try:
+            save_audio(path, *self.unsaved_recording)
+        except (AudioError, OSError, RuntimeError, ValueError) as exc:
+            self.show_error(f"cannot save {Path(path).name}: {' '.join(str(exc).split())}")
+            return False
+        self.unsaved_recording = None
+        self.save_recording_act.setEnabled(False)
+        self.statusBar().showMessage(f"saved {Path(path).name}")
+        return True
 
     def set_tau(self, tau: float) -> None:
         self.tau = float(tau)
@@ -415,6 +459,9 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if not self.may_drop_recording():
+            event.ignore()
+            return
         self.settings.save_window(self.saveGeometry(), self.saveState())
         for name, splitter in self.splitters.items():
             self.settings.set_splitter_sizes(name, splitter.sizes())

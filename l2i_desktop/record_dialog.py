@@ -40,6 +40,7 @@ class RecordDialog(QDialog):
         self.setWindowTitle("Record a clip")
         self.recorder = recorder if recorder is not None else Recorder(sample_rate, self)
         self._wave: np.ndarray | None = None
+        self.saved = False
         self._rate = self.recorder.sample_rate
         self._build()
         self.recorder.level.connect(self._on_level)
@@ -150,6 +151,7 @@ class RecordDialog(QDialog):
                        error=True)
             return False
         self._show(f"saved {Path(path).name}")
+        self.saved = True
         return True
 
     def done(self, result: int) -> None:  # accept, reject and closing all end here
@@ -170,19 +172,22 @@ class RecordDialog(QDialog):
             self.device.setCurrentIndex(i)
 
     @staticmethod
-    def get_recording(parent: QWidget | None = None, device_name: str = ""
-                      ) -> tuple[tuple[np.ndarray, int] | None, str]:
-        """Run the dialog; (recording or None, the input device it was set to)."""
+    def get_recording(parent: QWidget | None = None, device_name: str = "",
+                      with_saved: bool = False) -> tuple:
+        """Run the dialog; (recording or None, the input device it was set to), and with
+        ``with_saved`` whether the recording was saved to a file from the dialog."""
         dialog = RecordDialog(parent)
         dialog.choose_device(device_name)
         try:
             ok = dialog.exec() == QDialog.DialogCode.Accepted
-            return (dialog.recorded() if ok else None), dialog.device_name()
+            out = ((dialog.recorded() if ok else None), dialog.device_name())
+            return (*out, dialog.saved) if with_saved else out
         finally:
             dialog.deleteLater()
 
     # ---- internals --------------------------------------------------------------------
     def _keep(self, wave: np.ndarray) -> None:
+        self.saved = False  # a new take: not on disk yet
         self._rate = self.recorder.sample_rate
         self._wave = wave if len(wave) else None
         self.elapsed.setText(f"{len(wave) / self._rate:.1f} s")

@@ -351,5 +351,7 @@ def test_a_clip_recorded_from_the_default_input_is_analysed_by_the_window(qtbot,
         from_mic = win.clip.analysis.probabilities
         assert int(np.argmax(from_mic)) == int(np.argmax(from_file))
         assert win.predictions.table.rowCount() == len(from_file)
+        assert win.unsaved_recording is not None  # closing would ask (test_unsaved_recording)
     finally:
+        win.unsaved_recording = None
         win.close()

@@ -63,6 +63,7 @@ def test_record_dialog_records_saves_and_returns_the_tone(qtbot, player, tone, t
     assert level.value() == -60  # and falls back when stopped
     assert save.isEnabled() and use.isEnabled() and record.isEnabled()
 
+    assert not dialog.saved
     out = tmp_path / "take.wav"
     monkeypatch.setattr("l2i_desktop.record_dialog.QFileDialog.getSaveFileName",
                         lambda *a, **k: (str(out), "WAV (*.wav)"))
@@ -70,7 +71,7 @@ def test_record_dialog_records_saves_and_returns_the_tone(qtbot, player, tone, t
     data, file_rate = sf.read(str(out), dtype="float32")
     assert file_rate == RATE
     np.testing.assert_array_equal(data, wave)
-    assert "take.wav" in message.text()
+    assert "take.wav" in message.text() and dialog.saved  # the window won't ask again
 
     qtbot.mouseClick(use, Qt.MouseButton.LeftButton)
     assert dialog.result() == RecordDialog.DialogCode.Accepted
