@@ -24,7 +24,7 @@ from common import esc10_clip, machine, side_by_side, write_json
 from engine.audio import load_audio
 from engine.bundle import load_bundle
 from engine.explain import Explainer
-from engine.masks import select, soft_masks
+from engine.masks import relevance, select, soft_masks
 from resources import DEFAULT_BUNDLE
 
 
@@ -42,7 +42,7 @@ def reference_explain(ex: Explainer, wave: np.ndarray, tau: float) -> list[np.nd
         logits, maps = ex.taps(x)
         H, _, z = ex.bundle.interpreter(maps, X.shape[-1])
         c = int(logits.argmax())
-        r = ex.relevance(type("A", (), {"z": z[0]})(), c)
+        r = relevance(z[0], ex.bundle.interpreter.class_weights[c])
         chosen = select(r, tau)
         masks = soft_masks(ex.bundle.W, H[0], chosen)
     out = []
