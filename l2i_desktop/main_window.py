@@ -26,13 +26,18 @@ from engine.errors import AudioError, L2IError
 from engine.explain import Rendering
 from l2i_desktop import jobs
 from l2i_desktop.audio import Player
+from l2i_desktop.corruption_dialog import install_corruption
 from l2i_desktop.export import export_view_png
+from l2i_desktop.live_panel import install_live
 from l2i_desktop.manifest_dialog import ManifestDialog
 from l2i_desktop.record_dialog import SAVE_FILTER, RecordDialog
 from l2i_desktop.relevance_view import RelevanceView
+from l2i_desktop.report_dialog import install_report
 from l2i_desktop.settings import Settings
 from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
+from l2i_desktop.slime_panel import install_slime
 from l2i_desktop.time_views import TimeViews
+from l2i_desktop.timeline_view import install_timeline
 from l2i_desktop.worker import EngineWorker
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
@@ -169,6 +174,11 @@ class MainWindow(QMainWindow):
         space.triggered.connect(lambda: self.play("stop" if self.player.is_playing
                                                   else "interpretation"))
         self.addAction(space)
+        install_corruption(self)  # Analyse > Corrupt and compare (corruption_dialog.py)
+        install_live(self)  # File > Live interpretation (l2i_desktop/live_panel.py)
+        install_report(self)  # File > Batch report... (l2i_desktop/report_dialog.py)
+        install_timeline(self)  # long clips: timeline above the views (timeline_view.py)
+        install_slime(self)  # Analyse > SLIME beside L2I (l2i_desktop/slime_panel.py)
 
     # ---- requests to the engine -------------------------------------------------
     def open_bundle(self, path: Path, trust_code: bool = False) -> None:

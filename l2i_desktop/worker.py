@@ -48,6 +48,11 @@ class EngineWorker(QObject):
         with self._lock:
             return self._latest.get(kind) == rid
 
+    def has_waiting_jobs(self) -> bool:
+        """True while jobs wait behind the running one: long background work (SLIME)
+        checks it to step aside and continue later."""
+        return not self._jobs.empty()
+
     def _run(self) -> None:
         while True:
             job = self._jobs.get()

@@ -10,7 +10,7 @@ VENV=${L2I_VENV:-.venv}
 PY=${PYTHON:-python3}
 SYSTEM_PACKAGES=(libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins
   xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libegl1 libgl1
-  libfontconfig1 libdbus-1-3)
+  libfontconfig1 libdbus-1-3 chromium)
 
 install_system() {
   local missing=()

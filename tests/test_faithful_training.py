@@ -141,3 +141,25 @@ def test_faithful_training_needs_a_log_mel_classifier(setup):
                           p.dataset.labels[:4], 3, False,
                           InterpreterTrainConfig(epochs=1, faith_out=1.0))
     assert FrontEndConfig().n_freqs == W.shape[0]
+
+
+def test_init_starts_from_the_given_interpreter_and_refuses_another_shape(setup):
+    from engine.errors import L2IError
+    from trainer.train_interpreter import warm_start
+    p, clf, layers, W = setup
+    start, *_ = _interpreter_and_inputs(setup)
+    with torch.no_grad():
+        for q in start.parameters():
+            q.add_(0.5)  # unlike any fresh initialisation
+    rows = p.train_rows
+    cfg = InterpreterTrainConfig(epochs=1, batch_size=4, lr=0.0, val_fraction=0.0)
+    interp, _ = train_interpreter(clf, layers, W, p.features.log_mag[rows],
+                                  p.features.log_mel[rows], p.dataset.labels[rows], 3,
+                                  False, cfg, init=start)
+    # lr 0: the weights are exactly the starting point (batch-norm statistics still move)
+    for (name, a), b in zip(interp.named_parameters(), start.parameters()):
+        assert torch.equal(a, b), name
+    other = Interpreter(InterpreterConfig(k=9, n_classes=3,
+                                          map_shapes=start.config.map_shapes))
+    with pytest.raises(L2IError, match="--init: .* k 9"):
+        warm_start(Interpreter(start.config), other)

@@ -19,6 +19,7 @@ from wizard_steps import (
 )
 
 from engine.bundle import load_bundle
+from trainer.train_interpreter import InterpreterTrainConfig
 
 
 def _next_enabled(w) -> bool:
@@ -96,7 +97,14 @@ def test_walk_every_page_with_the_builtin_cnn(qtbot, request, tmp_path, cache_di
     advance(qtbot, w)
     tiny_dictionary_and_interpreter(w)
     advance(qtbot, w)
-    assert w.interpreter_page.device.itemData(0) == "cpu"
+    ip = w.interpreter_page
+    assert ip.device.itemData(0) == "cpu"
+    ip.faith_in.setValue(1.0)  # the faithfulness options reach the plan, then go back
+    ip.mask_domain.setCurrentIndex(ip.mask_domain.findData("linear"))
+    cfg = InterpreterTrainConfig(**w.plan().interpreter)
+    assert cfg.faithful and cfg.faith_in == 1.0 and cfg.mask_domain == "linear"
+    ip.faith_in.setValue(0.0)
+    ip.mask_domain.setCurrentIndex(ip.mask_domain.findData("log"))
     advance(qtbot, w)  # Train
     rp = w.run_page
     assert not _next_enabled(w)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import Cancelled, L2IError
+from trainer import corruption_cli, report_cli, slime_cli
 
 
 def _add_data_args(p: argparse.ArgumentParser, test_fold: bool = True) -> None:
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--threshold", type=float, default=0.1, help="tau (default 0.1)")
     ex.add_argument("--out", type=Path, required=True)
     ex.add_argument("--device", default="cpu")
+    slime_cli.add_arguments(ex)
 
     ev = sub.add_parser("evaluate", help="fidelity and faithfulness of a bundle")
     ev.add_argument("--bundle", type=Path, required=True)
@@ -101,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="tau for AI, AD, AG, FF, Fid-In, SPS, COMP (default 0.1)")
     ev.add_argument("--into-bundle", action="store_true",
                     help="also store the result as the bundle's metrics (rewritten atomically)")
+
+    corruption_cli.add_parser(sub)  # l2i corrupt
+    report_cli.add_parser(sub)  # l2i report
 
     tr = sub.add_parser("train", help="train a classifier, dictionary or interpreter")
     tsub = tr.add_subparsers(dest="what", required=True, parser_class=_Parser)
@@ -125,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", type=Path, required=True, help="bundle folder or .l2i file")
     i.add_argument("--epochs", dest="iepochs", type=int)
     i.add_argument("--resume", action="store_true")
+    i.add_argument("--init", type=Path, default=None,
+                   help="start from this bundle's interpreter (same dictionary), e.g. to "
+                        "fine-tune it with --faith-in/--faith-out")
 
     a = tsub.add_parser("all", help="classifier, dictionary, interpreter, evaluation, bundle")
     _add_data_args(a)

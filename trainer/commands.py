@@ -12,8 +12,8 @@ from engine.classifier import VGGConfig
 from engine.errors import L2IError
 from engine.explain_files import explain_to_folder
 from resources import default_bundle_path
+from trainer import corruption_cli, pipeline, report_cli, slime_cli
 from trainer import distributed as D
-from trainer import pipeline
 from trainer.checkpoint import atomic_write_json, seed_everything
 from trainer.contaminate import KINDS
 from trainer.evaluate import evaluate_bundle, format_table
@@ -25,6 +25,10 @@ from trainer.train_interpreter import InterpreterTrainConfig
 def run(args: argparse.Namespace) -> int:
     if args.command == "explain":
         return _explain(args)
+    if args.command == "corrupt":
+        return corruption_cli.run(args)
+    if args.command == "report":
+        return report_cli.run(args)
     ctx = D.setup(getattr(args, "device", "auto"))
     progress = TerminalProgress(enabled=ctx.is_main)
     try:
@@ -49,7 +53,10 @@ def _bundle_path(arg: Path | None) -> Path:
 
 
 def _explain(args) -> int:
+    slime_cli.check(args)
     bundle = load_bundle(_bundle_path(args.bundle))
+    if args.method == "slime":
+        return slime_cli.run(args, bundle)
     doc = explain_to_folder(args.clip, bundle, args.out, args.target, args.threshold,
                             args.device)
     top = doc["predictions"][0]
@@ -96,7 +103,9 @@ def _interp_cfg(args) -> InterpreterTrainConfig:
                                   epochs=args.iepochs or 35, lr=args.lr, seed=args.seed,
                                   faith_in=args.faith_in, faith_out=args.faith_out,
                                   faith_size=args.faith_size,
-                                  mask_domain=args.mask_domain)
+                                  mask_domain=args.mask_domain,
+                                  init=str(args.init) if getattr(args, "init", None)
+                                  else None)
 
 
 def _layers(args) -> list[str] | None:
@@ -129,8 +138,10 @@ def _train_interpreter(args, ctx, progress) -> int:
     clf = load_classifier(args.classifier)
     W, info = load_dictionary(args.dictionary)
     ckpt = _work_dir(args) / "interpreter.pt"
+    init = load_bundle(args.init) if args.init else None
     bundle = pipeline.interpreter_stage(p, clf, W, info, _interp_cfg(args), args.out,
-                                        _layers(args), ctx, args.resume, ckpt, task=progress)
+                                        _layers(args), ctx, args.resume, ckpt, task=progress,
+                                        init=init)
     if ctx.is_main:
         print(f"bundle: {bundle.name} (K={bundle.k}, {len(bundle.classes)} classes) "
               f"-> {args.out}")

@@ -4,7 +4,8 @@ Each copy is w_s s/||s|| + w_n n/||n||, scaled back to the energy of s: the fron
 and the classifier are level-sensitive, so only the signal-to-contaminant ratio changes.
 Weights: mixture 0.8 / 0.2 (n: a clip of another class), white noise 1 / 0.5, speech
 0.8 / 0.2 (n: a spoken digit of ../shared/data/fsdd at a random offset).
-The label of a contaminated copy is the clean clip's label.
+The label of a contaminated copy is the clean clip's label. The signal helpers (``mix``,
+``place``, ``fit_length``) live in engine/corruption.py, which the app uses too.
 """
 
 from __future__ import annotations
@@ -15,32 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from engine.audio import load_audio
+from engine.corruption import fit_length, mix, place
 from engine.errors import L2IError
 
 KINDS = ("mixture", "white", "speech")
 WEIGHTS = {"mixture": (0.8, 0.2), "white": (1.0, 0.5), "speech": (0.8, 0.2)}
 COPIES = 2
-
-
-def mix(signal: np.ndarray, noise: np.ndarray, w_signal: float, w_noise: float
-        ) -> np.ndarray:
-    """w_s s/||s|| + w_n n/||n|| at the energy of s (silence stays silence)."""
-    s = np.asarray(signal, dtype=np.float64)
-    n = np.asarray(noise, dtype=np.float64)
-    ns, nn = np.linalg.norm(s), np.linalg.norm(n)
-    if ns == 0:
-        return np.asarray(signal, dtype=np.float32).copy()
-    out = w_signal * s / ns + (w_noise * n / nn if nn > 0 else 0.0)
-    return (out * (ns / np.linalg.norm(out))).astype(np.float32)
-
-
-def place(short: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """A short sound at a random offset inside silence of ``length`` samples."""
-    out = np.zeros(length, dtype=np.float32)
-    short = short[:length]
-    start = int(rng.integers(0, length - len(short) + 1))
-    out[start:start + len(short)] = short
-    return out
 
 
 class Contaminator:
@@ -68,9 +49,7 @@ class Contaminator:
         if self.kind == "white":
             return self.rng.standard_normal(len(wave)).astype(np.float32)
         if self.kind == "mixture":
-            other = self.others(label, self.rng)
-            return np.resize(other, len(wave)) if len(other) < len(wave) else \
-                other[:len(wave)]
+            return fit_length(self.others(label, self.rng), len(wave))
         digit = load_audio(self.speech[int(self.rng.integers(len(self.speech)))], self.sr)
         return place(digit, len(wave), self.rng)
 

@@ -19,6 +19,7 @@ from engine import nmf
 from engine.audio import load_audio
 from engine.bundle import Bundle, make_manifest, save_bundle
 from engine.classifier import default_taps
+from engine.errors import L2IError
 from engine.features import FrontEndConfig
 from engine.progress import TaskState
 from trainer import distributed as D
@@ -131,7 +132,8 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
                       cfg: InterpreterTrainConfig, out: Path, layers: list[str] | None = None,
                       ctx: D.Context | None = None, resume: bool = False,
                       checkpoint: Path | None = None, name: str | None = None,
-                      task: TaskState | None = None) -> Bundle:
+                      task: TaskState | None = None, init: Bundle | None = None) -> Bundle:
+    """``init``: a bundle with the same dictionary whose interpreter is the start."""
     ctx = ctx or D.Context()
     ds = p.dataset
     if list(clf.classes) != list(ds.classes):
@@ -141,13 +143,17 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
         raise ValueError(f"the dictionary has {W.shape[0]} frequency bins, the front-end "
                          f"gives {p.frontend.n_freqs}")
     layers = layers or default_taps(clf.model)
+    if init is not None and (init.W.shape != W.shape
+                             or not torch.allclose(init.W.float(), W.float(), atol=1e-3)):
+        raise L2IError("--init: the bundle's dictionary is not the one given by --dictionary")
     inputs = p.features.log_mel[p.train_rows] if clf.input == "log_mel" else \
         ClipWaves([ds.paths[i] for i in p.train_rows], p.frontend.sample_rate,
                   int(round(p.clip_seconds * p.frontend.sample_rate)))
     interp, info = train_interpreter(
         clf.model, layers, W, p.features.log_mag[p.train_rows], inputs,
         ds.labels[p.train_rows], len(ds.classes), ds.multilabel, cfg, ctx, checkpoint,
-        resume, task, frontend=p.frontend if clf.input == "log_mel" else None)
+        resume, task, frontend=p.frontend if clf.input == "log_mel" else None,
+        init=init.interpreter if init is not None else None)
     manifest = make_manifest(
         name=name or out.stem, frontend=p.frontend, classes=ds.classes,
         multilabel=ds.multilabel, classifier_arch=clf.architecture,

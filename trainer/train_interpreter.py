@@ -43,6 +43,7 @@ class InterpreterTrainConfig:
     faith_out: float = 0.0
     faith_size: float = 1.0  # with either term: penalises large masks (trivially faithful)
     mask_domain: str = "log"  # "linear": masks scale |S|, at training and explain time
+    init: str | None = None  # the bundle whose interpreter is the starting point (recorded)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +92,17 @@ def loss_terms(interp: nn.Module, maps: list[torch.Tensor], X: torch.Tensor,
     return fid, nmf, l1, logits, H, z.float()
 
 
+def warm_start(interp: Interpreter, init: Interpreter) -> None:
+    """Copy ``init``'s weights into ``interp``; one clear error when they cannot fit."""
+    a, b = interp.config, init.config
+    for name in ("k", "n_classes", "map_shapes", "pooling", "adapter_channels", "hidden",
+                 "attention_hidden", "freq_cells"):
+        if getattr(a, name) != getattr(b, name):
+            raise L2IError(f"--init: the bundle's interpreter has {name} "
+                           f"{getattr(b, name)}, this one needs {getattr(a, name)}")
+    interp.load_state_dict(init.state_dict())
+
+
 def train_interpreter(
     classifier: nn.Module,
     layers: list[str],
@@ -106,9 +118,11 @@ def train_interpreter(
     resume: bool = False,
     task: TaskState | None = None,
     frontend: FrontEndConfig | None = None,
+    init: Interpreter | None = None,
 ) -> tuple[Interpreter, dict]:
     """``frontend``: the classifier's log-mel settings; needed by the faithfulness terms,
-    which feed masked spectrograms back to the classifier."""
+    which feed masked spectrograms back to the classifier. ``init``: an interpreter of
+    the same shape to start from (fine-tuning, e.g. with the faithfulness terms)."""
     ctx = ctx or D.Context()
     if cfg.faithful and frontend is None:
         raise L2IError("faithfulness-aware training needs a classifier that reads log-mel")
@@ -120,7 +134,10 @@ def train_interpreter(
     icfg = InterpreterConfig(k=int(W.shape[1]), n_classes=n_classes,
                              map_shapes=[list(m.shape[1:]) for m in frozen.maps],
                              pooling=cfg.pooling, mask_domain=cfg.mask_domain)
-    interp = Interpreter(icfg).to(dev)
+    interp = Interpreter(icfg)
+    if init is not None:
+        warm_start(interp, init)
+    interp = interp.to(dev)
     net = D.wrap(ctx, interp)
     W = W.to(dev).float()
     keys = labels.argmax(axis=1) if multilabel else labels

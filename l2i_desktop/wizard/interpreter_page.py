@@ -44,6 +44,11 @@ class InterpreterPage(QWizardPage):
         self.lr.setRange(1e-6, 1.0)
         self.lr.setSingleStep(1e-4)
         self.lr.setValue(d.lr)
+        self.faith_in, self.faith_out, self.faith_size = (
+            _weight_box(d.faith_in), _weight_box(d.faith_out), _weight_box(d.faith_size))
+        self.mask_domain = QComboBox()
+        self.mask_domain.addItem("log-magnitude (the paper)", "log")
+        self.mask_domain.addItem("linear magnitude", "linear")
         self.device = QComboBox()
         for name in cuda_devices():
             self.device.addItem(name, name)
@@ -58,6 +63,14 @@ class InterpreterPage(QWizardPage):
             ("beta", self.beta, "Weight of sparse activations (paper: 0.8)."),
             ("Epochs", self.epochs, "Passes over the training clips (paper: 35)."),
             ("Learning rate", self.lr, "Adam's step size (paper: 2e-4)."),
+            ("Faithfulness: keep", self.faith_in, "0 = the paper's loss. Weight of: the "
+             "classifier, fed only what the explanation keeps, keeps its decision."),
+            ("Faithfulness: remove", self.faith_out, "Weight of: the classifier, fed what "
+             "the explanation removes, loses its decision."),
+            ("Faithfulness: mask size", self.faith_size, "With either term: weight of the "
+             "mask's mean, so that 'keep everything' is not an answer."),
+            ("Masks scale", self.mask_domain, "What an explanation's mask multiplies, in "
+             "training and when explaining."),
             ("Device", self.device, "Where to train: the CPU, or a CUDA GPU when one is "
              "found."),
             ("Bundle name", self.name, "Shown in the main window's title."),
@@ -78,4 +91,15 @@ class InterpreterPage(QWizardPage):
     def config(self) -> dict:
         return {**InterpreterTrainConfig().to_dict(), "pooling": self.pooling.currentData(),
                 "alpha": self.alpha.value(), "beta": self.beta.value(),
-                "epochs": self.epochs.value(), "lr": self.lr.value()}
+                "epochs": self.epochs.value(), "lr": self.lr.value(),
+                "faith_in": self.faith_in.value(), "faith_out": self.faith_out.value(),
+                "faith_size": self.faith_size.value(),
+                "mask_domain": self.mask_domain.currentData()}
+
+
+def _weight_box(value: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(0.0, 100.0)
+    box.setSingleStep(0.5)
+    box.setValue(value)
+    return box

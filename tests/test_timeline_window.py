@@ -1,0 +1,86 @@
+"""The timeline in the real analysis window (offscreen), with the shipped ESC-10 bundle:
+a long recording made of real clips gets a timeline, a mouse click on a window explains
+that window in the views, "Whole clip" goes back without recomputing, a short clip keeps
+the whole-clip behaviour, and a long recording held in memory gets a timeline too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from test_main_window import TIMEOUT, fresh_settings
+from test_timeline import CLIP, RATE, clips_of, concatenate
+
+from engine.audio import load_audio
+from l2i_desktop.main_window import MainWindow
+from l2i_desktop.timeline_view import WindowResult
+from resources import default_bundle_path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = MainWindow(default_bundle_path(), fresh_settings(tmp_path))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+    yield win
+    win.close()
+
+
+def _timeline_done(win, n: int) -> bool:
+    t = win.timeline.view.timeline
+    return t is not None and len(t.starts) == n and win.timeline.run is None
+
+
+def test_clicking_a_window_explains_it_in_the_views(qtbot, window, esc10, esc10_clip,
+                                                    tmp_path):
+    long = concatenate([f for _, f in clips_of(esc10)[:4]], tmp_path / "twenty s.wav")
+    window.open_clip(long)
+    view = window.timeline.view
+    qtbot.waitUntil(lambda: _timeline_done(window, 7), timeout=TIMEOUT)
+    assert view.isVisible()
+    assert window.clip.analysis.n_samples == 4 * CLIP  # the whole clip, as before
+    timeline = view.timeline
+    assert timeline.starts.tolist() == [0, 2.5, 5, 7.5, 10, 12.5, 15]
+    assert len(view.labels) >= 1 and view.labels[0].textItem.toPlainText() in timeline.classes
+    assert view.image.image.shape == (10, 7)  # classes x windows
+
+    qtbot.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton, pos=view.point_of(10.1))
+    qtbot.waitUntil(lambda: isinstance(window.clip, WindowResult)
+                    and window.explanation is window.clip.explanation, timeout=TIMEOUT)
+    clip = window.clip
+    assert (clip.index, clip.start_s) == (3, 7.5)  # the window centred nearest 10.1 s
+    assert view.chosen.isVisible() and view.chosen.getRegion() == pytest.approx((7.5, 12.5))
+    a = clip.analysis
+    assert a.n_samples == CLIP and window.views._scale[2] == pytest.approx(5.0)
+    assert np.array_equal(a.wave, load_audio(long, RATE)[int(7.5 * RATE):][:CLIP])
+    assert np.allclose(a.probabilities, timeline.classifier[3], atol=1e-5)
+    top = timeline.classes[int(timeline.top[3])]
+    qtbot.waitUntil(lambda: window.predictions.table.item(0, 0).text() == top, timeout=TIMEOUT)
+    assert "window 0:08 to 0:12" in window.statusBar().currentMessage()
+
+    qtbot.mouseClick(view.whole, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not isinstance(window.clip, WindowResult), timeout=TIMEOUT)
+    assert window.clip.analysis.n_samples == 4 * CLIP
+    assert not view.chosen.isVisible()
+    assert view.timeline is timeline and window.timeline.run is None  # not recomputed
+
+    window.open_clip(esc10_clip)  # a 5-s clip (5.001 s): the whole-clip views only
+    qtbot.waitUntil(lambda: window.clip.path == esc10_clip, timeout=TIMEOUT)
+    assert not view.isVisible() and not isinstance(window.clip, WindowResult)
+    assert CLIP < window.clip.analysis.n_samples < 1.1 * CLIP
+
+
+def test_a_long_recording_in_memory_gets_a_timeline(qtbot, window, esc10):
+    wave = np.concatenate([load_audio(f, RATE)[:CLIP] for _, f in clips_of(esc10)[4:7]])
+    window.analyse_recording(wave[:12 * RATE], RATE, saved=True)
+    qtbot.waitUntil(lambda: _timeline_done(window, 4), timeout=TIMEOUT)
+    view = window.timeline.view
+    qtbot.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton, pos=view.point_of(9.0))
+    qtbot.waitUntil(lambda: isinstance(window.clip, WindowResult), timeout=TIMEOUT)
+    assert window.clip.start_s == 7.5
+    tail = window.clip.analysis.wave
+    assert np.array_equal(tail[:int(4.5 * RATE)], wave[int(7.5 * RATE):12 * RATE])
+    assert not tail[int(4.5 * RATE):].any()  # the last window is padded, as in the timeline
+    assert np.allclose(window.clip.analysis.probabilities, view.timeline.classifier[3],
+                       atol=1e-5)
