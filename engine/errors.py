@@ -15,3 +15,21 @@ class BundleError(L2IError):
 
 class Cancelled(L2IError):
     """A long task was cancelled through its TaskState."""
+
+
+def failure_message(exc: BaseException) -> str:
+    """One line for any failure shown to a user: an L2IError's own text; out of memory
+    (MemoryError has no text at all) said plainly with what to try; anything else as
+    ``Type: text``, so that a bug is still recognisable in a report."""
+    if isinstance(exc, L2IError):
+        text = str(exc)
+    elif isinstance(exc, MemoryError):
+        text = ("out of memory: this machine's memory ran out; try a shorter clip, a "
+                "smaller batch, or close other programs")
+    elif type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():
+        text = ("GPU out of memory: the device's memory ran out; try a smaller batch or "
+                "another device (the CPU)")
+    else:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return " ".join(text.split()) or type(exc).__name__

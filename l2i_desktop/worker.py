@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import L2IError
+from engine.errors import failure_message
 
 # kinds whose newer requests make the listed kinds stale too
 _SUPERSEDES = {"analyse": ("analyse", "explain", "render"), "explain": ("explain", "render"),
@@ -63,11 +63,8 @@ class EngineWorker(QObject):
                 continue
             try:
                 result = fn(*args)
-            except L2IError as exc:
-                self.failed.emit(kind, rid, str(exc))
-                continue
-            except Exception as exc:  # a bug must not kill the app: show it instead
-                self.failed.emit(kind, rid, f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # a bug or no memory must not kill the app: say it
+                self.failed.emit(kind, rid, failure_message(exc))
                 continue
             if self.is_current(kind, rid):
                 self.finished.emit(kind, rid, result)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PySide6.QtCore import QSettings
 
+from engine.errors import failure_message
 from l2i_desktop import jobs
 from l2i_desktop.main_window import MainWindow
 from l2i_desktop.settings import Settings
@@ -48,7 +49,8 @@ def test_an_engine_job_that_fails_leaves_the_window_working(qtbot, window, esc10
         raise error
     monkeypatch.setattr(jobs, "analyse_clip", failing)
     window.open_clip(esc10_clip)
-    qtbot.waitUntil(lambda: type(error).__name__ in window.error_label.text(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.error_label.text() != "", timeout=TIMEOUT)
+    assert window.error_label.text().endswith(failure_message(error))
     assert "\n" not in window.error_label.text()
     assert window.clip is shown  # what was on screen stays there
     assert window.worker._thread.is_alive()
@@ -72,7 +74,8 @@ def test_a_training_run_out_of_memory_is_reported_and_the_next_run_works(qtbot, 
         raise error
     runner.start(train)
     qtbot.waitUntil(lambda: bool(failures), timeout=TIMEOUT)
-    assert type(error).__name__ in failures[0] and "\n" not in failures[0]
+    assert failures[0] == failure_message(error) and "\n" not in failures[0]
+    assert failures[0].startswith(("out of memory", "GPU out of memory"))
     runner.start(lambda task: "trained")
     qtbot.waitUntil(lambda: bool(results), timeout=TIMEOUT)
     assert results == ["trained"]

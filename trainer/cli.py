@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.errors import Cancelled, L2IError
+from engine.errors import Cancelled, L2IError, failure_message
 from trainer import corruption_cli, report_cli, slime_cli
 
 
@@ -188,6 +188,14 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"l2i: error: {msg}", file=sys.stderr)
         return 2
+    except MemoryError as exc:
+        print(f"l2i: error: {failure_message(exc)}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:  # torch's OutOfMemoryError; anything else is a bug
+        if "out of memory" not in str(exc).lower():
+            raise
+        print(f"l2i: error: {failure_message(exc)}", file=sys.stderr)
+        return 1
     except (KeyboardInterrupt, Cancelled):
         print("l2i: interrupted; rerun the same command with --resume to continue",
               file=sys.stderr)

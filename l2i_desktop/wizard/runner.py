@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import Cancelled, L2IError
+from engine.errors import Cancelled, L2IError, failure_message
 from engine.progress import TaskState
 
 
@@ -58,10 +58,10 @@ class TaskRunner(QObject):
             except Cancelled:
                 self._cancelled.emit(run_id)
             except L2IError as exc:
-                self._failed.emit(run_id, str(exc))
+                self._failed.emit(run_id, failure_message(exc))
             except Exception as exc:  # a bug in a run must reach the user, not kill the app
                 traceback.print_exc()
-                self._failed.emit(run_id, f"{type(exc).__name__}: {exc}")
+                self._failed.emit(run_id, failure_message(exc))
             else:
                 if task.cancelled:
                     self._cancelled.emit(run_id)
