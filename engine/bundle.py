@@ -23,6 +23,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 from torch import nn
 
+from engine.atomic import replace_folder
 from engine.bundle_manifest import SCHEMA_VERSION, validate_manifest
 from engine.classifier import build_classifier
 from engine.errors import BundleError, L2IError
@@ -43,6 +44,7 @@ MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_WEIGHTS_BYTES = 2 << 30
+MAX_RATIO = 50  # deflated float weights shrink by about 1.1; zeros by 1000
 
 
 @dataclass
@@ -157,15 +159,7 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
                     zf.write(tmp / member, member)
             os.replace(zipped, path)
         else:
-            (tmp / "bundle.zip").unlink(missing_ok=True)
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-                return path
-            os.replace(tmp, path)
+            replace_folder(tmp, path)
             return path
     finally:
         if tmp.exists():
@@ -180,9 +174,15 @@ def _read_zip(path: Path) -> tuple[bytes, bytes, bytes | None]:
             for member, limit in ((MANIFEST, MAX_MANIFEST_BYTES), (WEIGHTS, MAX_WEIGHTS_BYTES)):
                 if member not in names:
                     raise BundleError(f"{path.name}: the archive has no {member}")
-                if names[member].file_size > limit:
+                info = names[member]
+                if info.file_size > limit:
                     raise BundleError(f"{path.name}: {member} is implausibly large "
-                                      f"({names[member].file_size} bytes)")
+                                      f"({info.file_size} bytes)")
+                # trained weights barely compress: a high ratio is a zip bomb, refused
+                # before gigabytes are inflated into memory
+                if info.file_size > MAX_RATIO * max(info.compress_size, 1) + (1 << 20):
+                    raise BundleError(f"{path.name}: {member} inflates {info.file_size} "
+                                      f"bytes from {info.compress_size}: refused")
             with zf.open(MANIFEST) as f:
                 manifest = f.read(MAX_MANIFEST_BYTES + 1)
             with zf.open(WEIGHTS) as f:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine import atomic
 from engine.bundle import load_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +60,9 @@ def test_a_bundle_killed_while_being_replaced_is_old_or_new_never_half(tmp_path,
         assert proc.returncode < 0, f"round {round_}: the saver ended by itself"
         old = out.with_name(f".{out.name}.old")
         if not out.exists() and name == "folder":
-            # the one non-atomic step of replacing a folder (two renames): the previous
-            # bundle is kept whole beside it (RELIABILITY.md)
+            # without renameat2 a folder is replaced by two renames: between them the
+            # previous bundle is kept whole beside it (RELIABILITY.md)
+            assert atomic._RENAMEAT2 is None, "the atomic exchange left no folder"
             bundle = load_bundle(old)
         else:
             bundle = load_bundle(out)
