@@ -174,6 +174,9 @@ class MainWindow(QMainWindow):
         space.triggered.connect(lambda: self.play("stop" if self.player.is_playing
                                                   else "interpretation"))
         self.addAction(space)
+        stop = QAction("Cancel analysis", self, shortcut="Esc")  # a long clip, say
+        stop.triggered.connect(self.worker.cancel_running)
+        self.addAction(stop)
         install_corruption(self)  # Analyse > Corrupt and compare (corruption_dialog.py)
         install_live(self)  # File > Live interpretation (l2i_desktop/live_panel.py)
         install_report(self)  # File > Batch report... (l2i_desktop/report_dialog.py)
@@ -231,7 +234,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"analysing {Path(path).name}...")
         self.target = None  # a new clip is explained for its own top class first
         self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path(path), None,
-                           self.tau)
+                           self.tau, cancellable=True)
 
     def analyse_recording(self, wave: np.ndarray, rate: int, saved: bool = False) -> None:
         """Explain what was just recorded, shown as 'recording'. Until it is saved, opening
@@ -243,7 +246,7 @@ class MainWindow(QMainWindow):
         self.save_recording_act.setEnabled(not saved)
         self.target = None
         self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path("recording"),
-                           None, self.tau, (wave, rate))
+                           None, self.tau, (wave, rate), cancellable=True)
 
     def _ask_record(self) -> None:
         if not self.may_drop_recording():

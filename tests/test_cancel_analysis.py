@@ -1,0 +1,83 @@
+"""A long analysis can be stopped: by Esc, by asking for another clip, by closing."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from l2i_desktop import jobs
+from l2i_desktop.main_window import MainWindow
+from l2i_desktop.settings import Settings
+from l2i_desktop.worker import EngineWorker
+
+TIMEOUT = 60_000
+
+
+def _endless(started: threading.Event, ended: list, task=None):
+    """Stands for the analysis of a very long clip: works until it is cancelled."""
+    started.set()
+    try:
+        while True:
+            task.check()
+            threading.Event().wait(0.01)
+    except BaseException as exc:
+        ended.append(type(exc).__name__)
+        raise
+
+
+def test_a_newer_request_cancels_the_running_one(qtbot):
+    worker = EngineWorker()
+    started, ended, failed, done = threading.Event(), [], [], []
+    worker.failed.connect(lambda kind, rid, msg: failed.append(msg))
+    worker.finished.connect(lambda kind, rid, result: done.append(result))
+    try:
+        worker.submit("analyse", _endless, started, ended, cancellable=True)
+        assert started.wait(10)
+        worker.submit("analyse", lambda: "second clip")
+        qtbot.waitUntil(lambda: done == ["second clip"], timeout=TIMEOUT)
+        assert ended == ["Cancelled"] and failed == []  # superseded: nothing to say
+    finally:
+        worker.stop()
+
+
+def test_stop_ends_a_running_analysis_at_once():
+    worker = EngineWorker()
+    started, ended = threading.Event(), []
+    worker.submit("analyse", _endless, started, ended, cancellable=True)
+    assert started.wait(10)
+    worker.stop()
+    assert not worker._thread.is_alive() and ended == ["Cancelled"]
+
+
+@pytest.fixture
+def window(qtbot, tiny_bundle, tmp_path):
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(tiny_bundle, settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+    yield win
+    win.close()
+
+
+def test_escape_cancels_the_analysis_and_the_window_goes_on(qtbot, window, esc10_clip,
+                                                           monkeypatch):
+    window.open_clip(esc10_clip)
+    qtbot.waitUntil(lambda: window.shown_clip == esc10_clip, timeout=TIMEOUT)
+    shown = window.clip
+    real = jobs.analyse_clip
+    started, ended = threading.Event(), []
+
+    def long_clip(explainer, path, target, tau, recorded=None, task=None):
+        return _endless(started, ended, task)
+    monkeypatch.setattr(jobs, "analyse_clip", long_clip)
+    window.open_clip(esc10_clip)
+    assert started.wait(10)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: "cancelled" in window.error_label.text(), timeout=TIMEOUT)
+    assert ended == ["Cancelled"] and window.clip is shown
+    monkeypatch.setattr(jobs, "analyse_clip", real)
+    window.open_clip(esc10_clip)
+    qtbot.waitUntil(lambda: window.clip is not shown, timeout=TIMEOUT)
