@@ -179,6 +179,9 @@ class Stability:
       two power spectrograms over the clean one's sum). Spectrograms, not waveforms:
       added noise changes the phase, which the ear hardly hears but a waveform
       difference counts in full; the minimum keeps added noise from raising the score.
+      With the paper's log-domain masks (M X on X = log(1 + |S|)) a mask of 1/2 on a
+      loud cell keeps far less than half of its energy, so this reacts strongly to
+      small changes of the masks: it measures what the two interpretations let you hear.
     - energy_on_clean: the same common energy over the corrupted interpretation's own;
       low when the corrupted interpretation is mostly something else (the noise, or
       the second clip). Keeping everything scores 1 on energy_kept but not on this.

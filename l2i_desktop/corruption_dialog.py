@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDoubleSpinBox,
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -88,7 +87,8 @@ class ComparisonView(pg.GraphicsLayoutWidget):
             rel = self.addPlot(row=2, col=col)
             rel.setMenuEnabled(False)
             rel.setLabel("left", "relevance")
-            rel.setLabel("bottom", "components, by clean relevance")
+            rel.setLabel("bottom", "components by clean relevance (dashed: clean "
+                                   "selection ends)")
             chosen = pg.BarGraphItem(x=[], height=[], width=0.8, brush=COLOURS[side], pen=None)
             rest = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#c7c7c7", pen=None)
             rel.addItem(rest)
@@ -99,6 +99,9 @@ class ComparisonView(pg.GraphicsLayoutWidget):
                 p.setXLink(self.plots["clean_input"] if "relevance" not in key
                            else self.plots["clean_relevance"])
             p.getAxis("left").setWidth(55)
+        for col in (0, 1):  # equal columns, whatever the titles' lengths
+            self.ci.layout.setColumnStretchFactor(col, 1)
+            self.ci.layout.setColumnPreferredWidth(col, 100)
         self.tau_lines = [pg.InfiniteLine(0.1, angle=0, pen=pg.mkPen("#d62728", width=1))
                           for _ in range(2)]
         self.edges = [pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#555", style=Qt.PenStyle.DashLine))
@@ -118,7 +121,7 @@ class ComparisonView(pg.GraphicsLayoutWidget):
                   "clean_interpretation": f"Interpretation of '{cls}' (clean)",
                   "corrupted_interpretation": f"Interpretation of '{cls}' (corrupted)",
                   "clean_relevance": "Relevance (clean), selected in colour",
-                  "corrupted_relevance": "Relevance (corrupted), same order"}
+                  "corrupted_relevance": "Relevance (corrupted), in the clean order"}
         for key, title in titles.items():
             self.plots[key].setTitle(title)
         for key, img in self.images.items():
@@ -149,7 +152,7 @@ def stability_text(comp: Comparison) -> str:
     sel_a, sel_b = comp.clean_explanation.selected, comp.corrupted_explanation.selected
     kept = "yes" if s.top1_kept else "no"
     return (f"<b>Jaccard</b> {s.jaccard:.2f} (clean {sorted(sel_a)}, corrupted "
-            f"{sorted(sel_b)}) &nbsp; <b>top-1 kept</b> {kept} ({a.classes[a.predicted]} "
+            f"{sorted(sel_b)})<br><b>top-1 kept</b> {kept} ({a.classes[a.predicted]} "
             f"→ {b.classes[b.predicted]}; p('{a.classes[c]}') {a.probabilities[c]:.2f} → "
             f"{b.probabilities[c]:.2f}) &nbsp; <b>Spearman</b> {s.rank_correlation:.2f} "
             f"&nbsp; <b>energy kept</b> {s.energy_kept:.2f} &nbsp; <b>on clean</b> "
@@ -187,17 +190,15 @@ class CorruptionDialog(QDialog):
         self.run_button = QPushButton("Corrupt and compare")
         self.run_button.setObjectName("corrupt_run")
         self.run_button.clicked.connect(self.run)
-        form = QGridLayout()
-        form.addWidget(self.white, 0, 0)
-        form.addWidget(self.snr, 0, 1)
-        form.addWidget(QLabel("seed"), 0, 2)
-        form.addWidget(self.seed, 0, 3)
-        form.addWidget(self.mix, 1, 0)
-        form.addWidget(self.level, 1, 1)
-        form.addWidget(self.other, 1, 2, 1, 2)
-        form.addWidget(browse, 1, 4)
-        form.addWidget(self.run_button, 0, 4)
-        form.setColumnStretch(2, 1)
+        first, second = QHBoxLayout(), QHBoxLayout()
+        for w in (self.white, self.snr, QLabel("seed"), self.seed):
+            first.addWidget(w)
+        first.addStretch(1)
+        first.addWidget(self.run_button)
+        for w in (self.mix, self.level):
+            second.addWidget(w)
+        second.addWidget(self.other, 1)
+        second.addWidget(browse)
         self.view = ComparisonView()
         self.numbers = QLabel("Choose a corruption and press Corrupt and compare.")
         self.numbers.setWordWrap(True)
@@ -219,7 +220,8 @@ class CorruptionDialog(QDialog):
             self.buttons[kind] = b
         transport.addStretch(1)
         lay = QVBoxLayout(self)
-        lay.addLayout(form)
+        lay.addLayout(first)
+        lay.addLayout(second)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.numbers)
         lay.addLayout(transport)

@@ -271,3 +271,37 @@ def test_cli_bad_inputs_are_one_line(three_clips, default_bundle_file, tmp_path,
                  "--mix", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.wav" in err and len(err.strip().splitlines()) == 1
+
+
+def test_study_reports_progress_skips_bad_clips_and_can_be_cancelled(three_clips,
+                                                                       default_bundle_file,
+                                                                       tmp_path):
+    from engine.bundle import load_bundle
+    from engine.corruption import study
+    from engine.errors import Cancelled
+    from engine.explain import Explainer
+    from engine.progress import TaskState
+
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    clips = [bad, *sorted(three_clips.iterdir())[:2]]
+    reports = []
+    with Explainer(load_bundle(default_bundle_file)) as ex:
+        result = study(ex, clips, [Corruption("white", 20)], 0.1, 0, TaskState(reports.append))
+        assert [r.done for r in reports] == [0, 1, 2, 3] and reports[-1].total == 3
+        assert result["clips"] == 2 and len(result["conditions"][0]["per_clip"]) == 2
+        assert result["skipped"][0]["clip"] == str(bad)
+        assert "bad.wav" in result["skipped"][0]["reason"]
+        task = TaskState(lambda r: task.cancel() if r.done >= 1 else None)
+        with pytest.raises(Cancelled):
+            study(ex, clips[1:], [Corruption("white", 20)], task=task)
+
+
+def test_clips_are_found_by_name_pattern_and_limited(three_clips):
+    from trainer.corruption_cli import find_clips
+
+    every = find_clips(three_clips)
+    assert len(every) == 3 and every == sorted(every)
+    assert find_clips(three_clips, "1-*", limit=2) == every[:2]
+    with pytest.raises(L2IError, match="matching '9-\\*'"):
+        find_clips(three_clips, "9-*")
