@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from engine.explain import Explainer
 from engine.live import DropGate, RingBuffer, analyse_window, window_seconds
+from engine.progress import TaskState
 from l2i_desktop import jobs
 from l2i_desktop.recorder import Recorder
 
@@ -75,9 +76,10 @@ class LiveClip(jobs.ClipResult):
 
 
 def live_job(explainer: Explainer, wave: np.ndarray, rate: int, written: int,
-             target: int | None, tau: float) -> LiveClip:
-    """Runs on the engine worker: analyse the window and draw its pictures."""
-    frame = analyse_window(explainer, wave, rate, written, target, tau)
+             target: int | None, tau: float, task: TaskState | None = None) -> LiveClip:
+    """Runs on the engine worker: analyse the window and draw its pictures. ``task``
+    lets a newer analysis (the take, when live stops) cut it short."""
+    frame = analyse_window(explainer, wave, rate, written, target, tau, task)
     a, exp = frame.analysis, frame.explanation
     log_mag = a.log_mag.cpu().numpy()
     levels = jobs.display_levels(log_mag)
@@ -241,10 +243,11 @@ class LivePanel(QToolBar):
         wave, written = self.recorder.ring.window()
         self._submitted_at = time.perf_counter()
         self._rid = win.worker.submit("analyse", live_job, win.explainer, wave,
-                                      self.recorder.sample_rate, written, win.target, win.tau)
+                                      self.recorder.sample_rate, written, win.target, win.tau,
+                                      cancellable=True)
 
     def _on_finished(self, kind: str, rid: int, result) -> None:
-        if kind == "bundle" and self._live and False:
+        if kind == "bundle" and self._live:
             # another model may want another window: the take is analysed with it (which
             # also supersedes the window's attempt to reopen the live input as a file)
             self.stop()

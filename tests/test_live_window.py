@@ -42,6 +42,14 @@ def _live_parts(win: MainWindow) -> tuple[LivePanel, QAction]:
     return panel, action
 
 
+def _close(win: MainWindow, panel: LivePanel) -> None:
+    """Close without the question about an unsaved take (a failed test must not hang)."""
+    if panel.is_live:
+        panel.stop(analyse=False)
+    win.unsaved_recording = None
+    win.close()
+
+
 class StallProbe:
     """A 5 ms timer on the UI thread: the longest gap between two of its ticks is the
     longest time the UI thread could not react (reported, not asserted)."""
@@ -130,10 +138,7 @@ def test_live_interpretation_follows_what_the_microphone_hears(qtbot, server, pl
         assert win.views.plots[-1].getAxis("bottom")._tickLevels is None  # plain seconds
     finally:
         probe.stop()
-        if panel.is_live:
-            panel.stop(analyse=False)
-        win.unsaved_recording = None
-        win.close()
+        _close(win, panel)
 
     gaps = np.array(probe.gaps)
     with capsys.disabled():
@@ -179,8 +184,7 @@ def test_opening_another_bundle_while_live_stops_and_analyses_the_take(qtbot, se
         qtbot.waitUntil(lambda: win.shown_clip == Path("recording"), timeout=TIMEOUT)
         assert win.error_label.text() == "" and win.unsaved_recording is not None
     finally:
-        win.unsaved_recording = None
-        win.close()
+        _close(win, panel)
 
 
 def test_without_a_bundle_or_an_input_it_says_why_in_one_line(qtbot, tmp_path,

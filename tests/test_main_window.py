@@ -145,9 +145,9 @@ def test_the_engine_work_runs_off_the_ui_thread(qtbot, window, esc10_clip, monke
     for name in ("analyse_clip", "explain", "render"):
         original = getattr(jobs, name)
 
-        def spy(*args, _original=original, _name=name):
+        def spy(*args, _original=original, _name=name, **kwargs):
             seen.append((_name, threading.current_thread() is threading.main_thread()))
-            return _original(*args)
+            return _original(*args, **kwargs)
         monkeypatch.setattr(jobs, name, spy)
     _analysed(qtbot, window, esc10_clip)
     window.tau_slider.setValue(0)

@@ -1,0 +1,82 @@
+"""Interpreter variants for the field's faithfulness metrics (EVALUATION.md), on fold 1.
+
+Each variant starts from the same classifier and dictionary (fold 1 of the protocol:
+trained on ESC-10 folds 2-5) and is evaluated on the held-out fold 1, clean and
+contaminated (mixture, white noise, speech), with `l2i evaluate`:
+
+- ``default_fold1``: the shipped bundle (the paper's loss, masks on log(1+|S|));
+- ``paper_linear``: the same interpreter, its masks applied to |S| (with the paper's
+  loss the mask domain plays no part in training, so no training is needed);
+- ``faith_log`` / ``faith_linear``: the shipped interpreter fine-tuned for a few epochs
+  with the faithfulness terms (keep on the masked-in input, lose on the masked-out one,
+  mask size), masks in the log or the linear domain.
+
+Every step is skipped when its output exists.
+
+    python scripts/quality_variants.py --data ../shared/data/esc10 \\
+        --speech ../shared/data/fsdd --fold-dir runs/esc10/fold1 --work runs/quality
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+
+from engine.bundle import load_bundle, save_bundle
+from resources import DEFAULT_BUNDLE
+from trainer.cli import main as l2i
+
+FAITHFUL = {"faith_log": "log", "faith_linear": "linear"}
+
+
+def run(args: list[str]) -> None:
+    print("l2i " + shlex.join(args), flush=True)
+    if (rc := l2i(args)) != 0:
+        sys.exit(f"step failed ({rc})")
+
+
+def with_linear_masks(source: Path, out: Path) -> None:
+    bundle = load_bundle(source)
+    cfg = dataclasses.replace(bundle.interpreter.config, mask_domain="linear")
+    bundle.interpreter.config = cfg
+    bundle.manifest["interpreter"] = cfg.to_dict()
+    bundle.manifest["name"] = bundle.manifest["name"] + " (linear masks)"
+    save_bundle(bundle, out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--speech", type=Path, required=True)
+    ap.add_argument("--fold-dir", type=Path, required=True,
+                    help="the protocol's fold-1 folder (classifier/, dictionary.safetensors)")
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args()
+    a.work.mkdir(parents=True, exist_ok=True)
+    common = ["--data", str(a.data), "--test-fold", "1", "--device", a.device]
+    bundles = {"default_fold1": DEFAULT_BUNDLE, "paper_linear": a.work / "paper_linear.l2i"}
+    if not bundles["paper_linear"].is_file():
+        with_linear_masks(DEFAULT_BUNDLE, bundles["paper_linear"])
+    for name, domain in FAITHFUL.items():
+        bundles[name] = out = a.work / f"f1_{name}.l2i"
+        if not out.is_file():
+            run(["train", "interpreter", *common,
+                 "--classifier", str(a.fold_dir / "classifier"),
+                 "--dictionary", str(a.fold_dir / "dictionary.safetensors"),
+                 "--init", str(DEFAULT_BUNDLE), "--faith-in", "1", "--faith-out", "1",
+                 "--faith-size", "1", "--mask-domain", domain, "--lr", "1e-4",
+                 "--epochs", str(a.epochs), "--out", str(out), "--resume"])
+    for name, bundle in bundles.items():
+        report = a.work / f"{name}.json"
+        if not report.is_file():
+            run(["evaluate", "--bundle", str(bundle), *common, "--contaminate",
+                 "mixture,white,speech", "--speech", str(a.speech), "--json", str(report)])
+
+
+if __name__ == "__main__":
+    main()
