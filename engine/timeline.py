@@ -256,8 +256,9 @@ def compute_timeline(explainer: Explainer, source: Source, hop_s: float | None =
 
 def read_window(source: Source, start_s: float, duration_s: float, rate: int) -> np.ndarray:
     """``duration_s`` of a file (or of a signal at ``rate``) from ``start_s``, mono at
-    ``rate``, zero-padded past the end. Only that stretch (and a few ms of context for
-    the resampler) is decoded; its samples are those of the whole file resampled."""
+    ``rate``, zero-padded past the end. Only that stretch (and 50 ms of context on each
+    side for the resampler) is decoded; it equals that stretch of the file resampled whole,
+    up to the resampler's edge effects beyond the context."""
     first, n = int(round(start_s * rate)), int(round(duration_s * rate))
     if first < 0 or n <= 0:
         raise L2IError(f"no such window: {start_s} s for {duration_s} s")
@@ -273,10 +274,16 @@ def read_window(source: Source, start_s: float, duration_s: float, rate: int) ->
         step = native // math.gcd(native, rate)
         margin = 0 if native == rate else native // 20
         a = max(0, (first * native // rate - margin) // step * step)
+        if a >= f.frames:
+            return out
         offset = first - a * rate // native
-        f.seek(a)
-        frames = -(-(offset + n) * native // rate) + 2 * margin
-        data = f.read(frames, dtype="float32", always_2d=True)
+        try:
+            f.seek(a)
+            data = f.read(-(-(offset + n) * native // rate) + 2 * margin, dtype="float32",
+                          always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+            raise AudioError(f"{shown(path)}: unreadable at {start_s:.1f} s "
+                             f"({_reason(exc)})") from None
     piece = resample(_mono(data, shown(path)), native, rate)[offset:offset + n]
     out[:piece.size] = piece
     return out

@@ -233,6 +233,8 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"analysing {Path(path).name}...")
         self.target = None  # a new clip is explained for its own top class first
+        if self.timeline.open_long(Path(path)):  # an hour: its timeline, not all of it
+            return
         self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path(path), None,
                            self.tau, cancellable=True)
 

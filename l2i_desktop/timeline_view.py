@@ -9,11 +9,13 @@ queues the next), so a click or a tau change waits for one short job, not the ho
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+import soundfile as sf
 from PySide6.QtCore import QObject, QPoint, QPointF, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -25,7 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import Cancelled
 from engine.explain import Explainer
+from engine.progress import TaskState, check
 from engine.timeline import (
     Source,
     Timeline,
@@ -38,13 +42,19 @@ from engine.timeline import (
 from l2i_desktop import jobs
 
 BATCHES_PER_JOB = 3  # about two seconds of CPU per job for the ESC-10 model
+# longer files open on their timeline, first window explained: analysing an hour whole
+# holds gigabytes (RELIABILITY.md); "Whole clip" still does it on request
+TIMELINE_FIRST_S = 600.0
 _CMAP = pg.colormap.get("viridis")
 
 
 def clock(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else \
+    """m:ss, h:mm:ss past an hour, with tenths when the time is not whole seconds."""
+    tenths = int(round(seconds * 10))
+    s, t = divmod(tenths, 10)
+    text = f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else \
         f"{s // 60}:{s % 60:02d}"
+    return f"{text}.{t}" if t else text
 
 
 class ClockAxis(pg.AxisItem):
@@ -63,8 +73,8 @@ class TimelineView(QWidget):
         self.timeline: Timeline | None = None
         self.title = QLabel("<b>Timeline</b>")
         self.source = QComboBox()
-        self.source.addItem("classifier", "classifier")
-        self.source.addItem("interpreter", "interpreter")
+        for name in ("classifier", "interpreter"):
+            self.source.addItem(name, name)
         self.source.currentIndexChanged.connect(lambda _i: self._draw())
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
@@ -73,10 +83,8 @@ class TimelineView(QWidget):
         self.whole.clicked.connect(self.whole_clip.emit)
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
-        head.addWidget(self.progress)
-        head.addWidget(QLabel("probabilities of the"))
-        head.addWidget(self.source)
-        head.addWidget(self.whole)
+        for w in (self.progress, QLabel("probabilities of the"), self.source, self.whole):
+            head.addWidget(w)
         self.plot = pg.PlotWidget(background="w", axisItems={"bottom": ClockAxis("bottom")})
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
@@ -132,6 +140,10 @@ class TimelineView(QWidget):
         self.progress.setValue(len(t.starts))
         self._draw()
 
+    def stopped(self) -> None:  # cancelled: what was computed stays
+        self.progress.hide()
+        self.title.setText(self.title.text() + " (stopped)")
+
     def finish(self, duration_s: float) -> None:
         self.timeline.duration_s = duration_s
         self.progress.hide()
@@ -142,7 +154,8 @@ class TimelineView(QWidget):
         if index is None or self.timeline is None:
             self.chosen.hide()
             return
-        start = float(self.timeline.starts[index])
+        t = self.timeline  # the window may be shown before the timeline reaches it
+        start = float(t.starts[index]) if index < len(t.starts) else index * t.hop_s
         self.chosen.setRegion((start, start + self.timeline.window_s))
         self.chosen.show()
 
@@ -241,18 +254,27 @@ class _Chunk:
     error: str | None = None
 
 
-def advance(run: _Run, batches: int) -> _Chunk:
-    """Worker job: the next few batches of windows. Errors come back as a message, so a
-    timeline that was replaced meanwhile (another clip, another bundle) stays silent."""
+def advance(run: _Run, batches: int, waiting: Callable[[], bool],
+            task: TaskState | None = None) -> _Chunk:
+    """Worker job: up to ``batches`` batches of windows, fewer when other jobs wait (a
+    click, a tau change). Esc or closing cancels it through ``task``. Other errors come
+    back as a message, so a timeline replaced meanwhile (another clip or bundle) is quiet."""
     try:
         if run.stale:
             raise RuntimeError("replaced")
         if run.stream is None:
             run.stream = TimelineStream(run.explainer, run.source)
-        got = [b for _, b in zip(range(batches), run.stream)]
+        got = []
+        for batch in run.stream:
+            got.append(batch)
+            check(task)
+            if len(got) >= batches or waiting():
+                break
     except Exception as exc:  # noqa: BLE001 - shown in the window, as the worker does
         if run.stream is not None:
             run.stream.close()
+        if isinstance(exc, Cancelled):
+            raise
         return _Chunk(run, [], 0, True, 0.0, " ".join(str(exc).split()) or type(exc).__name__)
     s = run.stream
     finished = s.n_samples is not None and s.done >= s.estimated_windows
@@ -263,11 +285,11 @@ def advance(run: _Run, batches: int) -> _Chunk:
 
 
 def analyse_window(explainer: Explainer, source: Source, path: Path, index: int,
-                   start_s: float, tau: float) -> WindowResult:
+                   start_s: float, tau: float, task: TaskState | None = None) -> WindowResult:
     """Worker job: one window read from the file alone and explained like a clip."""
     rate = explainer.cfg.sample_rate
     wave = read_window(source, start_s, window_samples(explainer) / rate, rate)
-    clip = jobs.analyse_clip(explainer, path, None, tau, (wave, rate))
+    clip = jobs.analyse_clip(explainer, path, None, tau, (wave, rate), task)
     return WindowResult(**vars(clip), index=index, start_s=start_s)
 
 
@@ -285,6 +307,7 @@ class TimelineController(QObject):
         self.source: Source | None = None
         self.explainer: Explainer | None = None
         window.worker.finished.connect(self._on_finished)  # after the window's handler
+        window.worker.failed.connect(self._on_failed)
         self.view.window_clicked.connect(self.explain_window)
         self.view.whole_clip.connect(self.show_whole_clip)
 
@@ -317,13 +340,39 @@ class TimelineController(QObject):
         self._stop()
         self.path, self.explainer = clip.path, explainer
         self.source = clip.path if is_file else clip.analysis.wave
-        self.run = _Run(explainer, self.source)
-        rate = explainer.cfg.sample_rate
+        self.run, rate = _Run(explainer, self.source), explainer.cfg.sample_rate
         self.view.start(explainer.bundle.classes, clip.duration_s, window / rate,
-                        window // 2 / rate, count_windows(clip.analysis.n_samples, window,
-                                                          window // 2))
+                        window // 2 / rate,
+                        count_windows(clip.analysis.n_samples, window, window // 2))
         self.view.show()
-        self.window.worker.submit("timeline", advance, self.run, BATCHES_PER_JOB)
+        self._next()
+
+    def open_long(self, path: Path) -> bool:
+        """Open a file longer than TIMELINE_FIRST_S on its timeline, explaining its first
+        window; False for shorter files (and any file soundfile cannot probe), which
+        the window analyses whole as before."""
+        win, explainer = self.window, self.window.explainer
+        try:
+            info = sf.info(str(path))
+            seconds = info.frames / info.samplerate
+        except Exception:  # noqa: BLE001 - the whole-clip path reports a bad file
+            return False
+        if seconds <= TIMELINE_FIRST_S:
+            return False
+        rate, window = explainer.cfg.sample_rate, window_samples(explainer)
+        n_samples = -(-info.frames * rate // info.samplerate)
+        self._stop()
+        self.path = self.source = Path(path)
+        self.explainer = explainer
+        self.run = _Run(explainer, self.source)
+        self.view.start(explainer.bundle.classes, seconds, window / rate, window // 2 / rate,
+                        count_windows(n_samples, window, window // 2))
+        self.view.show()
+        win.target = None
+        win.worker.submit("analyse", analyse_window, explainer, self.source, self.path, 0,
+                          0.0, win.tau, cancellable=True)
+        self._next()
+        return True
 
     def _chunk(self, chunk: _Chunk) -> None:
         if chunk.error is not None:
@@ -336,9 +385,17 @@ class TimelineController(QObject):
             self.view.finish(chunk.duration_s)
             self.run = None
             return
-        self.window.statusBar().showMessage(
-            f"timeline: {len(self.view.timeline.starts)} of {chunk.estimated} windows")
-        self.window.worker.submit("timeline", advance, self.run, BATCHES_PER_JOB)
+        self._next()
+
+    def _next(self) -> None:
+        worker = self.window.worker
+        worker.submit("timeline", advance, self.run, BATCHES_PER_JOB, worker.has_waiting_jobs,
+                      cancellable=True)
+
+    def _on_failed(self, kind: str, _rid: int, _message: str) -> None:
+        if kind == "timeline" and self.run is not None:  # cancelled (Esc): keep what is done
+            self.run = None
+            self.view.stopped()
 
     def _stop(self) -> None:
         """Drop the timeline being computed: its next job closes its file (or, if that job
@@ -354,7 +411,7 @@ class TimelineController(QObject):
         win.target = None  # each window is explained for its own top class first
         win.statusBar().showMessage(f"analysing the window at {clock(t.starts[index])}...")
         win.worker.submit("analyse", analyse_window, win.explainer, self.source,
-                          self.path, index, float(t.starts[index]), win.tau)
+                          self.path, index, float(t.starts[index]), win.tau, cancellable=True)
 
     def show_whole_clip(self) -> None:
         win = self.window
@@ -364,7 +421,7 @@ class TimelineController(QObject):
             (self.source, win.explainer.cfg.sample_rate)
         win.target = None
         win.worker.submit("analyse", jobs.analyse_clip, win.explainer, self.path, None,
-                          win.tau, recorded)
+                          win.tau, recorded, cancellable=True)
 
 
 def install_timeline(window) -> TimelineController:

@@ -4,8 +4,8 @@ from a file written at the bundle's rate:
     python scripts/timeline_memory.py --minutes 10 60 [--hop SECONDS] [--bundle B.l2i]
 
 The files are written first; each length is then measured in a fresh process that writes
-nothing (peak RSS only ever grows within one): the bundle is loaded and a 12-s recording
-(one full batch of windows) is put through first, so the baseline already holds the
+nothing (peak RSS only ever grows within one): the bundle is loaded and a 30-s recording
+(three batches of windows) is put through first, so the baseline already holds the
 model and its working memory; the growth past it is what the length costs. ``--whole``
 decodes the file at once first instead of streaming it, for comparison. ``decoded_mb``
 is what the recording takes decoded as float32, as ``engine.audio.load_audio`` would
@@ -36,6 +36,14 @@ from engine.timeline import compute_timeline  # noqa: E402
 from resources import default_bundle_path  # noqa: E402
 
 
+def rss_mb() -> float | None:
+    """Resident memory now (Linux), to tell a transient peak from an accumulation."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def measure(clip: Path, warm: Path, hop_s: float | None, bundle_path: Path, threads: int,
             whole: bool = False) -> dict:
     """Run in a process that has written nothing: the files come from the parent."""
@@ -44,13 +52,13 @@ def measure(clip: Path, warm: Path, hop_s: float | None, bundle_path: Path, thre
     rate = bundle.frontend.sample_rate
     with Explainer(bundle) as ex:
         compute_timeline(ex, warm)
-        base = peak_mb()
+        base, base_now = peak_mb(), rss_mb()
         start = time.perf_counter()
         # --whole: the recording decoded at once first, to show what streaming saves
         source = load_audio(clip, rate) if whole else clip
         timeline = compute_timeline(ex, source, hop_s)
         seconds = time.perf_counter() - start
-        peak = peak_mb()
+        peak, now = peak_mb(), rss_mb()
     minutes = timeline.duration_s / 60
     return {"minutes": round(minutes, 2), "source": "decoded array" if whole else "stream",
             "bundle": bundle.name, "windows": len(timeline.starts), "hop_s": timeline.hop_s,
@@ -59,6 +67,7 @@ def measure(clip: Path, warm: Path, hop_s: float | None, bundle_path: Path, thre
             "realtime_factor": round(minutes * 60 / seconds, 1),
             "baseline_mb": round(base, 1), "peak_mb": round(peak, 1),
             "growth_mb": round(peak - base, 1),
+            "resident_growth_mb": None if now is None else round(now - base_now, 1),
             "decoded_mb": round(timeline.duration_s * rate * 4 / 2**20, 1),
             "file_mb": round(clip.stat().st_size / 2**20, 1)}
 
@@ -80,7 +89,7 @@ def main() -> None:
         return
     rate = load_bundle(bundle).frontend.sample_rate
     with tempfile.TemporaryDirectory() as tmp:
-        warm = write_clip(Path(tmp) / "warm.wav", 12, rate)
+        warm = write_clip(Path(tmp) / "warm.wav", 30, rate)
         for minutes in a.minutes:
             clip = write_clip(Path(tmp) / "long.wav", minutes * 60, rate)
             cmd = [sys.executable, __file__, "--clip", str(clip), "--warm", str(warm),
