@@ -9,8 +9,8 @@ class probability on the on/off pattern gives one weight per segment. The top po
 segments form a binary mask; the masked-in and masked-out spectrograms are resynthesised
 with the original phase, exactly as L2I's interpretation and residual are.
 
-``perturb`` (the expensive part: n_samples forward passes) does not depend on the class,
-so ``fit`` for another class reuses its probabilities.
+``perturb`` (the expensive part: n_samples forward passes) does not depend on the class:
+``explain`` for another class, given the earlier ``perturbations``, only refits.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def mask_of(z: np.ndarray | torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return (zt @ masks.reshape(d, F * T)).clamp_(max=1.0).reshape(*zt.shape[:-1], F, T)
 
 
-@dataclass
+@dataclass(eq=False)  # a large, mutable record: compared by identity
 class Perturbations:
     """The class-independent part: on/off patterns and the classifier's answers. Filled
     in batches; a cancelled ``perturb`` leaves the rows done so far, and passing the

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -116,6 +116,8 @@ class SlimePanel(QWidget):
         self._cache_for: Analysis | None = None
         self._pending: int | None = None  # request id of the job in flight
         self._pending_key: tuple | None = None
+        self._seen: Analysis | None = None  # the window's analysis, numbered by _serial
+        self._serial = 0
         self._task: TaskState | None = None
 
         self.kind = QComboBox()
@@ -186,20 +188,26 @@ class SlimePanel(QWidget):
         self.worker.finished.connect(self._on_finished)
         self.worker.failed.connect(self._on_failed)
         self.kind.currentIndexChanged.connect(lambda _i: self.restart())
-        self.samples.editingFinished.connect(self.restart)
+        self._debounce = QTimer(self, singleShot=True, interval=600)  # typing, arrows
+        self._debounce.timeout.connect(self.restart)
+        self.samples.valueChanged.connect(lambda _v: self._debounce.start())
 
     # ---- what to compute --------------------------------------------------------------
     def config(self) -> slime.SlimeConfig:
+        # small batches: the job notices sooner that L2I's work is waiting
         return slime.SlimeConfig(segmentation=self.kind.currentData(),
-                                 n_samples=self.samples.value(), threshold=self.window.tau)
+                                 n_samples=self.samples.value(), threshold=self.window.tau,
+                                 batch_size=8)
 
     def wanted(self) -> tuple | None:
         """What the panel should show now: the window's clip, class and L2I selection."""
         w = self.window
         if w.clip is None or w.explanation is None or w.explainer is None:
             return None
+        if w.clip.analysis is not self._seen:  # a serial, not id(): ids are reused
+            self._seen, self._serial = w.clip.analysis, self._serial + 1
         exp = w.explanation
-        return (id(w.clip.analysis), exp.target, tuple(exp.selected), self.config())
+        return (self._serial, exp.target, tuple(exp.selected), self.config())
 
     def active(self) -> bool:
         dock = self.parentWidget()

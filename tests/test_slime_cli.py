@@ -26,12 +26,12 @@ def clip(esc10):
 def test_slime_explain_writes_audio_weights_and_prints_ff(clip, tmp_path, capsys):
     out = tmp_path / "slime"
     rc = main(["explain", str(clip), "--method", "slime", "--segments", "time",
-               "--samples", "12", "--top", "2", "--out", str(out)])
+               "--samples", "8", "--top", "2", "--out", str(out)])
     printed = capsys.readouterr()
     assert rc == 0, printed.err
     doc = json.loads((out / "explanation.json").read_text())
     assert doc["method"] == "slime" and doc["segmentation"] == "time"
-    assert doc["n_samples"] == 12 and 1 <= len(doc["selected"]) <= 2
+    assert doc["n_samples"] == 8 and 1 <= len(doc["selected"]) <= 2
     ff = doc["faithfulness"]["ff"]
     assert f"FF {ff:.3f}" in printed.out and doc["explained_class"] in printed.out
 

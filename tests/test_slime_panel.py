@@ -51,7 +51,7 @@ def clip(esc10, folder: str, i: int = 0):
     return sorted((esc10 / folder).glob("1-*.ogg"))[i]
 
 
-def open_and_show(qtbot, win, path, samples: int, kind: str = "freq"):
+def open_and_show(qtbot, win, path, samples: int, kind: str = "freq", wait: bool = True):
     panel = win.slime_panel
     panel.kind.setCurrentIndex(panel.kind.findData(kind))
     panel.samples.setValue(samples)
@@ -62,7 +62,8 @@ def open_and_show(qtbot, win, path, samples: int, kind: str = "freq"):
     show = next(a for a in menu.actions() if a.objectName() == "slime_show")
     show.trigger()
     assert win.findChild(QDockWidget, "slime_dock").isVisible()
-    wait_current(qtbot, panel)
+    if wait:
+        wait_current(qtbot, panel)
     return panel
 
 
@@ -80,7 +81,8 @@ def test_panel_shows_slime_beside_l2i_and_refits_for_another_class(qtbot, window
     np.testing.assert_allclose(panel.bars.opts["height"], exp.weights)
     red = [j for j, b in enumerate(panel.bars.opts["brushes"]) if b == "#d62728"]
     assert sorted(red) == sorted(exp.selected) and exp.selected
-    assert panel.image.image is r.picture and len(panel._boxes) == 2 * len(exp.selected)
+    assert np.array_equal(panel.image.image, r.picture)
+    assert len(panel._boxes) == 2 * len(exp.selected)  # a box and its rank per segment
     # the table holds both explanations' faithfulness; L2I's is the engine's measurement
     table = panel.table
     assert table.item(0, 0).text() == f"{r.faith['L2I'].ff:+.3f}"
@@ -103,22 +105,21 @@ def test_panel_shows_slime_beside_l2i_and_refits_for_another_class(qtbot, window
 
 def test_a_new_clip_makes_running_work_step_aside(qtbot, window, esc10):
     first, second = clip(esc10, "007 - Helicopter"), clip(esc10, "002 - Rain")
-    panel = open_and_show(qtbot, window, first, samples=24)
-    panel.samples.setValue(3000)  # far more than this test will wait for
-    panel.restart()
+    # far more samples than this test will wait for
+    panel = open_and_show(qtbot, window, first, samples=3000, wait=False)
     qtbot.waitUntil(lambda: panel._cache.get("freq") is not None
                     and panel._cache["freq"].done > 0, timeout=TIMEOUT)
     stale = panel._cache["freq"]
     window.open_clip(second)
     qtbot.waitUntil(lambda: window.shown_clip == second, timeout=TIMEOUT)
     assert 0 < stale.done < 3000  # it stopped, part-way, for the new clip's analysis
-    qtbot.waitUntil(lambda: panel._cache.get("freq") not in (None, stale),
-                    timeout=TIMEOUT)  # the new clip starts afresh
-    assert panel._cache_for is window.clip.analysis
-    panel.samples.setValue(24)
+    qtbot.waitUntil(lambda: panel._cache_for is window.clip.analysis
+                    and panel._cache.get("freq") is not None, timeout=TIMEOUT)
+    assert panel._cache["freq"] is not stale  # the new clip starts afresh
+    panel.samples.setValue(20)  # the fewest the panel offers
     panel.restart()
     wait_current(qtbot, panel)
-    assert panel.result.key[0] == id(window.clip.analysis)
+    assert panel._cache["freq"].done == 20 and panel._cache_for is window.clip.analysis
 
 
 def heard(qtbot, panel, button: str, seconds: float = 1.5) -> np.ndarray:
@@ -129,16 +130,34 @@ def heard(qtbot, panel, button: str, seconds: float = 1.5) -> np.ndarray:
     return cap.wave()
 
 
+def in_bands(x: np.ndarray, bands: list[tuple[float, float]]) -> float:
+    """Share of the energy of x within the frequency ranges ``bands`` (Hz)."""
+    power = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / RATE)
+    inside = np.zeros(f.shape, bool)
+    for lo, hi in bands:
+        inside |= (f >= lo) & (f < hi)
+    return float(power[inside].sum() / power.sum())
+
+
 def test_panel_plays_slime_explanation_and_residual(qtbot, server, window, esc10):
     panel = open_and_show(qtbot, window, clip(esc10, "007 - Helicopter"), samples=24)
     errors = []
     window.player.error.connect(errors.append)
     exp = panel.result.explanation
+    hz = window.explainer.cfg.sample_rate / window.explainer.cfg.n_fft
+    bands = [(exp.segments[j].f0 * hz, exp.segments[j].f1 * hz) for j in exp.selected]
+    shares = {}
     for button, mine, other in (("interpretation", exp.interpretation, exp.residual),
                                 ("residual", exp.residual, exp.interpretation)):
         rec = heard(qtbot, panel, button)
         assert window.playing_kind == f"slime_{button}"
         _, match = best_lag(rec, mine, RATE // 2)
         _, mismatch = best_lag(rec, other, RATE // 2)
-        assert match > 0.9 and mismatch < 0.5, (button, match, mismatch)
+        shares[button] = in_bands(rec, bands)
+        # heard: this signal, not the other part of the clip (one lag fits all only
+        # without dropped blocks, which a busy machine's sound server has now and then)
+        assert match > 10 * mismatch and mismatch < 0.05, (button, match, mismatch)
+    # SLIME's bands are what the explanation sounds like, and what the residual lacks
+    assert shares["interpretation"] > 0.9 and shares["residual"] < 0.1, shares
     assert not errors
