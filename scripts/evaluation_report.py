@@ -111,10 +111,10 @@ PUBLISHED = {"L-MAC (published, ESC-50 mixtures)": {"AI": 61.6, "AD": 3.8, "AG":
              "L2I (published, ESC-50 mixtures)": {"AI": 6.8, "AD": 25.9, "AG": 1.3,
                                                    "FF": 0.26}}
 QUALITY = ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP")
-LABELS = {"default_fold1": "ours: paper's loss, log-domain masks",
+LABELS = {"paper_log": "ours: paper's loss, log-domain masks",
           "paper_linear": "ours: paper's loss, linear-magnitude masks",
           "faith_log": "ours: + faithfulness fine-tuning, log-domain masks",
-          "faith_linear": "ours: + faithfulness fine-tuning, linear masks"}
+          "faith_linear": "ours: + faithfulness fine-tuning, linear masks (shipped)"}
 
 
 def quality_table(reports: dict[str, Path]) -> str:
@@ -212,7 +212,7 @@ def main() -> None:
     ap.add_argument("--quality", type=Path, default=ROOT / "runs" / "quality",
                     help="folder of `l2i evaluate --contaminate` reports, one per variant")
     ap.add_argument("--quality-variants",
-                    default="default_fold1,paper_linear,faith_log,faith_linear")
+                    default="paper_log,paper_linear,faith_log,faith_linear")
     a = ap.parse_args()
     text = a.doc.read_text()
     runs = load_runs(a.esc10)

@@ -4,14 +4,16 @@ Each variant starts from the same classifier and dictionary (fold 1 of the proto
 trained on ESC-10 folds 2-5) and is evaluated on the held-out fold 1, clean and
 contaminated (mixture, white noise, speech), with `l2i evaluate`:
 
-- ``default_fold1``: the shipped bundle (the paper's loss, masks on log(1+|S|));
+- ``paper_log``: the protocol's fold-1 attention bundle (the paper's loss, masks on
+  log(1+|S|)), shipped until the faithfulness fine-tuned one replaced it;
 - ``paper_linear``: the same interpreter, its masks applied to |S| (with the paper's
   loss the mask domain plays no part in training, so no training is needed);
-- ``faith_log`` / ``faith_linear``: the shipped interpreter fine-tuned for a few epochs
+- ``faith_log`` / ``faith_linear``: that interpreter fine-tuned for a few epochs
   with the faithfulness terms (keep on the masked-in input, lose on the masked-out one,
   mask size), masks in the log or the linear domain.
 
-Every step is skipped when its output exists.
+Every step is skipped when its output exists. ``faith_linear`` won and is shipped
+(``scripts/make_default_bundle.py --source runs/quality/f1_faith_linear.l2i``).
 
     python scripts/quality_variants.py --data ../shared/data/esc10 \\
         --speech ../shared/data/fsdd --fold-dir runs/esc10/fold1 --work runs/quality
@@ -26,7 +28,6 @@ import sys
 from pathlib import Path
 
 from engine.bundle import load_bundle, save_bundle
-from resources import DEFAULT_BUNDLE
 from trainer.cli import main as l2i
 
 FAITHFUL = {"faith_log": "log", "faith_linear": "linear"}
@@ -52,23 +53,25 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--speech", type=Path, required=True)
     ap.add_argument("--fold-dir", type=Path, required=True,
-                    help="the protocol's fold-1 folder (classifier/, dictionary.safetensors)")
+                    help="the protocol's fold-1 folder (classifier/, dictionary.safetensors, "
+                         "attention.l2i)")
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     common = ["--data", str(a.data), "--test-fold", "1", "--device", a.device]
-    bundles = {"default_fold1": DEFAULT_BUNDLE, "paper_linear": a.work / "paper_linear.l2i"}
+    paper = a.fold_dir / "attention.l2i"
+    bundles = {"paper_log": paper, "paper_linear": a.work / "paper_linear.l2i"}
     if not bundles["paper_linear"].is_file():
-        with_linear_masks(DEFAULT_BUNDLE, bundles["paper_linear"])
+        with_linear_masks(paper, bundles["paper_linear"])
     for name, domain in FAITHFUL.items():
         bundles[name] = out = a.work / f"f1_{name}.l2i"
         if not out.is_file():
             run(["train", "interpreter", *common,
                  "--classifier", str(a.fold_dir / "classifier"),
                  "--dictionary", str(a.fold_dir / "dictionary.safetensors"),
-                 "--init", str(DEFAULT_BUNDLE), "--faith-in", "1", "--faith-out", "1",
+                 "--init", str(paper), "--faith-in", "1", "--faith-out", "1",
                  "--faith-size", "1", "--mask-domain", domain, "--lr", "1e-4",
                  "--epochs", str(a.epochs), "--out", str(out), "--resume"])
     for name, bundle in bundles.items():
