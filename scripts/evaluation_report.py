@@ -58,9 +58,11 @@ def fidelity_table(runs: dict[int, dict[str, dict]]) -> str:
                 cells.append("not run yet")
         rows.append(f"| {fold} | {any_rep['clips']} | {100 * acc[-1]:.2f} | {cells[0]} | "
                     f"{cells[1]} |")
-    cells = [_pm(acc, 100, 2)] + [
-        " / ".join(_pm(fid[p][k], 100) for k in fid[p]) if fid[p]["top1"] else "-"
-        for p in POOLINGS]
+    def over(p: str) -> str:  # say so when a pooling has fewer folds than the row
+        n = len(fid[p]["top1"])
+        text = " / ".join(_pm(fid[p][k], 100) for k in fid[p])
+        return text + (f" ({n} fold{'s' if n > 1 else ''})" if n != len(acc) else "")
+    cells = [_pm(acc, 100, 2)] + [over(p) if fid[p]["top1"] else "-" for p in POOLINGS]
     mean = f"| mean ± std ({len(acc)} folds) | | " + " | ".join(cells) + " |"
     return head + "\n".join(rows) + "\n" + mean + "\n"
 
