@@ -116,7 +116,9 @@ QUALITY = ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP")
 LABELS = {"paper_log": "ours: paper's loss, log-domain masks",
           "paper_linear": "ours: paper's loss, linear-magnitude masks",
           "faith_log": "ours: + faithfulness fine-tuning, log-domain masks",
-          "faith_linear": "ours: + faithfulness fine-tuning, linear masks (shipped)"}
+          "faith_linear": "ours: + faithfulness fine-tuning, linear masks (shipped)",
+          "paper_log_fold2": "fold 2: paper's loss, log-domain masks",
+          "faith_linear_fold2": "fold 2: + faithfulness fine-tuning, linear masks"}
 
 
 def quality_table(reports: dict[str, Path]) -> str:
@@ -214,7 +216,8 @@ def main() -> None:
     ap.add_argument("--quality", type=Path, default=ROOT / "runs" / "quality",
                     help="folder of `l2i evaluate --contaminate` reports, one per variant")
     ap.add_argument("--quality-variants",
-                    default="paper_log,paper_linear,faith_log,faith_linear")
+                    default="paper_log,paper_linear,faith_log,faith_linear,paper_log_fold2,"
+                            "faith_linear_fold2")
     a = ap.parse_args()
     text = a.doc.read_text()
     runs = load_runs(a.esc10)
