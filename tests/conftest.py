@@ -3,6 +3,7 @@ made of links to real clips, and small bundles built in the test session."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -131,3 +132,16 @@ def no_leaked_threads():
     leaked = [t for t in threading.enumerate()
               if t not in before and t.is_alive() and not t.daemon]
     assert not leaked, f"threads left running: {[t.name for t in leaked]}"
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A private PulseAudio server for the module's playback tests (skips without one)."""
+    from sound_server import pulse_server
+
+    with contextlib.ExitStack() as stack:
+        try:
+            srv = stack.enter_context(pulse_server())
+        except RuntimeError as exc:
+            pytest.skip(f"no sound server: {exc}")
+        yield srv

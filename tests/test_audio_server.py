@@ -7,7 +7,6 @@ plugin and the server. Skipped only when the server cannot be started here.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 
@@ -21,16 +20,6 @@ from l2i_desktop.recorder import Recorder
 RATE = 44100
 LOUD = 0.05  # a sample above this is sound, not the server's silence
 TONE_DBFS = 20 * np.log10(0.5 / np.sqrt(2))  # RMS of a 0.5-amplitude sine: -9.03 dBFS
-
-
-@pytest.fixture(scope="module")
-def server():
-    with contextlib.ExitStack() as stack:
-        try:
-            srv = stack.enter_context(pulse_server())
-        except RuntimeError as exc:
-            pytest.skip(f"no sound server: {exc}")
-        yield srv
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ explanations are shown, and each sound plays through a real (private) sound serv
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -14,7 +13,6 @@ import pytest
 from conftest import ESC10, need
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
-from sound_server import pulse_server
 from test_audio_server import Capture
 
 from l2i_desktop import corruption_dialog
@@ -185,16 +183,6 @@ def test_a_second_clip_at_a_level_and_a_missing_one(qtbot, window, tmp_path):
     _run(qtbot, dialog)
     assert "missing.wav" in dialog.error.text() and "\n" not in dialog.error.text()
     assert dialog.result is shown and dialog.run_button.isEnabled()
-
-
-@pytest.fixture(scope="module")
-def server():
-    with contextlib.ExitStack() as stack:
-        try:
-            srv = stack.enter_context(pulse_server())
-        except RuntimeError as exc:
-            pytest.skip(f"no sound server: {exc}")
-        yield srv
 
 
 def test_each_sound_plays_through_the_apps_player(qtbot, window, server):

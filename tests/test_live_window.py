@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
-from test_audio_server import RATE, play_to_end, player, server
+from test_audio_server import RATE, play_to_end, player
 from test_live import DOG, ROOSTER, five_seconds
 from test_main_window import TIMEOUT, fresh_settings
 
@@ -21,7 +21,7 @@ from l2i_desktop.live_panel import LIVE_PATH, LivePanel
 from l2i_desktop.main_window import MainWindow
 from resources import default_bundle_path
 
-__all__ = ["player", "server"]  # fixtures shared with test_audio_server
+__all__ = ["player"]  # a fixture shared with test_audio_server
 
 
 def _window(qtbot, tmp_path, bundle: Path | None) -> MainWindow:

@@ -9,12 +9,12 @@ import numpy as np
 import soundfile as sf
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton
-from test_audio_server import RATE, loud_part, peak_frequency, play_to_end, player, server
+from test_audio_server import RATE, loud_part, peak_frequency, play_to_end, player
 
 from l2i_desktop.record_dialog import RecordDialog
 from l2i_desktop.recorder import Recorder
 
-__all__ = ["player", "server"]  # fixtures shared with test_audio_server
+__all__ = ["player"]  # a fixture shared with test_audio_server
 
 # --- RecordDialog ----------------------------------------------------------------------
 

@@ -5,13 +5,10 @@ without classifying again, steps aside for a new clip, and plays through a real
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDockWidget
-from sound_server import pulse_server
 from test_audio_server import RATE, Capture, best_lag
 
 from engine.bundle import load_bundle
@@ -22,16 +19,6 @@ from l2i_desktop.settings import Settings
 from resources import default_bundle_path
 
 TIMEOUT = 120_000
-
-
-@pytest.fixture(scope="module")
-def server():
-    with contextlib.ExitStack() as stack:
-        try:
-            srv = stack.enter_context(pulse_server())
-        except RuntimeError as exc:
-            pytest.skip(f"no sound server: {exc}")
-        yield srv
 
 
 @pytest.fixture
