@@ -30,10 +30,14 @@ from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
 
 
 def ours(p, rows, bundle, epochs: int) -> float:
+    size = bundle.interpreter.config  # the same interpreter as the reference loop trains
+    cfg = InterpreterTrainConfig(epochs=epochs, val_fraction=0.0,
+                                 adapter_channels=size.adapter_channels, hidden=size.hidden,
+                                 temporal_stride=size.temporal_stride)
     t0 = time.perf_counter()
     train_interpreter(bundle.classifier, bundle.layers, bundle.W, p.features.log_mag[rows],
                       p.features.log_mel[rows], p.dataset.labels[rows], len(bundle.classes),
-                      False, InterpreterTrainConfig(epochs=epochs, val_fraction=0.0))
+                      False, cfg)
     return time.perf_counter() - t0
 
 

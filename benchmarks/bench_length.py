@@ -1,5 +1,15 @@
 """Cost of explaining against clip length (5 s, 30 s, 2 min, 10 min of real ESC-10
-audio, clips laid end to end): wall time and peak memory, each length in a fresh process.
+audio, clips laid end to end): wall time and peak memory, each length and each way in a
+fresh process.
+
+Two ways of explaining a whole clip, both with prediction, relevance, interpretation,
+residual and the audio of every selected component:
+
+- ``files``: ``l2i explain`` (``explain_to_folder``): the clip is read from a WAV file
+  and everything is written to a folder, one component's audio at a time; what the
+  command line does, and how the app treats components (one on demand);
+- ``memory``: ``Explainer.analyse`` then ``explain`` with every component's audio held
+  in memory at once (the library call).
 
     python benchmarks/bench_length.py [--lengths 5,30,120,600] [--json out.json]
 """
@@ -10,58 +20,76 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from common import ROOT, machine, write_json
+import numpy as np
+import soundfile as sf
+from common import DATA, ROOT, machine, write_json
 
 CHILD = """
 import json, resource, sys, time
-import numpy as np, torch
+import soundfile as sf, torch
 torch.set_grad_enabled(False)
-from engine.audio import load_audio
 from engine.bundle import load_bundle
 from engine.explain import Explainer
+from engine.explain_files import explain_to_folder
 from resources import DEFAULT_BUNDLE
-seconds = float(sys.argv[1])
-ex = Explainer(load_bundle(DEFAULT_BUNDLE))
-sr = ex.cfg.sample_rate
-clips = sorted(__import__("pathlib").Path(sys.argv[2]).rglob("1-*.ogg"))
-parts, n = [], 0
-while n < seconds * sr:
-    w = load_audio(clips[len(parts) % len(clips)], sr)
-    parts.append(w)
-    n += len(w)
-wave = np.concatenate(parts)[: int(seconds * sr)]
+way, clip, out = sys.argv[1:4]
+bundle = load_bundle(DEFAULT_BUNDLE)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
-a = ex.analyse(wave)
-e = ex.explain(a, None, 0.1)
+if way == "files":
+    doc = explain_to_folder(clip, bundle, out)
+    selected = sum(c["selected"] for c in doc["components"])
+else:
+    ex = Explainer(bundle)
+    wave = sf.read(clip, dtype="float32")[0]
+    e = ex.explain(ex.analyse(wave), None, 0.1)
+    selected = len(e.components)
 t = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": seconds, "time_s": t, "peak_rss_mb": peak / 1024,
-                  "rss_before_mb": base / 1024, "selected": len(e.selected)}))
+print(json.dumps({"time_s": t, "peak_rss_mb": peak / 1024, "rss_before_mb": base / 1024,
+                  "selected": selected}))
 """
+
+
+def long_clip(seconds: float, path: Path) -> None:
+    """ESC-10 fold-1 clips end to end, written as a 16-bit WAV at 44.1 kHz."""
+    from engine.audio import load_audio
+    clips = sorted((DATA / "esc10").rglob("1-*.ogg"))
+    parts, n = [], 0
+    while n < seconds * 44100:
+        parts.append(load_audio(clips[len(parts) % len(clips)], 44100))
+        n += len(parts[-1])
+    sf.write(path, np.concatenate(parts)[: int(seconds * 44100)], 44100, subtype="PCM_16")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lengths", default="5,30,120,600")
+    ap.add_argument("--ways", default="files,memory")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     rows = []
-    for s in a.lengths.split(","):
-        run = subprocess.run([sys.executable, "-c", CHILD, s, str(ROOT.parent / "shared" /
-                                                                  "data" / "esc10")],
-                             capture_output=True, text=True, cwd=ROOT,
-                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-        if run.returncode != 0:
-            rows.append({"seconds": float(s), "error": run.stderr.strip().splitlines()[-1]})
-        else:
-            rows.append(json.loads(run.stdout.strip().splitlines()[-1]))
-        print(rows[-1], flush=True)
-    ok = [r for r in rows if "time_s" in r]
-    for r in ok:
-        r["time_per_minute_s"] = r["time_s"] / (r["seconds"] / 60)
+    with tempfile.TemporaryDirectory() as tmp:
+        for s in a.lengths.split(","):
+            clip = Path(tmp) / f"{s}.wav"
+            long_clip(float(s), clip)
+            for way in a.ways.split(","):
+                run = subprocess.run(
+                    [sys.executable, "-c", CHILD, way, str(clip), str(Path(tmp) / "out")],
+                    capture_output=True, text=True, cwd=ROOT,
+                    env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                row = {"seconds": float(s), "way": way}
+                if run.returncode != 0:
+                    row["error"] = run.stderr.strip().splitlines()[-1]
+                else:
+                    row |= json.loads(run.stdout.strip().splitlines()[-1])
+                    row["time_per_minute_s"] = row["time_s"] / (float(s) / 60)
+                rows.append(row)
+                print(row, flush=True)
+            clip.unlink()
     write_json(a.json, {"machine": machine(), "rows": rows})
 
 

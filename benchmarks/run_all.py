@@ -72,7 +72,7 @@ def main() -> None:
             rows.append((label, result.get(key), goal))
         if name == "length":
             for r in result["rows"]:
-                rows.append((f"{r['seconds']:g}-s clip: time (s) / peak RSS (MB)",
+                rows.append((f"{r['seconds']:g}-s clip, {r['way']}: time (s) / peak RSS (MB)",
                              f"{r.get('time_s', float('nan')):.2f} / "
                              f"{r.get('peak_rss_mb', float('nan')):.0f}",
                              "< 2048 MB at 600 s"))

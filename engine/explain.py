@@ -7,7 +7,9 @@ tau or the class never reruns the networks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,9 +17,9 @@ import torch
 from engine import long_clips
 from engine.bundle import Bundle
 from engine.errors import AudioError, L2IError
-from engine.features import FrontEndConfig, resynthesise
+from engine.features import FrontEndConfig, istft, resynthesise
 from engine.features import analyse as frontend_analyse
-from engine.masks import relevance, select, split
+from engine.masks import group_mask, relevance, select, split
 from engine.progress import TaskState, check
 from engine.sparse_synthesis import component_waves
 from engine.taps import LayerTaps
@@ -38,6 +40,13 @@ class Analysis:
     H: torch.Tensor  # K x T
     z: torch.Tensor  # K
     classes: list[str]
+    # what resynthesis derives once per clip (see Explainer._linear_parts)
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key: str, make: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     @property
     def n_samples(self) -> int:
@@ -171,11 +180,31 @@ class Explainer:
             return Rendering(list(indices), *long_clips.render(
                 analysis.log_mag, analysis.phase, self.bundle.W, analysis.H, list(indices),
                 self.mask_domain, self.cfg, analysis.n_samples))
+        if self.mask_domain == "linear":
+            return self._render_linear(analysis, list(indices))
         X_int, X_res = split(analysis.log_mag, self.bundle.W, analysis.H, list(indices),
                              self.mask_domain)
         pair = resynthesise(torch.stack([X_int, X_res]), analysis.phase, self.cfg,
                             analysis.n_samples).cpu().numpy()
         return Rendering(list(indices), X_int.cpu().numpy(), pair[0], pair[1])
+
+    def _linear_parts(self, analysis: Analysis) -> tuple[torch.Tensor, ...]:
+        """Per clip, once: |S|, the complex S, W H and ISTFT(S)."""
+        def make() -> tuple[torch.Tensor, ...]:
+            mag = torch.expm1(analysis.log_mag.clamp_min(0.0))
+            S = torch.polar(mag, analysis.phase)
+            return (mag, S, self.bundle.W @ analysis.H,
+                    istft(S, self.cfg, analysis.n_samples))
+        return analysis.memo("linear", make)
+
+    def _render_linear(self, analysis: Analysis, indices: list[int]) -> Rendering:
+        """With linear masks the interpretation is ISTFT(M S) and, the inverse STFT being
+        linear, the residual ISTFT((1 - M) S) is ISTFT(S) less it: one inverse STFT."""
+        mag, S, WH, whole = self._linear_parts(analysis)
+        mask = group_mask(self.bundle.W, analysis.H, indices, WH)
+        interpretation = istft(mask * S, self.cfg, analysis.n_samples)
+        return Rendering(indices, torch.log1p(mask * mag).cpu().numpy(),
+                         interpretation.cpu().numpy(), (whole - interpretation).cpu().numpy())
 
     @torch.no_grad()
     def component_audio(self, analysis: Analysis, indices: list[int]) -> dict[int, np.ndarray]:
@@ -185,6 +214,11 @@ class Explainer:
                 self.mask_domain, self.cfg, analysis.n_samples)
             return {k: w for k, w in zip(indices, waves)}
         # only the frames where each component is active: H is mostly exact zeros
+        extra = {}
+        if self.mask_domain == "linear":
+            _, S, WH, _ = self._linear_parts(analysis)
+            extra = {"WH": WH, "spectrum": S}
         waves = component_waves(analysis.log_mag, analysis.phase, self.bundle.W, analysis.H,
-                                indices, self.cfg, analysis.n_samples, self.mask_domain)
+                                indices, self.cfg, analysis.n_samples, self.mask_domain,
+                                **extra)
         return {k: w for k, w in zip(indices, waves.cpu().numpy())}

@@ -55,43 +55,60 @@ def explain_to_folder(clip: str | os.PathLike, bundle: Bundle, out: str | os.Pat
     length = data.shape[0]
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     rate = bundle.frontend.sample_rate
+    out.parent.mkdir(parents=True, exist_ok=True)
     with Explainer(bundle, device) as explainer:
         analysis = explainer.analyse(resample(np.ascontiguousarray(mono), native, rate))
-        exp = explainer.explain(analysis, resolve_target(target, bundle.classes), threshold)
+        del data, mono
+        exp = explainer.explain(analysis, resolve_target(target, bundle.classes), threshold,
+                                with_components=False)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            files = _write_audio(tmp, explainer, analysis, exp, native, length)
+            doc = _write_document(tmp, clip, bundle, analysis, exp, files, native, length)
+            _publish(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return doc
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        save_audio(tmp / "interpretation.wav",
-                   _to_native(exp.interpretation, rate, native, length), native)
-        save_audio(tmp / "residual.wav", _to_native(exp.residual, rate, native, length), native)
-        files: dict[int, str] = {}
-        if exp.components:
-            (tmp / "components").mkdir()
-        for k, wave in exp.components.items():
-            rel = f"components/component_{k:03d}.wav"
-            save_audio(tmp / rel, _to_native(wave, rate, native, length), native)
-            files[k] = rel
-        order = np.argsort(-exp.relevance, kind="stable")
-        doc = {
-            "clip": str(clip),
-            "sample_rate": native,
-            "duration_s": length / native,
-            "bundle": bundle.name,
-            "predictions": _ranked(bundle.classes, analysis.probabilities),
-            "interpreter_predictions": _ranked(bundle.classes,
-                                               analysis.interpreter_probabilities),
-            "explained_class": bundle.classes[exp.target],
-            "threshold": exp.threshold,
-            "components": [{"index": int(k), "relevance": float(exp.relevance[k]),
-                            "selected": int(k) in files, "file": files.get(int(k))}
-                           for k in order],
-            "files": {"interpretation": "interpretation.wav", "residual": "residual.wav"},
-        }
-        (tmp / "explanation.json").write_text(json.dumps(doc, indent=2, allow_nan=False))
-        _publish(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+def _write_audio(tmp: Path, explainer: Explainer, analysis, exp, native: int,
+                 length: int) -> dict[int, str]:
+    """Interpretation, residual and each selected component, one component at a time:
+    only one component's audio is ever held (a 10-minute clip's is about 100 MB)."""
+    rate = explainer.cfg.sample_rate
+    save_audio(tmp / "interpretation.wav",
+               _to_native(exp.interpretation, rate, native, length), native)
+    save_audio(tmp / "residual.wav", _to_native(exp.residual, rate, native, length), native)
+    files: dict[int, str] = {}
+    if exp.selected:
+        (tmp / "components").mkdir()
+    for k in exp.selected:
+        wave = explainer.component_audio(analysis, [k])[k]
+        rel = f"components/component_{k:03d}.wav"
+        save_audio(tmp / rel, _to_native(wave, rate, native, length), native)
+        files[k] = rel
+    return files
+
+
+def _write_document(tmp: Path, clip: Path, bundle: Bundle, analysis, exp,
+                    files: dict[int, str], native: int, length: int) -> dict:
+    order = np.argsort(-exp.relevance, kind="stable")
+    doc = {
+        "clip": str(clip),
+        "sample_rate": native,
+        "duration_s": length / native,
+        "bundle": bundle.name,
+        "predictions": _ranked(bundle.classes, analysis.probabilities),
+        "interpreter_predictions": _ranked(bundle.classes,
+                                           analysis.interpreter_probabilities),
+        "explained_class": bundle.classes[exp.target],
+        "threshold": exp.threshold,
+        "components": [{"index": int(k), "relevance": float(exp.relevance[k]),
+                        "selected": int(k) in files, "file": files.get(int(k))}
+                       for k in order],
+        "files": {"interpretation": "interpretation.wav", "residual": "residual.wav"},
+    }
+    (tmp / "explanation.json").write_text(json.dumps(doc, indent=2, allow_nan=False))
     return doc
 
 

@@ -21,6 +21,9 @@ class InterpreterConfig:
     attention_hidden: int = 256
     attention_dropout: float = 0.4
     freq_cells: int = field(default=0)  # 0: derived from the shallowest 2-D map
+    # the 1-D convs run on ceil(T / temporal_stride) frames and H is then interpolated to
+    # T: most of Psi's cost at stride 1 (the paper's layout), 1/stride of it otherwise
+    temporal_stride: int = 1
     mask_domain: str = "log"  # how explanations apply masks (engine.masks.apply_mask)
 
     def __post_init__(self) -> None:
@@ -35,6 +38,9 @@ class InterpreterConfig:
             raise ValueError(f"attention_dropout must lie in [0, 1): {self.attention_dropout!r}")
         if self.mask_domain not in ("log", "linear"):
             raise ValueError(f"mask_domain must be 'log' or 'linear': {self.mask_domain!r}")
+        if not (isinstance(self.temporal_stride, int) and 1 <= self.temporal_stride <= 16):
+            raise ValueError(f"temporal_stride must be an integer in 1..16: "
+                             f"{self.temporal_stride!r}")
         if not isinstance(self.freq_cells, int) or self.freq_cells > 64:
             raise ValueError(f"freq_cells must be an integer up to 64: {self.freq_cells!r}")
         if not self.map_shapes:
@@ -74,7 +80,8 @@ class _Adapter(nn.Module):
 
 class Psi(nn.Module):
     """Hidden-layer maps -> H in R+^{K x T}: align, concatenate, collapse frequency,
-    upsample time to the STFT's T frames, 1-D convs to K channels, ReLU."""
+    upsample time to the STFT's T frames (or T / temporal_stride), 1-D convs to K
+    channels, ReLU (then, with a stride, linear interpolation to T: H stays >= 0)."""
 
     def __init__(self, cfg: InterpreterConfig) -> None:
         super().__init__()
@@ -86,6 +93,7 @@ class Psi(nn.Module):
             nn.Conv2d(h, h, (fc, 1), bias=False),  # collapse frequency
             nn.BatchNorm2d(h), nn.ReLU(),
         )
+        self.stride = cfg.temporal_stride
         self.temporal = nn.Sequential(
             nn.Conv1d(h, h, 5, padding=2, bias=False), nn.BatchNorm1d(h), nn.ReLU(),
             nn.Conv1d(h, h, 5, padding=2, bias=False), nn.BatchNorm1d(h), nn.ReLU(),
@@ -96,8 +104,12 @@ class Psi(nn.Module):
         t0 = max(m.shape[-1] for m in maps)
         x = torch.cat([ad(m, t0) for ad, m in zip(self.adapters, maps)], dim=1)
         x = self.mix(x).squeeze(2)  # (B, hidden, t0)
-        x = F.interpolate(x, size=n_frames, mode="linear", align_corners=False)
-        return F.relu(self.temporal(x))
+        coarse = -(-n_frames // self.stride)
+        x = F.interpolate(x, size=coarse, mode="linear", align_corners=False)
+        H = F.relu(self.temporal(x))
+        if coarse != n_frames:
+            H = F.interpolate(H, size=n_frames, mode="linear", align_corners=False)
+        return H
 
 
 class Theta(nn.Module):

@@ -18,8 +18,9 @@ import torch
 
 from engine.classifier import VGGClassifier
 from engine.features import FrontEndConfig, Spectra, _mel_matrix, _window, resynthesise
-from engine.masks import apply_mask, soft_masks, split
+from engine.masks import split
 from engine.progress import TaskState, report
+from engine.sparse_synthesis import component_waves
 
 LONG_FRAMES = 8192
 BLOCK_FRAMES = 4096
@@ -141,9 +142,9 @@ def component_audio(X: torch.Tensor, phase: torch.Tensor, W: torch.Tensor, H: to
     waves = np.zeros((len(indices), n), np.float32)
     if not len(indices):
         return waves
-    for s, a, b, e in _resynthesis_spans(cfg, n_frames):
-        masked = apply_mask(X[:, s:e].to(W.device), soft_masks(W, H[:, s:e], indices), domain)
-        out = resynthesise(masked, phase[:, s:e].to(W.device).expand_as(masked), cfg,
-                           _piece_length(cfg, s, b, n_frames, n))
+    for s, a, b, e in _resynthesis_spans(cfg, n_frames):  # only the active frames
+        out = component_waves(X[:, s:e].to(W.device), phase[:, s:e].to(W.device), W,
+                              H[:, s:e], indices, cfg, _piece_length(cfg, s, b, n_frames, n),
+                              domain)
         _place(waves, out.cpu().numpy(), cfg, s, a, b, n_frames)
     return waves

@@ -40,9 +40,11 @@ def soft_masks(W: torch.Tensor, H: torch.Tensor, indices: Sequence[int]) -> torc
     return torch.where(WH > 0, masks / den, torch.zeros_like(masks))
 
 
-def group_mask(W: torch.Tensor, H: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
-    """Sum of the soft masks of ``indices`` in one F x T product: W_L H_L / (W H)."""
-    WH = W @ H
+def group_mask(W: torch.Tensor, H: torch.Tensor, indices: Sequence[int],
+               WH: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum of the soft masks of ``indices`` in one F x T product: W_L H_L / (W H).
+    ``WH``: the product W H when the caller already has it."""
+    WH = W @ H if WH is None else WH
     if len(indices) == 0:
         return torch.zeros_like(WH)
     idx = torch.as_tensor(list(indices), dtype=torch.long, device=W.device)

@@ -12,15 +12,18 @@ from collections.abc import Sequence
 
 import torch
 
-from engine.features import FrontEndConfig, _window
+from engine.features import FrontEndConfig, _window, window_envelope
 from engine.masks import apply_mask
 
 
 def component_waves(log_mag: torch.Tensor, phase: torch.Tensor, W: torch.Tensor,
                     H: torch.Tensor, indices: Sequence[int], cfg: FrontEndConfig,
-                    length: int, domain: str = "log") -> torch.Tensor:
+                    length: int, domain: str = "log", WH: torch.Tensor | None = None,
+                    spectrum: torch.Tensor | None = None) -> torch.Tensor:
     """(len(indices), length) waveforms: ISTFT((e^{M_k X} - 1) e^{iP}) for each k, the
-    same signals as ``resynthesise_many(apply_mask(X, soft_masks(W, H, indices)))``."""
+    same signals as ``resynthesise_many(apply_mask(X, soft_masks(W, H, indices)))``.
+    ``WH`` and, for linear masks, the complex ``spectrum`` (e^X - 1) e^{iP}: when the
+    caller has them, they are not recomputed (with linear masks M_k S is the whole job)."""
     n_fft, hop = cfg.n_fft, cfg.hop_length
     F, T = log_mag.shape
     idx = torch.as_tensor(list(indices), dtype=torch.long, device=H.device)
@@ -29,28 +32,20 @@ def component_waves(log_mag: torch.Tensor, phase: torch.Tensor, W: torch.Tensor,
     j, t = torch.nonzero(H[idx] > 0, as_tuple=True)
     if len(j):
         k = idx[j]
-        WH = W @ H
+        WH = W @ H if WH is None else WH
         den = torch.where(WH > 0, WH, torch.ones_like(WH))
         mask = torch.where(WH[:, t] > 0, W[:, k] * H[k, t] / den[:, t],
                            torch.zeros(F, len(t), device=H.device))
-        X = apply_mask(log_mag[:, t], mask, domain)
-        spec = torch.polar(torch.expm1(X.clamp_min(0.0)), phase[:, t])
+        if domain == "linear" and spectrum is not None:
+            spec = mask * spectrum[:, t]
+        else:
+            X = apply_mask(log_mag[:, t], mask, domain)
+            spec = torch.polar(torch.expm1(X.clamp_min(0.0)), phase[:, t])
         window = _window(n_fft, str(log_mag.device))
         frames = torch.fft.irfft(spec.T, n=n_fft) * window  # (pairs, n_fft)
         starts = j * total + t * hop
         where = (starts.unsqueeze(1) + torch.arange(n_fft, device=H.device)).flatten()
         out.view(-1).index_add_(0, where, frames.flatten())
-    out /= _envelope(cfg, T, str(log_mag.device)).clamp_min(1e-11)
+    out /= window_envelope(n_fft, hop, T, str(log_mag.device))
     padded = max((T - 1) * hop, length)
     return out[:, n_fft // 2: n_fft // 2 + padded][:, :length]
-
-
-def _envelope(cfg: FrontEndConfig, n_frames: int, device: str) -> torch.Tensor:
-    """Sum over frames of the squared window at each output sample."""
-    n_fft, hop = cfg.n_fft, cfg.hop_length
-    env = torch.zeros(n_fft + (n_frames - 1) * hop, device=device)
-    w2 = _window(n_fft, device).square()
-    starts = torch.arange(n_frames, device=device) * hop
-    env.index_add_(0, (starts.unsqueeze(1) + torch.arange(n_fft, device=device)).flatten(),
-                   w2.repeat(n_frames))
-    return env

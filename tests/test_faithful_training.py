@@ -163,3 +163,58 @@ def test_init_starts_from_the_given_interpreter_and_refuses_another_shape(setup)
                                           map_shapes=start.config.map_shapes))
     with pytest.raises(L2IError, match="--init: .* k 9"):
         warm_start(Interpreter(start.config), other)
+
+
+def test_psi_size_flags_reach_the_config_and_init_lends_its_own(setup):
+    """--hidden/--adapter-channels/--temporal-stride choose Psi's size; with --init and
+    no size flag, the starting bundle's size is used (a fine-tuning needs no repeat)."""
+    from trainer.cli import build_parser
+    from trainer.commands import _interp_cfg
+    base = ["train", "interpreter", "--data", "d", "--classifier", "c", "--dictionary",
+            "w", "--out", "o"]
+    args = build_parser().parse_args(base)
+    cfg = _interp_cfg(args)
+    assert (cfg.adapter_channels, cfg.hidden, cfg.temporal_stride) == (128, 256, 1)
+    args = build_parser().parse_args([*base, "--hidden", "96", "--temporal-stride", "4"])
+    cfg = _interp_cfg(args)
+    assert (cfg.adapter_channels, cfg.hidden, cfg.temporal_stride) == (128, 96, 4)
+    start, *_ = _interpreter_and_inputs(setup)
+    small = Interpreter(InterpreterConfig(**{**start.config.to_dict(), "hidden": 24,
+                                             "adapter_channels": 12, "temporal_stride": 3}))
+    init = Bundle(start_manifest(small), None, small, setup[3])
+    cfg = _interp_cfg(build_parser().parse_args(base), init)
+    assert (cfg.adapter_channels, cfg.hidden, cfg.temporal_stride) == (12, 24, 3)
+    cfg = _interp_cfg(build_parser().parse_args([*base, "--hidden", "32"]), init)
+    assert (cfg.adapter_channels, cfg.hidden, cfg.temporal_stride) == (12, 32, 3)
+
+
+def start_manifest(interp: Interpreter) -> dict:
+    return {"interpreter": interp.config.to_dict()}
+
+
+def test_a_strided_interpreter_trains_and_round_trips_through_a_bundle(setup, tmp_path):
+    p, clf, layers, W = setup
+    rows = p.train_rows
+    cfg = InterpreterTrainConfig(epochs=1, batch_size=4, val_fraction=0.0, hidden=16,
+                                 adapter_channels=8, temporal_stride=2)
+    interp, _ = train_interpreter(clf, layers, W, p.features.log_mag[rows],
+                                  p.features.log_mel[rows], p.dataset.labels[rows], 3,
+                                  False, cfg)
+    assert (interp.config.hidden, interp.config.temporal_stride) == (16, 2)
+    manifest = make_manifest(name="strided", frontend=p.frontend, classes=["a", "b", "c"],
+                             multilabel=False, classifier_arch="vgg",
+                             classifier_config=clf.config.to_dict(), layers=layers,
+                             dictionary={"k": 8}, interpreter=interp.config)
+    save_bundle(Bundle(manifest, clf, interp.eval(), W), tmp_path / "s.l2i")
+    back = load_bundle(tmp_path / "s.l2i")
+    assert back.interpreter.config.temporal_stride == 2
+    with torch.no_grad():
+        maps = _frozen_maps(clf, layers, p, rows[:2])
+        T = p.features.log_mag.shape[-1]
+        torch.testing.assert_close(back.interpreter(maps, T)[0], interp(maps, T)[0])
+
+
+def _frozen_maps(clf, layers, p, rows):
+    with LayerTaps(clf, layers) as taps:
+        _, maps = taps(torch.from_numpy(np.asarray(p.features.log_mel[rows])))
+    return maps

@@ -44,6 +44,35 @@ def test_psi_gives_non_negative_h_of_k_by_t(shapes, n_frames):
     assert (H >= 0).all()
 
 
+@pytest.mark.parametrize("stride", [2, 4])
+@pytest.mark.parametrize("n_frames", [1, 3, 64, 431])
+def test_psi_with_a_temporal_stride_gives_every_frame(stride, n_frames):
+    """The 1-D convs run on ceil(T / stride) frames; H is interpolated back to T, stays
+    >= 0, and is smooth between the coarse frames (no frame is left at zero by it)."""
+    shapes = SHAPE_SETS["vgg-like 2-D"]
+    torch.manual_seed(0)
+    psi = Psi(_cfg(shapes, temporal_stride=stride)).eval()
+    with torch.no_grad():
+        H = psi(_maps(shapes, batch=2), n_frames)
+    assert tuple(H.shape) == (2, 6, n_frames)
+    assert (H >= 0).all() and torch.isfinite(H).all()
+    if n_frames >= 4 * stride:  # linear between coarse frames: second differences shrink
+        d2 = (H[..., 2:] - 2 * H[..., 1:-1] + H[..., :-2]).abs().mean()
+        assert float(d2) < float(H.abs().mean())
+
+
+def test_a_temporal_stride_makes_psi_cheaper_in_operations():
+    """Same weights, the stride only changes how many frames the 1-D convs see."""
+    shapes = SHAPE_SETS["vgg-like 2-D"]
+    seen: list[int] = []
+    for stride in (1, 4):
+        psi = Psi(_cfg(shapes, temporal_stride=stride)).eval()
+        psi.temporal[0].register_forward_hook(lambda m, i, o: seen.append(o.shape[-1]))
+        with torch.no_grad():
+            psi(_maps(shapes, batch=1), 431)
+    assert seen == [431, 108]
+
+
 @pytest.mark.parametrize("shapes", list(SHAPE_SETS.values()), ids=list(SHAPE_SETS))
 def test_psi_accepts_other_map_lengths_than_configured(shapes):
     """A clip of another length gives maps with another T'; Psi follows."""
@@ -87,6 +116,9 @@ def test_freq_cells_derived_from_shallowest_2d_map():
     {"map_shapes": []},
     {"map_shapes": [[4, 5, 6, 7]]},
     {"map_shapes": [[4]]},
+    {"temporal_stride": 0},
+    {"temporal_stride": 17},
+    {"temporal_stride": 2.0},
 ])
 def test_config_validation(bad):
     kw = {"k": 4, "n_classes": 2, "map_shapes": [[4, 5, 6]]} | bad

@@ -68,6 +68,13 @@ def _add_interp_args(p: argparse.ArgumentParser) -> None:
                    help="masks scale log(1+|S|) (the paper) or |S| itself")
     p.add_argument("--layers", default=None,
                    help="comma-separated hidden layers to tap (default: last three blocks)")
+    p.add_argument("--hidden", type=int, default=None,
+                   help="Psi's channels (default 256, the paper's; or --init's)")
+    p.add_argument("--adapter-channels", type=int, default=None,
+                   help="channels per tapped layer in Psi (default 128; or --init's)")
+    p.add_argument("--temporal-stride", type=int, default=None,
+                   help="Psi's 1-D convs run on every n-th frame, H is interpolated "
+                        "between (default 1, the paper's; 2-4 make Psi cheaper)")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from engine import nmf
-from engine.bundle import load_bundle, save_bundle
+from engine.bundle import Bundle, load_bundle, save_bundle
 from engine.classifier import VGGConfig
 from engine.errors import L2IError
 from engine.explain_files import explain_to_folder
@@ -96,10 +96,18 @@ def _nmf_cfg(args) -> nmf.NMFConfig:
                          inner_w=args.inner_w)
 
 
-def _interp_cfg(args) -> InterpreterTrainConfig:
+def _interp_cfg(args, init: Bundle | None = None) -> InterpreterTrainConfig:
+    """``init``: Psi's size comes from that bundle unless the flags name one."""
     if min(args.faith_in, args.faith_out, args.faith_size) < 0:
         raise L2IError("--faith-in, --faith-out and --faith-size must be >= 0")
-    return InterpreterTrainConfig(pooling=args.pooling, alpha=args.alpha, beta=args.l1,
+    size = {}
+    for name in ("adapter_channels", "hidden", "temporal_stride"):
+        value = getattr(args, name, None)
+        if value is None and init is not None:
+            value = getattr(init.interpreter.config, name)
+        if value is not None:
+            size[name] = value
+    return InterpreterTrainConfig(**size, pooling=args.pooling, alpha=args.alpha, beta=args.l1,
                                   epochs=args.iepochs or 35, lr=args.lr, seed=args.seed,
                                   faith_in=args.faith_in, faith_out=args.faith_out,
                                   faith_size=args.faith_size,
@@ -139,7 +147,7 @@ def _train_interpreter(args, ctx, progress) -> int:
     W, info = load_dictionary(args.dictionary)
     ckpt = _work_dir(args) / "interpreter.pt"
     init = load_bundle(args.init) if args.init else None
-    bundle = pipeline.interpreter_stage(p, clf, W, info, _interp_cfg(args), args.out,
+    bundle = pipeline.interpreter_stage(p, clf, W, info, _interp_cfg(args, init), args.out,
                                         _layers(args), ctx, args.resume, ckpt, task=progress,
                                         init=init)
     if ctx.is_main:

@@ -23,6 +23,7 @@ from engine.taps import LayerTaps
 from trainer import distributed as D
 from trainer.faithful_loss import faithfulness_terms
 from trainer.loop import LoopConfig, run_epochs
+from trainer.nmf_loss import NMFStats, nmf_loss, nmf_stats
 from trainer.train_classifier import _autocast, soft_loss, validation_split
 
 
@@ -44,6 +45,10 @@ class InterpreterTrainConfig:
     faith_size: float = 1.0  # with either term: penalises large masks (trivially faithful)
     mask_domain: str = "log"  # "linear": masks scale |S|, at training and explain time
     init: str | None = None  # the bundle whose interpreter is the starting point (recorded)
+    # Psi's size (engine.interpreter.InterpreterConfig); the defaults are the paper's
+    adapter_channels: int = 128
+    hidden: int = 256
+    temporal_stride: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,14 +85,16 @@ def frozen_outputs(classifier: nn.Module, layers: list[str], log_mel: np.ndarray
     return FrozenOutputs(torch.cat(probs).float().cpu(), [torch.cat(a) for a in maps or []])
 
 
-def loss_terms(interp: nn.Module, maps: list[torch.Tensor], X: torch.Tensor,
-               target: torch.Tensor, W: torch.Tensor, multilabel: bool
+def loss_terms(interp: nn.Module, maps: list[torch.Tensor], X: torch.Tensor | None,
+               target: torch.Tensor, W: torch.Tensor, multilabel: bool,
+               stats: NMFStats | None = None, n_frames: int | None = None
                ) -> tuple[torch.Tensor, ...]:
-    """(L_fid, L_nmf, L_1, logits, H, z) for one batch; X is (B, F, T) log-magnitude."""
-    H, logits, z = interp(maps, X.shape[-1])
+    """(L_fid, L_nmf, L_1, logits, H, z) for one batch; X is (B, F, T) log-magnitude,
+    or None with ``stats`` (this batch's rows of ``nmf_stats``) and ``n_frames``."""
+    H, logits, z = interp(maps, X.shape[-1] if X is not None else n_frames)
     H = H.float()
     fid = soft_loss(logits.float(), target, multilabel)
-    nmf = (X - torch.matmul(W, H)).square().mean()
+    nmf = nmf_loss(H, X, W, stats)
     l1 = H.mean()
     return fid, nmf, l1, logits, H, z.float()
 
@@ -96,7 +103,7 @@ def warm_start(interp: Interpreter, init: Interpreter) -> None:
     """Copy ``init``'s weights into ``interp``; one clear error when they cannot fit."""
     a, b = interp.config, init.config
     for name in ("k", "n_classes", "map_shapes", "pooling", "adapter_channels", "hidden",
-                 "attention_hidden", "freq_cells"):
+                 "attention_hidden", "freq_cells", "temporal_stride"):
         if getattr(a, name) != getattr(b, name):
             raise L2IError(f"--init: the bundle's interpreter has {name} "
                            f"{getattr(b, name)}, this one needs {getattr(a, name)}")
@@ -133,7 +140,9 @@ def train_interpreter(
         classifier.eval().requires_grad_(False)
     icfg = InterpreterConfig(k=int(W.shape[1]), n_classes=n_classes,
                              map_shapes=[list(m.shape[1:]) for m in frozen.maps],
-                             pooling=cfg.pooling, mask_domain=cfg.mask_domain)
+                             pooling=cfg.pooling, mask_domain=cfg.mask_domain,
+                             adapter_channels=cfg.adapter_channels, hidden=cfg.hidden,
+                             temporal_stride=cfg.temporal_stride)
     interp = Interpreter(icfg)
     if init is not None:
         warm_start(interp, init)
@@ -144,16 +153,23 @@ def train_interpreter(
     tr, va = validation_split(keys, cfg.val_fraction, cfg.seed)
     opt = torch.optim.Adam(interp.parameters(), lr=cfg.lr)
 
-    def batch(rows) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    stats = nmf_stats(W, log_mag, task=task)  # the NMF loss without forming W H
+    n_frames = int(log_mag.shape[-1])
+
+    def batch(rows, need_x: bool = False):
+        """maps, X (None when the NMF statistics stand in for it), target, statistics"""
         rows = np.sort(np.asarray(rows))
-        X = torch.from_numpy(np.asarray(log_mag[rows], dtype=np.float32)).to(dev)
-        return [m[rows].to(dev) for m in frozen.maps], X, frozen.probabilities[rows].to(dev)
+        X = torch.from_numpy(np.asarray(log_mag[rows], dtype=np.float32)).to(dev) \
+            if need_x or stats is None else None
+        return ([m[rows].to(dev) for m in frozen.maps], X, frozen.probabilities[rows].to(dev),
+                stats.rows(rows, dev) if stats is not None else None)
 
     def step(idx: torch.Tensor, epoch: int) -> dict[str, float]:
-        maps, X, target = batch(tr[idx.numpy()])
+        maps, X, target, st = batch(tr[idx.numpy()], need_x=cfg.faithful)
         w_fid = cfg.fidelity_weight * (2.0 if epoch >= cfg.fidelity_boost_epoch else 1.0)
         with _autocast(dev):
-            fid, nmf, l1, _, H, z = loss_terms(net, maps, X, target, W, multilabel)
+            fid, nmf, l1, _, H, z = loss_terms(net, maps, X, target, W, multilabel, st,
+                                               n_frames)
         loss = w_fid * fid + cfg.alpha * nmf + cfg.beta * l1
         out = {"fidelity": fid.item(), "nmf": nmf.item(), "l1": l1.item()}
         if cfg.faithful:
@@ -175,11 +191,11 @@ def train_interpreter(
         probs = []
         with torch.no_grad():
             for i in range(0, len(rows), cfg.batch_size):
-                maps, X, target = batch(rows[i:i + cfg.batch_size])
+                maps, X, target, st = batch(rows[i:i + cfg.batch_size])
                 with _autocast(dev):
                     fid, nmf, l1, logits, _, _ = loss_terms(interp, maps, X, target, W,
-                                                            multilabel)
-                n = len(X)
+                                                            multilabel, st, n_frames)
+                n = len(target)
                 sums += n * np.array([fid.item(), nmf.item(), l1.item()])
                 logits = logits.float()
                 probs.append(torch.sigmoid(logits) if multilabel else logits.softmax(-1))
