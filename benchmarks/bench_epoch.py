@@ -5,7 +5,7 @@ frozen classifier's outputs at every batch. Same models, same batch size.
 Ours computes the classifier's outputs once per run (features come from the cache), so
 two numbers: a steady epoch, and a first epoch that includes that one-time work.
 
-    python benchmarks/bench_epoch.py [--clips 320] [--json out.json]
+    python benchmarks/bench_epoch.py [--clips 320] [--bundle B.l2i] [--json out.json]
 """
 
 from __future__ import annotations
@@ -74,9 +74,11 @@ def reference_epoch(paths: list[Path], bundle, cfg: FrontEndConfig, batch: int =
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=320)
+    ap.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE,
+                    help="whose classifier, dictionary and interpreter size to train")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
-    bundle = load_bundle(DEFAULT_BUNDLE)
+    bundle = load_bundle(a.bundle)
     p = pipeline.prepare(ESC10, test_fold=1)
     rows = p.train_rows[: a.clips]
     paths = [p.dataset.paths[r] for r in rows]

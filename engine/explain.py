@@ -142,13 +142,16 @@ class Explainer:
         if not (torch.isfinite(logits).all() and torch.isfinite(ilogits).all()
                 and torch.isfinite(H).all()):
             raise L2IError("the model produced non-finite outputs for this clip")
-        return Analysis(
+        analysis = Analysis(
             wave=wave, sample_rate=self.cfg.sample_rate, log_mag=spec.log_mag,
             phase=spec.phase, log_mel=spec.log_mel,
             probabilities=_probabilities(logits, ml)[0].cpu().numpy(),
             interpreter_probabilities=_probabilities(ilogits, ml)[0].cpu().numpy(),
             H=H[0], z=z[0], classes=self.bundle.classes,
         )
+        if spec.spectrum is not None and self.mask_domain == "linear":
+            analysis.memo("spectrum", lambda: spec.spectrum)  # saves rebuilding it
+        return analysis
 
     def relevance(self, analysis: Analysis, target: int) -> torch.Tensor:
         theta_c = self.bundle.interpreter.class_weights[target].detach()
@@ -189,22 +192,22 @@ class Explainer:
         return Rendering(list(indices), X_int.cpu().numpy(), pair[0], pair[1])
 
     def _linear_parts(self, analysis: Analysis) -> tuple[torch.Tensor, ...]:
-        """Per clip, once: |S|, the complex S, W H and ISTFT(S)."""
+        """Per clip, once: |S|, the complex S and W H."""
         def make() -> tuple[torch.Tensor, ...]:
             mag = torch.expm1(analysis.log_mag.clamp_min(0.0))
-            S = torch.polar(mag, analysis.phase)
-            return (mag, S, self.bundle.W @ analysis.H,
-                    istft(S, self.cfg, analysis.n_samples))
+            S = analysis.memo("spectrum", lambda: torch.polar(mag, analysis.phase))
+            return mag, S.to(self.device), self.bundle.W @ analysis.H
         return analysis.memo("linear", make)
 
     def _render_linear(self, analysis: Analysis, indices: list[int]) -> Rendering:
         """With linear masks the interpretation is ISTFT(M S) and, the inverse STFT being
-        linear, the residual ISTFT((1 - M) S) is ISTFT(S) less it: one inverse STFT."""
-        mag, S, WH, whole = self._linear_parts(analysis)
+        linear and exact, the residual ISTFT((1 - M) S) is the clip less it: one inverse
+        STFT."""
+        mag, S, WH = self._linear_parts(analysis)
         mask = group_mask(self.bundle.W, analysis.H, indices, WH)
-        interpretation = istft(mask * S, self.cfg, analysis.n_samples)
-        return Rendering(indices, torch.log1p(mask * mag).cpu().numpy(),
-                         interpretation.cpu().numpy(), (whole - interpretation).cpu().numpy())
+        interpretation = istft(mask * S, self.cfg, analysis.n_samples).cpu().numpy()
+        return Rendering(indices, torch.log1p(mask * mag).cpu().numpy(), interpretation,
+                         analysis.wave - interpretation)
 
     @torch.no_grad()
     def component_audio(self, analysis: Analysis, indices: list[int]) -> dict[int, np.ndarray]:
@@ -216,7 +219,7 @@ class Explainer:
         # only the frames where each component is active: H is mostly exact zeros
         extra = {}
         if self.mask_domain == "linear":
-            _, S, WH, _ = self._linear_parts(analysis)
+            _, S, WH = self._linear_parts(analysis)
             extra = {"WH": WH, "spectrum": S}
         waves = component_waves(analysis.log_mag, analysis.phase, self.bundle.W, analysis.H,
                                 indices, self.cfg, analysis.n_samples, self.mask_domain,

@@ -48,6 +48,7 @@ class Spectra:
     log_mag: torch.Tensor
     phase: torch.Tensor
     log_mel: torch.Tensor
+    spectrum: torch.Tensor | None = None  # the complex STFT itself, where it was kept
 
 
 @lru_cache(maxsize=8)
@@ -156,7 +157,8 @@ def analyse(
     """Log-magnitude, phase and log-mel of a mono (N,) or batched (B, N) signal."""
     spec = stft(_as_tensor(wave, device), cfg)
     mag = spec.abs()
-    return Spectra(log_mag=torch.log1p(mag), phase=torch.angle(spec), log_mel=mel_db(mag, cfg))
+    return Spectra(log_mag=torch.log1p(mag), phase=torch.angle(spec), log_mel=mel_db(mag, cfg),
+                   spectrum=spec)
 
 
 def log_mel(wave: np.ndarray | torch.Tensor, cfg: FrontEndConfig,

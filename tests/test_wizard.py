@@ -105,6 +105,10 @@ def test_walk_every_page_with_the_builtin_cnn(qtbot, request, tmp_path, cache_di
     assert cfg.faithful and cfg.faith_in == 1.0 and cfg.mask_domain == "linear"
     ip.faith_in.setValue(0.0)
     ip.mask_domain.setCurrentIndex(ip.mask_domain.findData("log"))
+    assert InterpreterTrainConfig(**w.plan().interpreter).hidden == 256  # the paper's
+    ip.size.setCurrentIndex(ip.size.findData("fast"))  # and the run trains the fast one
+    cfg = InterpreterTrainConfig(**w.plan().interpreter)
+    assert (cfg.hidden, cfg.temporal_stride) == (128, 4)
     advance(qtbot, w)  # Train
     rp = w.run_page
     assert not _next_enabled(w)
@@ -131,6 +135,7 @@ def test_walk_every_page_with_the_builtin_cnn(qtbot, request, tmp_path, cache_di
     res.save_to(out)
     qtbot.waitUntil(lambda: res.saved == out, timeout=TIMEOUT)
     b = load_bundle(out)
+    assert b.interpreter.config.temporal_stride == 4  # the size chosen reached the bundle
     assert b.layers == ["blocks.2", "blocks.3"] and b.k == 12 and b.name == "wizard-tiny"
     assert b.manifest["metrics"]["fidelity"] == m["fidelity"]
     with qtbot.waitSignal(w.open_bundle, timeout=5000) as sig:

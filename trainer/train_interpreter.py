@@ -26,6 +26,11 @@ from trainer.loop import LoopConfig, run_epochs
 from trainer.nmf_loss import NMFStats, nmf_loss, nmf_stats
 from trainer.train_classifier import _autocast, soft_loss, validation_split
 
+# Psi's sizes by name: the paper's, and one whose training epoch costs about a quarter
+# on a CPU (BENCHMARKS.md), for iterating; EVALUATION.md says what it costs in quality
+PSI_SIZES = {"paper": {"adapter_channels": 128, "hidden": 256, "temporal_stride": 1},
+             "fast": {"adapter_channels": 128, "hidden": 128, "temporal_stride": 4}}
+
 
 @dataclass
 class InterpreterTrainConfig:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from trainer.plan import cuda_devices
-from trainer.train_interpreter import InterpreterTrainConfig
+from trainer.train_interpreter import PSI_SIZES, InterpreterTrainConfig
 
 
 class InterpreterPage(QWizardPage):
@@ -29,6 +29,9 @@ class InterpreterPage(QWizardPage):
         self.pooling = QComboBox()
         self.pooling.addItem("attention", "attention")
         self.pooling.addItem("max", "max")
+        self.size = QComboBox()
+        self.size.addItem("paper: 256 channels on every frame", "paper")
+        self.size.addItem("fast: 128 channels on every 4th frame", "fast")
         self.alpha = QDoubleSpinBox()
         self.alpha.setRange(0.0, 1000.0)
         self.alpha.setValue(d.alpha)
@@ -58,6 +61,8 @@ class InterpreterPage(QWizardPage):
         rows: list[tuple[str, QWidget, str]] = [
             ("Pooling", self.pooling, "How activations over time become one score per "
              "component: attention (paper) or max (more faithful in the paper)."),
+            ("Size", self.size, "The paper's, or one about 4x quicker to train on a "
+             "CPU, for trying settings (less faithful: see EVALUATION.md)."),
             ("alpha", self.alpha, "Weight of reconstructing the spectrogram from the "
              "dictionary (paper: 10)."),
             ("beta", self.beta, "Weight of sparse activations (paper: 0.8)."),
@@ -94,7 +99,8 @@ class InterpreterPage(QWizardPage):
                 "epochs": self.epochs.value(), "lr": self.lr.value(),
                 "faith_in": self.faith_in.value(), "faith_out": self.faith_out.value(),
                 "faith_size": self.faith_size.value(),
-                "mask_domain": self.mask_domain.currentData()}
+                "mask_domain": self.mask_domain.currentData(),
+                **PSI_SIZES[self.size.currentData()]}
 
 
 def _weight_box(value: float) -> QDoubleSpinBox:
