@@ -28,7 +28,7 @@ import soundfile as sf
 from common import DATA, ROOT, machine, write_json
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import soundfile as sf, torch
 torch.set_grad_enabled(False)
 from engine.bundle import load_bundle
@@ -36,8 +36,11 @@ from engine.explain import Explainer
 from engine.explain_files import explain_to_folder
 from resources import DEFAULT_BUNDLE
 way, clip, out = sys.argv[1:4]
+def peak_mb():  # VmHWM: unlike ru_maxrss, not inherited from the parent across exec
+    line = next(x for x in open("/proc/self/status") if x.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
 bundle = load_bundle(DEFAULT_BUNDLE)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_mb()
 t0 = time.perf_counter()
 if way == "files":
     doc = explain_to_folder(clip, bundle, out)
@@ -48,8 +51,7 @@ else:
     e = ex.explain(ex.analyse(wave), None, 0.1)
     selected = len(e.components)
 t = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"time_s": t, "peak_rss_mb": peak / 1024, "rss_before_mb": base / 1024,
+print(json.dumps({"time_s": t, "peak_rss_mb": peak_mb(), "rss_before_mb": base,
                   "selected": selected}))
 """
 

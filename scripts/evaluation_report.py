@@ -118,7 +118,9 @@ LABELS = {"paper_log": "ours: paper's loss, log-domain masks",
           "faith_log": "ours: + faithfulness fine-tuning, log-domain masks",
           "faith_linear": "ours: + faithfulness fine-tuning, linear masks (shipped)",
           "paper_log_fold2": "fold 2: paper's loss, log-domain masks",
-          "faith_linear_fold2": "fold 2: + faithfulness fine-tuning, linear masks"}
+          "faith_linear_fold2": "fold 2: + faithfulness fine-tuning, linear masks",
+          "fast_paper_log": "fast Psi: paper's loss, log-domain masks",
+          "fast_faith_linear": "fast Psi: + faithfulness fine-tuning, linear masks"}
 
 
 def quality_table(reports: dict[str, Path]) -> str:
@@ -217,7 +219,7 @@ def main() -> None:
                     help="folder of `l2i evaluate --contaminate` reports, one per variant")
     ap.add_argument("--quality-variants",
                     default="paper_log,paper_linear,faith_log,faith_linear,paper_log_fold2,"
-                            "faith_linear_fold2")
+                            "faith_linear_fold2,fast_paper_log,fast_faith_linear")
     a = ap.parse_args()
     text = a.doc.read_text()
     runs = load_runs(a.esc10)

@@ -18,7 +18,8 @@ Every step is skipped when its output exists. ``faith_linear`` won and is shippe
 With ``--hidden`` / ``--temporal-stride`` the paper's-loss interpreter is first trained
 here at that size (``paper_log``, 35 epochs on the fold's classifier and dictionary) and
 the variants start from it: a cheaper Psi (BENCHMARKS.md) measured the same way.
-``--variants`` picks which to build and evaluate.
+``--variants`` picks which to build and evaluate, ``--prefix`` starts every file name
+(``fast_`` for the wizard's fast size in EVALUATION.md).
 
     python scripts/quality_variants.py --data ../shared/data/esc10 \\
         --speech ../shared/data/fsdd --fold-dir runs/esc10/fold1 --work runs/quality
@@ -66,6 +67,7 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=None, help="Psi's channels (see above)")
     ap.add_argument("--temporal-stride", type=int, default=None)
     ap.add_argument("--variants", default="paper_log,paper_linear,faith_log,faith_linear")
+    ap.add_argument("--prefix", default="", help="put before every file name written")
     a = ap.parse_args()
     wanted = set(a.variants.split(","))
     a.work.mkdir(parents=True, exist_ok=True)
@@ -74,17 +76,17 @@ def main() -> None:
             "--dictionary", str(a.fold_dir / "dictionary.safetensors")]
     paper = a.fold_dir / "attention.l2i"
     if a.hidden is not None or a.temporal_stride is not None:
-        paper = a.work / "f1_paper_log.l2i"
+        paper = a.work / f"{a.prefix}f1_paper_log.l2i"
         size = [*(["--hidden", str(a.hidden)] if a.hidden else []),
                 *(["--temporal-stride", str(a.temporal_stride)] if a.temporal_stride else [])]
         if not paper.is_file():
             run(["train", "interpreter", *common, *fold, *size, "--out", str(paper),
                  "--resume"])
-    bundles = {"paper_log": paper, "paper_linear": a.work / "paper_linear.l2i"}
+    bundles = {"paper_log": paper, "paper_linear": a.work / f"{a.prefix}paper_linear.l2i"}
     if "paper_linear" in wanted and not bundles["paper_linear"].is_file():
         with_linear_masks(paper, bundles["paper_linear"])
     for name, domain in FAITHFUL.items():
-        bundles[name] = out = a.work / f"f1_{name}.l2i"
+        bundles[name] = out = a.work / f"{a.prefix}f1_{name}.l2i"
         if name not in wanted:
             continue
         if not out.is_file():
@@ -93,7 +95,7 @@ def main() -> None:
                  "--faith-size", "1", "--mask-domain", domain, "--lr", "1e-4",
                  "--epochs", str(a.epochs), "--out", str(out), "--resume"])
     for name, bundle in bundles.items():
-        report = a.work / f"{name}.json"
+        report = a.work / f"{a.prefix}{name}.json"
         if name in wanted and not report.is_file():
             run(["evaluate", "--bundle", str(bundle), *common, "--contaminate",
                  "mixture,white,speech", "--speech", str(a.speech), "--json", str(report)])
