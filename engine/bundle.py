@@ -12,19 +12,25 @@ import os
 import shutil
 import tempfile
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save_file
 from torch import nn
 
 from engine.atomic import replace_folder
 from engine.bundle_manifest import SCHEMA_VERSION, validate_manifest
+from engine.bundle_read import (
+    MANIFEST,
+    MAX_MANIFEST_BYTES,
+    WEIGHTS,
+    decode_source,
+    load_tensors,
+    parse_manifest,
+    read_zip,
+)
 from engine.classifier import build_classifier
 from engine.errors import BundleError, L2IError
 from engine.features import FrontEndConfig
@@ -39,12 +45,6 @@ from engine.user_classifier import (
     build_user_model,
     example_input,
 )
-
-MANIFEST = "manifest.json"
-WEIGHTS = "weights.safetensors"
-MAX_MANIFEST_BYTES = 1 << 20
-MAX_WEIGHTS_BYTES = 2 << 30
-MAX_RATIO = 50  # deflated float weights shrink by about 1.1; zeros by 1000
 
 
 @dataclass
@@ -167,70 +167,6 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
     return path
 
 
-def _read_zip(path: Path) -> tuple[bytes, bytes, bytes | None]:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = {i.filename: i for i in zf.infolist()}
-            for member, limit in ((MANIFEST, MAX_MANIFEST_BYTES), (WEIGHTS, MAX_WEIGHTS_BYTES)):
-                if member not in names:
-                    raise BundleError(f"{path.name}: the archive has no {member}")
-                info = names[member]
-                if info.file_size > limit:
-                    raise BundleError(f"{path.name}: {member} is implausibly large "
-                                      f"({info.file_size} bytes)")
-                # trained weights barely compress: a high ratio is a zip bomb, refused
-                # before gigabytes are inflated into memory
-                if info.file_size > MAX_RATIO * max(info.compress_size, 1) + (1 << 20):
-                    raise BundleError(f"{path.name}: {member} inflates {info.file_size} "
-                                      f"bytes from {info.compress_size}: refused")
-            with zf.open(MANIFEST) as f:
-                manifest = f.read(MAX_MANIFEST_BYTES + 1)
-            with zf.open(WEIGHTS) as f:
-                weights = f.read(MAX_WEIGHTS_BYTES + 1)
-            source = None
-            if SOURCE_FILE in names:
-                with zf.open(SOURCE_FILE) as f:
-                    source = f.read(MAX_SOURCE_BYTES + 1)
-            return manifest, weights, source
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-            NotImplementedError, RuntimeError, zlib.error) as exc:  # zlib: a damaged member
-        raise BundleError(f"{path.name}: not a readable bundle archive ({exc})") from None
-
-
-def _no_constants(name: str):
-    raise ValueError(f"{name} is not a valid JSON value")
-
-
-def _parse_manifest(raw: bytes, where: str) -> dict:
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise BundleError(f"{where}: manifest.json is implausibly large")
-    try:
-        manifest = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, ValueError) as exc:
-        raise BundleError(f"{where}: manifest.json is not valid JSON ({exc})") from None
-    try:
-        validate_manifest(manifest)
-    except BundleError as exc:
-        raise BundleError(f"{where}: {exc}") from None
-    return manifest
-
-
-def _load_tensors(weights: bytes | Path, where: str) -> dict[str, torch.Tensor]:
-    try:
-        if isinstance(weights, Path):
-            if weights.stat().st_size > MAX_WEIGHTS_BYTES:
-                raise BundleError(f"{where}: weights.safetensors is implausibly large")
-            with safe_open(str(weights), framework="pt") as f:
-                return {k: f.get_tensor(k) for k in f.keys()}
-        return load_safetensors_bytes(weights)
-    except BundleError:
-        raise
-    except Exception as exc:  # safetensors raises its own error types for malformed files
-        raise BundleError(f"{where}: weights.safetensors is not a valid safetensors file "
-                          f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
-                          ) from None
-
-
 def _take(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
@@ -262,17 +198,6 @@ def _fill(module: nn.Module, state: dict[str, torch.Tensor], what: str, where: s
         module.load_state_dict({k: state[k].to(expected[k].dtype) for k in expected})
 
 
-def _decode_source(raw: bytes | None, where: str) -> str | None:
-    if raw is None:
-        return None
-    if len(raw) > MAX_SOURCE_BYTES:
-        raise BundleError(f"{where}: {SOURCE_FILE} is implausibly large")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BundleError(f"{where}: {SOURCE_FILE} is not UTF-8 text") from None
-
-
 def load_bundle(path: str | os.PathLike, trust_code: bool = False) -> Bundle:
     """Open a bundle folder or `.l2i` archive, validated; models in eval mode on CPU.
 
@@ -287,17 +212,17 @@ def load_bundle(path: str | os.PathLike, trust_code: bool = False) -> Bundle:
         for p in (mpath, wpath):
             if not p.is_file():
                 raise BundleError(f"{where}: the bundle folder has no {p.name}")
-        manifest = _parse_manifest(mpath.read_bytes()[: MAX_MANIFEST_BYTES + 1], where)
+        manifest = parse_manifest(mpath.read_bytes()[: MAX_MANIFEST_BYTES + 1], where)
         spath = path / SOURCE_FILE
         raw_source = spath.read_bytes()[: MAX_SOURCE_BYTES + 1] if spath.is_file() else None
         _refuse_untrusted(manifest, where, trust_code)
-        tensors = _load_tensors(wpath, where)
+        tensors = load_tensors(wpath, where)
     else:
-        raw_manifest, raw_weights, raw_source = _read_zip(path)
-        manifest = _parse_manifest(raw_manifest, where)
+        raw_manifest, raw_weights, raw_source = read_zip(path)
+        manifest = parse_manifest(raw_manifest, where)
         _refuse_untrusted(manifest, where, trust_code)
-        tensors = _load_tensors(raw_weights, where)
-    return _assemble(manifest, tensors, where, path, _decode_source(raw_source, where))
+        tensors = load_tensors(raw_weights, where)
+    return _assemble(manifest, tensors, where, path, decode_source(raw_source, where))
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
@@ -308,10 +233,10 @@ def read_manifest(path: str | os.PathLike) -> dict:
         mpath = path / MANIFEST
         if not mpath.is_file():
             raise BundleError(f"{where}: the bundle folder has no {MANIFEST}")
-        return _parse_manifest(mpath.read_bytes()[: MAX_MANIFEST_BYTES + 1], where)
+        return parse_manifest(mpath.read_bytes()[: MAX_MANIFEST_BYTES + 1], where)
     if not path.is_file():
         raise BundleError(f"{path}: no such bundle")
-    return _parse_manifest(_read_zip(path)[0], where)
+    return parse_manifest(read_zip(path)[0], where)
 
 
 def _refuse_untrusted(manifest: dict, where: str, trust_code: bool) -> None:

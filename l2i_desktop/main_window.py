@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -20,9 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.audio import save_audio
 from engine.bundle import read_manifest
-from engine.errors import AudioError, L2IError
+from engine.errors import L2IError
 from engine.explain import Rendering
 from l2i_desktop import jobs
 from l2i_desktop.audio import Player
@@ -30,20 +28,21 @@ from l2i_desktop.corruption_dialog import install_corruption
 from l2i_desktop.export import export_view_png
 from l2i_desktop.live_panel import install_live
 from l2i_desktop.manifest_dialog import ManifestDialog
-from l2i_desktop.record_dialog import SAVE_FILTER, RecordDialog
+from l2i_desktop.menus import build_menus
+from l2i_desktop.recording_flow import RecordingMixin
 from l2i_desktop.relevance_view import RelevanceView
 from l2i_desktop.report_dialog import install_report
 from l2i_desktop.settings import Settings
 from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
 from l2i_desktop.slime_panel import install_slime
 from l2i_desktop.time_views import TimeViews
-from l2i_desktop.timeline_view import install_timeline
+from l2i_desktop.timeline_controller import install_timeline
 from l2i_desktop.worker import EngineWorker
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(RecordingMixin, QMainWindow):
     def __init__(self, bundle_path: Path | None, settings: Settings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("L2I Desktop")
@@ -129,58 +128,11 @@ class MainWindow(QMainWindow):
         self.components.play_component.connect(self.play_component)
         self.player.position.connect(self.views.set_cursor)
 
-        file_menu = self.menuBar().addMenu("&File")
-        open_act = QAction("&Open clip...", self, shortcut=QKeySequence.StandardKey.Open)
-        open_act.triggered.connect(self._ask_clip)
-        file_menu.addAction(open_act)
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        self._fill_recent()
-        record_act = QAction("&Record...", self, shortcut=QKeySequence("Ctrl+R"))
-        record_act.triggered.connect(self._ask_record)
-        file_menu.addAction(record_act)
-        self.save_recording_act = QAction("Save recording...", self, enabled=False)
-        self.save_recording_act.triggered.connect(self.save_recording)
-        file_menu.addAction(self.save_recording_act)
-        export_act = QAction("&Export explanation...", self)
-        export_act.setObjectName("export")
-        export_act.triggered.connect(self._ask_export)
-        file_menu.addAction(export_act)
-        file_menu.addSeparator()
-        quit_act = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_act.triggered.connect(self.close)
-        file_menu.addAction(quit_act)
-        bundle_menu = self.menuBar().addMenu("&Bundle")
-        bundle_act = QAction("Open &bundle...", self)
-        bundle_act.triggered.connect(self._ask_bundle)
-        bundle_menu.addAction(bundle_act)
-        manifest_act = QAction("Show &manifest...", self)
-        manifest_act.triggered.connect(self.show_manifest)
-        bundle_menu.addAction(manifest_act)
-        train_menu = self.menuBar().addMenu("&Train")
-        train_act = QAction("&New interpreter...", self)
-        train_act.setObjectName("train_new")
-        train_act.triggered.connect(self.show_training_wizard)
-        train_menu.addAction(train_act)
-        view_menu = self.menuBar().addMenu("&View")
-        group = QActionGroup(self)
-        for kind, text in (("log_mag", "Spectrogram: log-magnitude (what NMF explains)"),
-                           ("log_mel", "Spectrogram: mel (what the classifier sees)")):
-            act = QAction(text, self, checkable=True, checked=kind == "log_mag")
-            act.setObjectName(f"view_{kind}")
-            act.triggered.connect(lambda _c=False, kind=kind: self.views.set_spectrum_kind(kind))
-            group.addAction(act)
-            view_menu.addAction(act)
-        space = QAction("Play/pause", self, shortcut=QKeySequence(Qt.Key.Key_Space))
-        space.triggered.connect(lambda: self.play("stop" if self.player.is_playing
-                                                  else "interpretation"))
-        self.addAction(space)
-        stop = QAction("Cancel analysis", self, shortcut="Esc")  # a long clip, say
-        stop.triggered.connect(self.worker.cancel_running)
-        self.addAction(stop)
+        build_menus(self)  # l2i_desktop/menus.py
         install_corruption(self)  # Analyse > Corrupt and compare (corruption_dialog.py)
         install_live(self)  # File > Live interpretation (l2i_desktop/live_panel.py)
         install_report(self)  # File > Batch report... (l2i_desktop/report_dialog.py)
-        install_timeline(self)  # long clips: timeline above the views (timeline_view.py)
+        install_timeline(self)  # long clips: timeline above the views (timeline_controller.py)
         install_slime(self)  # Analyse > SLIME beside L2I (l2i_desktop/slime_panel.py)
 
     # ---- requests to the engine -------------------------------------------------
@@ -237,58 +189,6 @@ class MainWindow(QMainWindow):
             return
         self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path(path), None,
                            self.tau, cancellable=True)
-
-    def analyse_recording(self, wave: np.ndarray, rate: int, saved: bool = False) -> None:
-        """Explain what was just recorded, shown as 'recording'. Until it is saved, opening
-        another clip, recording again or quitting asks first."""
-        if self.explainer is None:
-            self.show_error("Open a bundle before analysing a recording.")
-            return
-        self.unsaved_recording = None if saved else (np.asarray(wave), int(rate))
-        self.save_recording_act.setEnabled(not saved)
-        self.target = None
-        self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path("recording"),
-                           None, self.tau, (wave, rate), cancellable=True)
-
-    def _ask_record(self) -> None:
-        if not self.may_drop_recording():
-            return
-        recording, device, saved = RecordDialog.get_recording(
-            self, self.settings.input_device(), with_saved=True)
-        self.settings.set_input_device(device)
-        if recording is not None:
-            self.analyse_recording(*recording, saved=saved)
-
-    def may_drop_recording(self) -> bool:
-        """True when nothing unsaved would be lost, or the user chose to save or discard."""
-        if self.unsaved_recording is None:
-            return True
-        answer = QMessageBox.question(
-            self, "Unsaved recording", "The recording you analysed is not saved. Save it?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
-        if answer == QMessageBox.StandardButton.Discard:
-            self.unsaved_recording = None
-            self.save_recording_act.setEnabled(False)
-            return True
-        return answer == QMessageBox.StandardButton.Save and self.save_recording()
-
-    def save_recording(self) -> bool:
-        if self.unsaved_recording is None:
-            return True
-        path, _ = QFileDialog.getSaveFileName(self, "Save recording", "recording.wav",
-                                              SAVE_FILTER)
-        if not path:
-            return False
-        try:
-            save_audio(path, *self.unsaved_recording)
-        except (AudioError, OSError, RuntimeError, ValueError) as exc:
-            self.show_error(f"cannot save {Path(path).name}: {' '.join(str(exc).split())}")
-            return False
-        self.unsaved_recording = None
-        self.save_recording_act.setEnabled(False)
-        self.statusBar().showMessage(f"saved {Path(path).name}")
-        return True
 
     def set_tau(self, tau: float) -> None:
         self.tau = float(tau)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine.audio import load_audio
 from l2i_desktop.main_window import MainWindow
-from l2i_desktop.timeline_view import WindowResult
+from l2i_desktop.timeline_controller import WindowResult
 from resources import default_bundle_path
 
 

@@ -145,3 +145,20 @@ def server():
         except RuntimeError as exc:
             pytest.skip(f"no sound server: {exc}")
         yield srv
+
+
+@pytest.fixture
+def window(qtbot, tiny_bundle, tmp_path):
+    """The analysis window on the tiny bundle, shown, with settings of its own; closed
+    after the test. (Modules that need another window define their own ``window``.)"""
+    from PySide6.QtCore import QSettings
+
+    from l2i_desktop.main_window import MainWindow
+    from l2i_desktop.settings import Settings
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(tiny_bundle, settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.explainer is not None, timeout=60_000)
+    yield win
+    win.close()

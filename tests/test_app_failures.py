@@ -9,26 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QSettings
 
 from engine.errors import failure_message
 from l2i_desktop import jobs
-from l2i_desktop.main_window import MainWindow
-from l2i_desktop.settings import Settings
 from l2i_desktop.wizard.runner import TaskRunner
 
 TIMEOUT = 60_000
-
-
-@pytest.fixture
-def window(qtbot, tiny_bundle, tmp_path):
-    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(tiny_bundle, settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
-    yield win
-    win.close()
 
 
 def _analysed(qtbot, win, clip) -> None:

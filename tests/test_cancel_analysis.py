@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 from l2i_desktop import jobs
-from l2i_desktop.main_window import MainWindow
-from l2i_desktop.settings import Settings
 from l2i_desktop.worker import EngineWorker
 
 TIMEOUT = 60_000
@@ -49,17 +46,6 @@ def test_stop_ends_a_running_analysis_at_once():
     assert started.wait(10)
     worker.stop()
     assert not worker._thread.is_alive() and ended == ["Cancelled"]
-
-
-@pytest.fixture
-def window(qtbot, tiny_bundle, tmp_path):
-    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(tiny_bundle, settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
-    yield win
-    win.close()
 
 
 def test_escape_cancels_the_analysis_and_the_window_goes_on(qtbot, window, esc10_clip,

@@ -18,16 +18,6 @@ def fresh_settings(folder) -> Settings:
     return Settings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
 
 
-@pytest.fixture
-def window(qtbot, tiny_bundle, tmp_path):
-    win = MainWindow(tiny_bundle, fresh_settings(tmp_path))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
-    yield win
-    win.close()
-
-
 def _analysed(qtbot, win, clip):
     win.open_clip(clip)
     qtbot.waitUntil(lambda: win.shown_clip == clip, timeout=TIMEOUT)

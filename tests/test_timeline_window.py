@@ -13,7 +13,7 @@ from test_timeline import CLIP, RATE, clips_of, concatenate
 
 from engine.audio import load_audio
 from l2i_desktop.main_window import MainWindow
-from l2i_desktop.timeline_view import WindowResult
+from l2i_desktop.timeline_controller import WindowResult
 from resources import default_bundle_path
 
 
@@ -120,9 +120,9 @@ def test_a_very_long_file_opens_on_its_timeline_never_whole(qtbot, window, esc10
                                                             monkeypatch):
     """Past TIMELINE_FIRST_S (10 min; 15 s here) the whole file is never analysed: the
     first window is explained and the timeline fills in behind it."""
-    from l2i_desktop import jobs, timeline_view
+    from l2i_desktop import jobs, timeline_controller
 
-    monkeypatch.setattr(timeline_view, "TIMELINE_FIRST_S", 15.0)
+    monkeypatch.setattr(timeline_controller, "TIMELINE_FIRST_S", 15.0)
     long = concatenate([f for _, f in clips_of(esc10)[:4]], tmp_path / "long.wav")
     whole = []
     real = jobs.analyse_clip
