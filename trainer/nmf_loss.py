@@ -18,8 +18,9 @@ import torch
 
 from engine.progress import TaskState, check
 
-# W^T X for every clip is kept only while it fits in this much memory
-STATS_BUDGET_BYTES = 1 << 30
+# W^T X for every clip is kept in memory only up to this size (about 1 500 five-second
+# clips at K = 100); past it the loss forms W H per batch, as before
+STATS_BUDGET_BYTES = 256 << 20
 
 
 @dataclass
