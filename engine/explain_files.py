@@ -55,12 +55,12 @@ def explain_to_folder(clip: str | os.PathLike, bundle: Bundle, out: str | os.Pat
     length = data.shape[0]
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     rate = bundle.frontend.sample_rate
-    out.parent.mkdir(parents=True, exist_ok=True)
     with Explainer(bundle, device) as explainer:
         analysis = explainer.analyse(resample(np.ascontiguousarray(mono), native, rate))
         del data, mono
         exp = explainer.explain(analysis, resolve_target(target, bundle.classes), threshold,
                                 with_components=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
             files = _write_audio(tmp, explainer, analysis, exp, native, length)
