@@ -191,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             with _decoder_chatter_hidden():
                 return commands.run(args)
         return commands.run(args)
+    except (KeyboardInterrupt, Cancelled):  # before L2IError: Cancelled is one
+        print("l2i: interrupted; rerun the same command with --resume to continue",
+              file=sys.stderr)
+        return 130
     except (L2IError, ValueError, FileNotFoundError, PermissionError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"l2i: error: {msg}", file=sys.stderr)
@@ -203,10 +207,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"l2i: error: {failure_message(exc)}", file=sys.stderr)
         return 1
-    except (KeyboardInterrupt, Cancelled):
-        print("l2i: interrupted; rerun the same command with --resume to continue",
-              file=sys.stderr)
-        return 130
 
 
 def print_json(obj) -> None:

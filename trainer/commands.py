@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from engine import nmf
@@ -31,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         return report_cli.run(args)
     ctx = D.setup(getattr(args, "device", "auto"))
     progress = TerminalProgress(enabled=ctx.is_main)
+    previous = _stop_at_the_next_step_on_ctrl_c(progress)
     try:
         seed_everything(getattr(args, "seed", 0) + ctx.rank)
         if args.command == "evaluate":
@@ -41,6 +44,22 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
         D.cleanup(ctx)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _stop_at_the_next_step_on_ctrl_c(progress: TerminalProgress):
+    """The first Ctrl-C cancels the task: the loop stops at its next step (every step
+    reports) and the command exits 130. A KeyboardInterrupt raised at an arbitrary point
+    can land inside the progress bar's lock and hang the exit; a second Ctrl-C still
+    raises it at once. Returns the handler to restore (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def first(_sig, _frame) -> None:
+        progress.cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return signal.signal(signal.SIGINT, first)
 
 
 def _bundle_path(arg: Path | None) -> Path:
