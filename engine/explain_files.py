@@ -17,7 +17,7 @@ import numpy as np
 from engine.audio import read_audio, resample, save_audio
 from engine.bundle import Bundle
 from engine.errors import L2IError
-from engine.explain import Explainer
+from engine.explain import Analysis, Explainer, Explanation
 
 
 def resolve_target(target: str | int | None, classes: list[str]) -> int | None:
@@ -71,8 +71,8 @@ def explain_to_folder(clip: str | os.PathLike, bundle: Bundle, out: str | os.Pat
     return doc
 
 
-def _write_audio(tmp: Path, explainer: Explainer, analysis, exp, native: int,
-                 length: int) -> dict[int, str]:
+def _write_audio(tmp: Path, explainer: Explainer, analysis: Analysis, exp: Explanation,
+                 native: int, length: int) -> dict[int, str]:
     """Interpretation, residual and each selected component, one component at a time:
     only one component's audio is ever held (a 10-minute clip's is about 100 MB)."""
     rate = explainer.cfg.sample_rate
@@ -90,8 +90,9 @@ def _write_audio(tmp: Path, explainer: Explainer, analysis, exp, native: int,
     return files
 
 
-def _write_document(tmp: Path, clip: Path, bundle: Bundle, analysis, exp,
-                    files: dict[int, str], native: int, length: int) -> dict:
+def _write_document(tmp: Path, clip: Path, bundle: Bundle, analysis: Analysis,
+                    exp: Explanation, files: dict[int, str], native: int,
+                    length: int) -> dict:
     order = np.argsort(-exp.relevance, kind="stable")
     doc = {
         "clip": str(clip),
