@@ -201,6 +201,29 @@ def test_stratified_folds_spread_uneven_classes():
     np.testing.assert_array_equal(folds, stratified_folds(keys, 5, seed=0))
 
 
+def test_grouped_folds_keep_each_group_whole_and_classes_spread():
+    keys = np.array([0] * 12 + [1] * 9)
+    groups = np.array(["a"] * 4 + ["b"] * 2 + list("cdefgh") + ["i"] * 3 + list("jklmno"))
+    folds = stratified_folds(keys, 5, seed=0, groups=groups)
+    for g in np.unique(groups):
+        assert len(np.unique(folds[groups == g])) == 1
+    assert set(folds.tolist()) == {1, 2, 3, 4, 5}
+    # class 0: the 4-clip recording alone in its fold, the other 8 clips 2 a fold
+    assert sorted(np.bincount(folds[keys == 0], minlength=6)[1:].tolist()) == [2, 2, 2, 2, 4]
+    np.testing.assert_array_equal(folds, stratified_folds(keys, 5, seed=0, groups=groups))
+    assert not np.array_equal(folds, stratified_folds(keys, 5, seed=1, groups=groups))
+
+
+def test_esc_names_give_the_recording_of_each_clip(esc10):
+    ds = load_dataset(esc10)
+    assert ds.groups is not None and len(ds.groups) == len(ds)
+    assert ds.groups[0] == ds.paths[0].name.split("-")[1]  # 1-100032-A-0.ogg: 100032
+    assert len(set(ds.groups.tolist())) < len(ds)  # some recordings give several clips
+    # the official folds already keep a recording in one fold
+    for g in set(ds.groups.tolist()):
+        assert len(np.unique(ds.folds[ds.groups == g])) == 1
+
+
 # --- folders that cannot be used ----------------------------------------------------------
 
 def test_empty_folder_is_refused(tmp_path):
@@ -284,10 +307,15 @@ def test_inner_folds_of_one_complete_esc50_fold(esc50):
     ds = load_dataset(esc50, inner_folds_of=4)
     assert len(ds) == 400 and len(ds.classes) == 50
     assert ds.fold_ids == [1, 2, 3, 4, 5]
-    # 8 clips of every class in fold 4: stratified, so each inner fold has 80 clips
-    assert sorted(np.bincount(ds.folds)[1:].tolist()) == [80] * 5
-    for c in range(50):
-        assert len(np.unique(ds.folds[ds.labels == c])) == 5
+    assert "each recording in one fold" in ds.notes[-1]
+    # clips cut from one recording never fall on both sides of a split
+    for f in ds.fold_ids:
+        assert not set(ds.groups[ds.folds == f]) & set(ds.groups[ds.folds != f])
+    sizes = np.bincount(ds.folds)[1:]
+    assert sizes.sum() == 400 and sizes.max() - sizes.min() <= 3
+    for c in range(50):  # 8 clips a class: at most 2 in a fold, or one whole recording
+        largest = max(Counter(ds.groups[ds.labels == c].tolist()).values())
+        assert np.bincount(ds.folds[ds.labels == c]).max() <= max(2, largest)
     assert np.array_equal(load_dataset(esc50, inner_folds_of=4).folds, ds.folds)  # seeded
     with pytest.raises(DatasetError, match="no fold 9"):
         load_dataset(esc50, inner_folds_of=9)

@@ -27,8 +27,8 @@ def _add_data_args(p: argparse.ArgumentParser, test_fold: bool = True) -> None:
         p.add_argument("--test-fold", type=int, default=None,
                        help="fold held out for testing (default: train on every clip)")
     p.add_argument("--inner-folds-of", type=int, default=None, metavar="N",
-                   help="use fold N only, split into 5 stratified folds (e.g. the "
-                        "complete fold 4 of esc50-subset)")
+                   help="use fold N only, split into 5 stratified folds, each source "
+                        "recording in one (e.g. the complete fold 4 of esc50-subset)")
     p.add_argument("--clip-seconds", type=float, default=5.0,
                    help="clips are cut or zero-padded to this length (default 5)")
     p.add_argument("--cache", type=Path, default=None, help="feature cache folder")

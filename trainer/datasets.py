@@ -23,6 +23,8 @@ from engine.errors import L2IError
 LAYOUTS = ("esc50", "folder", "multilabel")
 FILENAME_COLUMNS = ("filename", "file", "path", "fname")
 _FOLD_PREFIX = re.compile(r"^(\d+)-")
+# ESC-style names, FOLD-RECORDING-TAKE-...: clips cut from one freesound recording
+_RECORDING = re.compile(r"^\d+-([^-]+)-[A-Za-z]+\b")
 
 
 class DatasetError(L2IError):
@@ -39,6 +41,9 @@ class Dataset:
     folds: np.ndarray  # (N,) int
     multilabel: bool = False
     notes: list[str] = field(default_factory=list)
+    # (N,) the source recording of each clip, when the names or the csv say it: clips of
+    # one recording must stay in one fold, or a test clip has a sibling in training
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -65,14 +70,19 @@ class Dataset:
     def subset(self, indices: np.ndarray) -> Dataset:
         return Dataset(self.root, self.layout, self.classes,
                        [self.paths[i] for i in indices], self.labels[indices],
-                       self.folds[indices], self.multilabel, list(self.notes))
+                       self.folds[indices], self.multilabel, list(self.notes),
+                       None if self.groups is None else self.groups[indices])
 
     def stratify_key(self) -> np.ndarray:
         return self.labels.argmax(axis=1) if self.multilabel else self.labels
 
 
-def stratified_folds(keys: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
-    """Fold numbers 1..n_folds, spread evenly within each class, reproducible from seed."""
+def stratified_folds(keys: np.ndarray, n_folds: int, seed: int,
+                     groups: np.ndarray | None = None) -> np.ndarray:
+    """Fold numbers 1..n_folds, spread evenly within each class, reproducible from seed.
+    With ``groups``, the clips of a group (a recording) all go to one fold."""
+    if groups is not None:
+        return _grouped_stratified_folds(keys, n_folds, seed, groups)
     rng = np.random.default_rng(seed)
     folds = np.zeros(len(keys), dtype=int)
     offset = 0
@@ -81,6 +91,37 @@ def stratified_folds(keys: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
         folds[members] = (np.arange(len(members)) + offset) % n_folds + 1
         offset += len(members)
     return folds
+
+
+def _grouped_stratified_folds(keys: np.ndarray, n_folds: int, seed: int,
+                              groups: np.ndarray) -> np.ndarray:
+    """Whole groups, class by class (a group counts for its first clip's class), the
+    largest first, each to the fold that has fewest clips of that class, then fewest in
+    all; ties rotate so that no fold is favoured."""
+    rng = np.random.default_rng(seed)
+    names, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(len(names))]
+    folds = np.zeros(len(keys), dtype=int)
+    total = np.zeros(n_folds, dtype=int)
+    turn = 0
+    for key in np.unique(keys):
+        mine = rng.permutation(np.flatnonzero(keys[first] == key))
+        mine = sorted(mine, key=lambda g: -len(members[g]))  # stable: shuffled among equals
+        in_class = np.zeros(n_folds, dtype=int)
+        for g in mine:
+            order = [(in_class[f], total[f], (f - turn) % n_folds) for f in range(n_folds)]
+            f = min(range(n_folds), key=order.__getitem__)
+            folds[members[g]] = f + 1
+            in_class[f] += len(members[g])
+            total[f] += len(members[g])
+            turn += 1
+    return folds
+
+
+def recording_groups(paths: list[Path]) -> np.ndarray | None:
+    """The recording id of ESC-style file names, when every name has one."""
+    found = [_RECORDING.match(p.name) for p in paths]
+    return np.array([m.group(1) for m in found]) if paths and all(found) else None
 
 
 def detect_layout(root: Path) -> str:
@@ -97,7 +138,8 @@ def detect_layout(root: Path) -> str:
 def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0,
                  inner_folds_of: int | None = None) -> Dataset:
     """Load a dataset; ``inner_folds_of=N`` keeps only fold N and splits it again into
-    5 stratified folds (seeded): a full protocol on a dataset where one fold is whole."""
+    5 stratified folds (seeded): a full protocol on a dataset where one fold is whole.
+    Where the clips' recordings are known, each recording stays in one inner fold."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder")
@@ -112,9 +154,10 @@ def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0,
         if inner_folds_of not in ds.fold_ids:
             raise DatasetError(f"there is no fold {inner_folds_of}; folds: {ds.fold_ids}")
         ds = ds.subset(np.flatnonzero(ds.folds == inner_folds_of))
-        ds.folds = stratified_folds(ds.stratify_key(), 5, seed)
+        ds.folds = stratified_folds(ds.stratify_key(), 5, seed, ds.groups)
+        grouped = "" if ds.groups is None else ", each recording in one fold"
         ds.notes.append(f"fold {inner_folds_of} only, split into 5 stratified folds "
-                        f"(seed {seed})")
+                        f"(seed {seed}{grouped})")
     present = (ds.labels.sum(axis=0) > 0).sum() if ds.multilabel else len(np.unique(ds.labels))
     if present < 2:
         raise DatasetError(f"{root}: training needs at least two classes with clips, "
@@ -138,11 +181,11 @@ def _load_esc50(root: Path, seed: int) -> Dataset:
                 raise DatasetError("meta/esc50.csv needs filename, fold, target and "
                                    "category columns") from None
             names[target] = row.get("category") or str(target)
-            rows.append((row["filename"], target, fold))
+            rows.append((row["filename"], target, fold, row.get("src_file") or ""))
     targets = sorted(names)
     index = {t: i for i, t in enumerate(targets)}
-    notes, paths, labels, folds = [], [], [], []
-    for name, target, fold in rows:
+    notes, paths, labels, folds, sources = [], [], [], [], []
+    for name, target, fold, source in rows:
         p = root / "audio" / name
         if not p.is_file():
             notes.append(f"listed but missing: {name}")
@@ -150,8 +193,11 @@ def _load_esc50(root: Path, seed: int) -> Dataset:
         paths.append(p)
         labels.append(index[target])
         folds.append(fold)
+        sources.append(source)
+    groups = np.array(sources) if sources and all(sources) else recording_groups(paths)
     return Dataset(root, "esc50", [names[t] for t in targets], paths,
-                   np.array(labels, dtype=int), np.array(folds, dtype=int), False, notes)
+                   np.array(labels, dtype=int), np.array(folds, dtype=int), False, notes,
+                   groups)
 
 
 def _load_folder(root: Path, seed: int) -> Dataset:
@@ -170,7 +216,7 @@ def _load_folder(root: Path, seed: int) -> Dataset:
         folds = stratified_folds(labels_arr, 5, seed)
         notes.append(f"no fold prefixes in file names: 5 stratified folds from seed {seed}")
     return Dataset(root, "folder", _display_names([d.name for d in class_dirs]), paths,
-                   labels_arr, folds, False, notes)
+                   labels_arr, folds, False, notes, recording_groups(paths))
 
 
 def _display_names(folders: list[str]) -> list[str]:
