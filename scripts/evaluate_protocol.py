@@ -34,9 +34,12 @@ def fold_steps(a, fold: int, log: list[str]) -> dict:
         common += ["--cache", str(a.cache)]
     if a.inner_folds_of is not None:
         common += ["--inner-folds-of", str(a.inner_folds_of)]
+    if a.seed:
+        common += ["--seed", str(a.seed)]
     if not (d / "classifier" / "classifier.json").is_file():
         run(["train", "classifier", *common, "--out", str(d / "classifier"),
-             "--epochs", str(a.epochs), "--resume"], log)
+             "--epochs", str(a.epochs), "--resume",
+             *(["--val-by-recording"] if a.val_by_recording else [])], log)
     if not (d / "dictionary.safetensors").is_file():
         run(["train", "dictionary", *common, "--out", str(d / "dictionary.safetensors"),
              "--k", str(a.k), "--iterations", str(a.iterations)], log)
@@ -82,6 +85,9 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--seed", type=int, default=0, help="passed to every step")
+    ap.add_argument("--val-by-recording", action="store_true",
+                    help="the classifier's validation split holds out whole recordings")
     ap.add_argument("--inner-folds-of", type=int, default=None,
                     help="e.g. 4 for esc50-subset: its complete fold, split into 5")
     a = ap.parse_args()

@@ -107,6 +107,42 @@ def shipped_table(bundle: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ESC-10 runs beside the main table: what the seed, the device, the validation split and
+# the interpreter's settings change (folders under runs/, made by the commands in
+# EVALUATION.md's "Seeds, device and validation split" section)
+VARIATIONS = [
+    ("CPU, seed 0, validation split by class (the table above)", "esc10"),
+    ("H200, seed 0, same classifiers, interpreter retrained", "esc10-sweep/base"),
+    ("H200, seed 0, same classifiers, interpreter 70 epochs", "esc10-sweep/e70"),
+    ("H200, seed 0, same classifiers, interpreter alpha 5", "esc10-sweep/a5"),
+    ("H200, seed 1, validation split by class", "esc10-seed1"),
+    ("H200, seed 0, validation split by recording", "esc10-valrec"),
+    ("H200, seed 1, validation split by recording", "esc10-valrec-seed1"),
+]
+
+
+def variations_table(variants: list[tuple[str, dict[int, dict[str, dict]]]]) -> str:
+    lines = ["| run | pooling | classifier acc. % | top-1 fidelity % per fold | top-1 mean % "
+             "| FF_median(0.1) mean (lowest fold) | random, highest | lowest FF over τ |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, runs in variants:
+        folds = sorted(runs)
+        acc = [next(iter(runs[f].values()))["classifier"]["accuracy"] for f in folds]
+        for p in POOLINGS:
+            reps = [runs[f][p] for f in folds if p in runs[f]]
+            if len(reps) != len(folds):
+                continue
+            top1 = [r["fidelity"]["top1"] for r in reps]
+            ff = [r["faithfulness"]["0.1"]["median"] for r in reps]
+            rnd = max(r["faithfulness"]["0.1"]["random_median"] for r in reps)
+            low = min(r["faithfulness"][t]["median"] for r in reps for t in TAUS)
+            lines.append(f"| {label} | {p} | {_pm(acc, 100, 2)} | "
+                         + " / ".join(f"{100 * v:.2f}" for v in top1)
+                         + f" | **{_pm(top1, 100, 2)}** | {np.mean(ff):.3f} ({min(ff):.3f}) "
+                         f"| {rnd:.4f} | {low:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 # published on ESC-50 mixtures (SpeechBrain's recipe README; DESIGN.md)
 PUBLISHED = {"L-MAC (published, ESC-50 mixtures)": {"AI": 61.6, "AD": 3.8, "AG": 33.5,
                                                     "FF": 0.40, "Fid-In": 0.82},
@@ -231,6 +267,13 @@ def main() -> None:
                          fidelity_table(sub) if sub else "(not run yet)\n")
     text = replace_block(text, "esc50-ff-attention",
                          ff_table(sub, "attention") if sub else "(not run yet)\n")
+    text = replace_block(text, "esc50-ff-max",
+                         ff_table(sub, "max") if sub else "(not run yet)\n")
+    variants = [(label, load_runs(a.esc10.parent / rel)) for label, rel in VARIATIONS]
+    if all(len(r) == 5 for _, r in variants):
+        text = replace_block(text, "esc10-variations", variations_table(variants))
+    else:  # keep the stored table rather than print a partial one
+        print("esc10-variations left as it was: not every run folder is complete")
     text = replace_block(text, "shipped", shipped_table(a.bundle))
     reports = {name: a.quality / f"{name}.json" for name in a.quality_variants.split(",")}
     reports = {n: f for n, f in reports.items() if f.is_file()}

@@ -18,6 +18,9 @@ from pathlib import Path
 from engine.errors import Cancelled, L2IError, failure_message
 from trainer import corruption_cli, report_cli, slime_cli
 
+VAL_BY_RECORDING = ("hold out whole recordings for the validation split (model selection), "
+                    "so clips cut from one recording are never on both sides")
+
 
 def _add_data_args(p: argparse.ArgumentParser, test_fold: bool = True) -> None:
     p.add_argument("--data", required=True, type=Path, help="dataset folder")
@@ -122,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=int, default=60)
     c.add_argument("--resume", action="store_true")
     c.add_argument("--widths", default=None, help="channels per block, e.g. 16,32,64,128")
+    c.add_argument("--val-by-recording", action="store_true", help=VAL_BY_RECORDING)
 
     d = tsub.add_parser("dictionary", help="sparse NMF on training frames")
     _add_data_args(d)
@@ -148,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", type=Path, required=True, help="bundle folder or .l2i file")
     a.add_argument("--epochs", type=int, default=60, help="classifier epochs")
     a.add_argument("--widths", default=None)
+    a.add_argument("--val-by-recording", action="store_true", help=VAL_BY_RECORDING)
     a.add_argument("--resume", action="store_true")
     a.add_argument("--work", type=Path, default=None,
                    help="folder for intermediate products (default: OUT.work)")

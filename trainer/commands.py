@@ -104,7 +104,8 @@ def _classifier_cfg(args) -> ClassifierTrainConfig:
     model = VGGConfig()
     if getattr(args, "widths", None):
         model.widths = [int(w) for w in args.widths.split(",")]
-    return ClassifierTrainConfig(epochs=args.epochs, seed=args.seed, model=model)
+    return ClassifierTrainConfig(epochs=args.epochs, seed=args.seed, model=model,
+                                 val_by_recording=getattr(args, "val_by_recording", False))
 
 
 def _nmf_cfg(args) -> nmf.NMFConfig:

@@ -101,9 +101,13 @@ def classifier_stage(p: Prepared, cfg: ClassifierTrainConfig, out: Path,
                      task: TaskState | None = None) -> ClassifierArtifact:
     ctx = ctx or D.Context()
     ds = p.dataset
+    if cfg.val_by_recording and ds.groups is None:
+        raise DatasetError(f"{ds.root}: no recording ids (esc50.csv src_file or ESC file "
+                           "names), so the validation split cannot be made by recording")
+    groups = None if ds.groups is None else ds.groups[p.train_rows]
     model, info = train_classifier(
         p.features.log_mel[p.train_rows], ds.labels[p.train_rows], len(ds.classes),
-        ds.multilabel, cfg, ctx, out / "checkpoint.pt", resume, task)
+        ds.multilabel, cfg, ctx, out / "checkpoint.pt", resume, task, groups)
     art = ClassifierArtifact(model.cpu(), "vgg", cfg.model.to_dict(), ds.classes,
                              ds.multilabel, p.frontend, p.clip_seconds,
                              {**provenance(p), "training": cfg.to_dict(), **info})

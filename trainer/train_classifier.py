@@ -27,6 +27,8 @@ class ClassifierTrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-2
     val_fraction: float = 0.15
+    # whole recordings go to validation, so it cannot score a clip by a sibling it trained on
+    val_by_recording: bool = False
     seed: int = 0
     model: VGGConfig = field(default_factory=VGGConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -35,15 +37,28 @@ class ClassifierTrainConfig:
         return asdict(self)
 
 
-def validation_split(keys: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
-                                                                           np.ndarray]:
-    """(train, val) positions, stratified by class, reproducible from the seed."""
+def validation_split(keys: np.ndarray, fraction: float, seed: int,
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) positions, stratified by class, reproducible from the seed. With
+    ``groups``, whole groups go to validation (in random order, until the class's share is
+    reached), and a class with a single group keeps it for training."""
     rng = np.random.default_rng(seed + 7919)
     val = []
     for key in np.unique(keys):
         members = rng.permutation(np.flatnonzero(keys == key))
         n_val = int(round(len(members) * fraction)) if len(members) > 1 else 0
-        val.extend(members[:n_val].tolist())
+        if groups is None:
+            val.extend(members[:n_val].tolist())
+            continue
+        ids = np.unique(groups[members])
+        if len(ids) < 2:
+            continue
+        taken: list[int] = []
+        for g in rng.permutation(ids):
+            if len(taken) >= n_val:
+                break
+            taken.extend(members[groups[members] == g].tolist())
+        val.extend(taken)
     val_arr = np.array(sorted(val), dtype=int)
     train = np.setdiff1d(np.arange(len(keys)), val_arr)
     return train, val_arr
@@ -88,12 +103,17 @@ def train_classifier(
     checkpoint: Path | None = None,
     resume: bool = False,
     task: TaskState | None = None,
+    groups: np.ndarray | None = None,
 ) -> tuple[VGGClassifier, dict]:
-    """Returns the best model on the validation split and its training record."""
+    """Returns the best model on the validation split and its training record.
+    ``groups``: each clip's recording, used when ``cfg.val_by_recording``."""
     ctx = ctx or D.Context()
     torch.manual_seed(cfg.seed)
     keys = labels.argmax(axis=1) if multilabel else labels
-    tr, va = validation_split(keys, cfg.val_fraction, cfg.seed)
+    if cfg.val_by_recording and groups is None:
+        raise ValueError("val_by_recording needs each clip's recording (groups)")
+    tr, va = validation_split(keys, cfg.val_fraction, cfg.seed,
+                              groups if cfg.val_by_recording else None)
     mel = torch.from_numpy(np.asarray(log_mel, dtype=np.float32))
     target = targets_of(labels, n_classes, multilabel)
     model = VGGClassifier(n_classes, cfg.model).to(ctx.device)
