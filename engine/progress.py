@@ -37,10 +37,13 @@ class Report:
 
 
 class TaskState:
-    """Progress sink and cancellation flag, safe to share between threads."""
+    """Progress sink and cancellation flag, safe to share between threads. ``cancel_event``:
+    an Event that something else sets to cancel (engine/child_task.py sets it when the
+    parent process asks)."""
 
-    def __init__(self, on_report: Callable[[Report], None] | None = None) -> None:
-        self._cancel = threading.Event()
+    def __init__(self, on_report: Callable[[Report], None] | None = None,
+                 cancel_event: threading.Event | None = None) -> None:
+        self._cancel = cancel_event if cancel_event is not None else threading.Event()
         self._on_report = on_report
         self._stage_start: dict[str, float] = {}
         self.last: Report | None = None

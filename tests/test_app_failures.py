@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from child_functions import run_out_of_memory, trained
 
 from engine.errors import failure_message
 from l2i_desktop import jobs
-from l2i_desktop.wizard.runner import TaskRunner
+from l2i_desktop.wizard.process_runner import ProcessRunner
 
 TIMEOUT = 60_000
 
@@ -48,21 +49,18 @@ def test_an_engine_job_that_fails_leaves_the_window_working(qtbot, window, esc10
     assert window.error_label.text() == ""
 
 
-@pytest.mark.parametrize("error", [MemoryError(), torch.OutOfMemoryError("CUDA out of memory")],
-                         ids=["oom", "cuda-oom"])
-def test_a_training_run_out_of_memory_is_reported_and_the_next_run_works(qtbot, error):
-    runner = TaskRunner("oom-test")
+@pytest.mark.parametrize("kind, start", [("memory", "out of memory: "),
+                                         ("cuda", "GPU out of memory: ")])
+def test_a_training_run_out_of_memory_is_reported_and_the_next_run_works(qtbot, kind, start):
+    """As the wizard trains: in a child process (tests/test_process_runner.py has more)."""
+    runner = ProcessRunner("oom-test")
     failures, results = [], []
     runner.failed.connect(failures.append)
     runner.finished.connect(results.append)
-
-    def train(task):
-        raise error
-    runner.start(train)
+    runner.start(run_out_of_memory, kind)
     qtbot.waitUntil(lambda: bool(failures), timeout=TIMEOUT)
-    assert failures[0] == failure_message(error) and "\n" not in failures[0]
-    assert failures[0].startswith(("out of memory", "GPU out of memory"))
-    runner.start(lambda task: "trained")
+    assert failures[0].startswith(start) and "\n" not in failures[0]
+    runner.start(trained)
     qtbot.waitUntil(lambda: bool(results), timeout=TIMEOUT)
     assert results == ["trained"]
     runner.stop()

@@ -241,3 +241,11 @@ def cuda_devices() -> list[str]:
     if torch.cuda.is_available():
         names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     return names
+
+
+def run_plan_in_child(plan: TrainingPlan, resume: bool = False,
+                      task: TaskState | None = None) -> tuple[str, dict]:
+    """:func:`run_plan` for a child process: only the bundle's path and metrics go back
+    (the parent loads the bundle from disk rather than receive pickled modules)."""
+    result = run_plan(plan, task, resume)
+    return str(result.bundle_path), result.metrics

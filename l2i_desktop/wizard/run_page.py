@@ -1,8 +1,10 @@
-"""Page 5, Run: the plan runs on its own thread; each stage shows a progress bar and ETA,
-the losses are drawn as they come, and a cancelled or failed run resumes from its
+"""Page 5, Run: the plan runs in a child process; each stage shows a progress bar and ETA,
+the losses are drawn as they come, and a cancelled, failed or crashed run resumes from its
 checkpoints. The page only draws reports: all computing is in trainer.plan.run_plan."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtWidgets import (
@@ -15,9 +17,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from engine.bundle import load_bundle
 from engine.progress import Report
-from l2i_desktop.wizard.runner import TaskRunner
-from trainer.plan import PlanResult, TrainingPlan, run_plan
+from l2i_desktop.wizard.process_runner import ProcessRunner
+from trainer.plan import PlanResult, TrainingPlan, run_plan_in_child
 
 # (row, title, the report stages that belong to it)
 STAGES = (
@@ -33,6 +36,7 @@ _ROW_OF = {stage: row for row, _t, stages in STAGES for stage in stages}
 _BAR_STAGE = {"features": "data", "classifier": "classifier", "loading classifier":
               "classifier", "dictionary": "dictionary", "interpreter": "interpreter",
               "evaluation": "evaluation"}
+_STARTING = "starting the training process..."
 
 
 def format_eta(seconds: float | None) -> str:
@@ -51,7 +55,7 @@ class RunPage(QWizardPage):
         self.plan: TrainingPlan | None = None
         self.result: PlanResult | None = None
         self.state = "idle"  # running, done, cancelled, failed
-        self.runner = TaskRunner("training", self)
+        self.runner = ProcessRunner("training", self, after=_load_result)
         self.runner.progress.connect(self.on_report)
         self.runner.finished.connect(self._finished)
         self.runner.failed.connect(self._failed)
@@ -122,11 +126,13 @@ class RunPage(QWizardPage):
         for row in self.bars:  # a resumed run shows which stages it reuses
             self.bars[row].setValue(0)
             self.notes[row].setText("waiting")
+        # the child process loads torch and the trainer first: seconds without a report
+        self.notes["data"].setText(_STARTING)
         self.message.setText(f"work folder: {self.plan.work}")
         self.cancel_button.setEnabled(True)
         self.resume_button.setEnabled(False)
         self.completeChanged.emit()
-        self.runner.start(_run, self.plan, resume)
+        self.runner.start(run_plan_in_child, self.plan, resume)
 
     def cancel(self) -> None:
         if self.state == "running":
@@ -143,7 +149,8 @@ class RunPage(QWizardPage):
             note = self.notes[earlier].text()
             if not note.startswith("done"):
                 self.bars[earlier].setValue(1000)
-                self.notes[earlier].setText("done (reused)" if note == "waiting" else "done")
+                self.notes[earlier].setText("done (reused)" if note in ("waiting", _STARTING)
+                                            else "done")
         if r.stage in _BAR_STAGE:
             self.bars[row].setValue(int(1000 * r.fraction))
             eta = format_eta(r.eta_s)
@@ -203,5 +210,9 @@ class RunPage(QWizardPage):
         return self.state == "done"
 
 
-def _run(plan: TrainingPlan, resume: bool, task) -> PlanResult:
-    return run_plan(plan, task, resume)
+def _load_result(sent: tuple[str, dict]) -> PlanResult:
+    """The child sends the bundle's path and metrics; the bundle is read back here, on
+    the runner's thread (loading never unpickles). It is this run's own output: code in it
+    is the code the user agreed to run, as ``run_plan`` itself treats it."""
+    path, metrics = sent
+    return PlanResult(Path(path), metrics, load_bundle(path, trust_code=True))

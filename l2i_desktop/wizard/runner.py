@@ -17,13 +17,16 @@ from engine.errors import Cancelled, L2IError, failure_message
 from engine.progress import TaskState
 
 
-class TaskRunner(QObject):
+class RunSignals(QObject):
+    """The signals a runner gives, delivered on the UI thread, and the run id that drops
+    what a superseded run still sends."""
+
     progress = Signal(object)  # engine.progress.Report
     finished = Signal(object)  # the function's result
     failed = Signal(str)  # one line for the user
     cancelled = Signal()
 
-    # from the worker thread, tagged with the run they belong to
+    # from the worker side, tagged with the run they belong to
     _progress = Signal(int, object)
     _finished = Signal(int, object)
     _failed = Signal(int, str)
@@ -32,13 +35,26 @@ class TaskRunner(QObject):
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._name = name
-        self._thread: threading.Thread | None = None
         self._run_id = 0
-        self.task: TaskState | None = None
         self._progress.connect(lambda i, r: i == self._run_id and self.progress.emit(r))
         self._finished.connect(lambda i, r: i == self._run_id and self.finished.emit(r))
         self._failed.connect(lambda i, m: i == self._run_id and self.failed.emit(m))
         self._cancelled.connect(lambda i: i == self._run_id and self.cancelled.emit())
+
+    def cancel(self) -> None:
+        raise NotImplementedError
+
+    def forget(self) -> None:
+        """Cancel the current run and drop whatever it still reports."""
+        self.cancel()
+        self._run_id += 1
+
+
+class TaskRunner(RunSignals):
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(name, parent)
+        self._thread: threading.Thread | None = None
+        self.task: TaskState | None = None
 
     @property
     def running(self) -> bool:
@@ -74,11 +90,6 @@ class TaskRunner(QObject):
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
-
-    def forget(self) -> None:
-        """Cancel the current run and drop whatever it still reports."""
-        self.cancel()
-        self._run_id += 1
 
     def stop(self, timeout: float | None = None) -> None:
         """Cancel and wait for the thread (training checks for cancellation every batch)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from pathlib import Path
 
@@ -28,32 +27,12 @@ def default_work_root() -> Path:
     return Path(platformdirs.user_data_dir("l2i-desktop")) / "training"
 
 
-_warm_up: threading.Thread | None = None
-
-
-def _import_training_modules() -> None:
-    # torch imports torch._dynamo when the first optimizer is built: about 2 s, holding
-    # the GIL for over 100 ms at a time. Done while the user fills in the first pages,
-    # it no longer freezes the window in the middle of a run (benchmarks/wizard_stall.py).
-    import torch._dynamo  # noqa: F401
-
-
-def start_warm_up() -> None:
-    """Once per process, in the background."""
-    global _warm_up
-    if _warm_up is None:
-        _warm_up = threading.Thread(target=_import_training_modules, name="l2i-warm-up",
-                                    daemon=True)
-        _warm_up.start()
-
-
 class TrainWizard(QWizard):
     open_bundle = Signal(Path)  # "Open in the main window" on the results page
 
     def __init__(self, parent: QWidget | None = None, work_root: Path | None = None,
                  cache: Path | None = None) -> None:
         super().__init__(parent)
-        start_warm_up()
         self.setWindowTitle("New interpreter")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
