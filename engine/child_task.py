@@ -99,6 +99,10 @@ def main() -> None:
             write_frame(out, (kind, payload))
     run_task(fn, args, send, cancel)
     out.close()
+    sys.stderr.flush()
+    # everything is written and sent: skip the interpreter's shutdown (a second or more
+    # with torch loaded), which the window would otherwise wait for when it closes
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -57,6 +58,15 @@ class LayerTaps:
 
 def named_layer_shapes(model: nn.Module, example: torch.Tensor) -> list[tuple[str, tuple]]:
     """Every named submodule whose output is a tensor, with that output's shape (no batch)."""
+    return run_with_layer_shapes(model, example)[0]
+
+
+def run_with_layer_shapes(model: nn.Module, example: torch.Tensor,
+                          each_layer: Callable[[], None] | None = None
+                          ) -> tuple[list[tuple[str, tuple]], Any]:
+    """One forward pass (no gradients): ``named_layer_shapes``' answer and the model's
+    output. ``each_layer`` runs after every layer: raising there (a cancelled task) stops
+    the pass early."""
     shapes: dict[str, tuple] = {}
     handles = []
     for name, module in model.named_modules():
@@ -66,14 +76,16 @@ def named_layer_shapes(model: nn.Module, example: torch.Tensor) -> list[tuple[st
         def hook(_m, _i, out, name=name):
             if torch.is_tensor(out):
                 shapes[name] = tuple(out.shape[1:])
+            if each_layer is not None:
+                each_layer()
         handles.append(module.register_forward_hook(hook))
     try:
         with torch.no_grad():
-            model(example)
+            out = model(example)
     finally:
         for h in handles:
             h.remove()
-    return list(shapes.items())
+    return list(shapes.items()), out
 
 
 def suggest_taps(model: nn.Module, shapes: list[tuple[str, tuple]], n: int = 3) -> list[str]:

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from engine.classifier import VGGClassifier, VGGConfig, build_classifier, default_taps
+from engine.errors import Cancelled
 from engine.interpreter import Interpreter, InterpreterConfig, Psi, Theta
-from engine.taps import LayerTaps, named_layer_shapes
+from engine.taps import LayerTaps, named_layer_shapes, run_with_layer_shapes
 
 
 def _cfg(shapes, k=6, n_classes=4, pooling="attention", **kw) -> InterpreterConfig:
@@ -243,6 +244,24 @@ def test_named_layer_shapes(vgg):
     with LayerTaps(vgg, ["blocks.2"]) as taps, torch.no_grad():
         _, (m,) = taps(torch.zeros(1, 128, 100))
     assert tuple(m.shape[1:]) == shapes["blocks.2"]
+
+
+def test_one_pass_gives_the_shapes_and_the_output_and_can_stop_early(vgg):
+    x = torch.randn(1, 128, 40)
+    shapes, out = run_with_layer_shapes(vgg.eval(), x)
+    assert shapes == named_layer_shapes(vgg, x)
+    with torch.no_grad():
+        torch.testing.assert_close(out, vgg(x))
+    seen = []
+
+    def stop_after_two() -> None:
+        seen.append(1)
+        if len(seen) == 2:
+            raise Cancelled("cancelled")
+    with pytest.raises(Cancelled):
+        run_with_layer_shapes(vgg, x, stop_after_two)
+    assert len(seen) == 2 < len(shapes)
+    assert all(not m._forward_hooks for m in vgg.modules())
 
 
 def test_one_frame_input_keeps_a_cell_per_block(vgg):

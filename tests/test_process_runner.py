@@ -1,5 +1,6 @@
 """Long work in a child process: reports, results, failures, cancellation and a dying child
-reach the window as the same signals a thread runner gives; the child never loads Qt."""
+reach the window as the same signals a thread runner gives; the child never loads Qt. And
+a thread runner for quick looks that never makes the window wait for a superseded run."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from child_functions import (
 
 from engine.child_task import read_frame, write_frame
 from l2i_desktop.wizard.process_runner import ProcessRunner
+from l2i_desktop.wizard.runner import TaskRunner
 
 TIMEOUT = 60_000
 
@@ -152,3 +154,24 @@ def test_an_orphaned_child_cancels_itself(tmp_path):
     assert kind == "cancelled"
     assert proc.wait(timeout=60) == 0
     proc.stdout.close()
+
+
+def test_a_thread_runner_that_does_not_wait_starts_the_new_run_at_once(qtbot):
+    """The classifier page's look at a model: a new look must not freeze the window until
+    the previous forward pass ends; the previous answer is dropped."""
+    r = TaskRunner("look", wait_for_previous=False)
+    release, got = threading.Event(), []
+    r.finished.connect(got.append)
+
+    def slow(task):
+        release.wait(30)
+        return "old"
+    r.start(slow)
+    began = time.monotonic()
+    r.start(lambda task: "new")
+    assert time.monotonic() - began < 1.0
+    qtbot.waitUntil(lambda: got == ["new"], timeout=TIMEOUT)
+    release.set()
+    r.stop()  # also waits for the superseded run
+    qtbot.wait(100)
+    assert got == ["new"]

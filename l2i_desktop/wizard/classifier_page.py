@@ -60,7 +60,7 @@ class ClassifierPage(QWizardPage):
         self.setSubTitle("The network to explain, and the hidden layers the interpreter "
                          "reads.")
         self.inspection: Inspection | None = None
-        self.runner = TaskRunner("inspect", self)
+        self.runner = TaskRunner("inspect", self, wait_for_previous=False)
         self.runner.finished.connect(self._inspected)
         self.runner.failed.connect(self._failed)
         self.classes: list[str] = []

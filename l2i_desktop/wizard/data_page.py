@@ -37,7 +37,7 @@ class DataPage(QWizardPage):
                          "column and one 0/1 column per class.")
         self.player = player
         self.summary: DataSummary | None = None
-        self.runner = TaskRunner("scan", self)
+        self.runner = TaskRunner("scan", self, wait_for_previous=False)
         self.runner.finished.connect(self._scanned)
         self.runner.failed.connect(self._failed)
         self.runner.progress.connect(

@@ -51,9 +51,17 @@ class RunSignals(QObject):
 
 
 class TaskRunner(RunSignals):
-    def __init__(self, name: str, parent: QObject | None = None) -> None:
+    """``wait_for_previous=False`` suits read-only work (a scan, a look at a model): a new
+    start no longer waits on the UI thread for the previous run to reach a safe point (a
+    model's forward pass can take seconds); that run is cancelled, its answers are
+    dropped, and ``stop`` still waits for it."""
+
+    def __init__(self, name: str, parent: QObject | None = None,
+                 wait_for_previous: bool = True) -> None:
         super().__init__(name, parent)
         self._thread: threading.Thread | None = None
+        self._retired: list[threading.Thread] = []  # superseded runs still finishing
+        self._wait_for_previous = wait_for_previous
         self.task: TaskState | None = None
 
     @property
@@ -61,8 +69,15 @@ class TaskRunner(RunSignals):
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args, task=...)``; a previous run is cancelled and joined first."""
-        self.stop()
+        """Run ``fn(*args, task=...)``; a previous run is cancelled and, unless
+        ``wait_for_previous`` is off, joined first."""
+        if self._wait_for_previous:
+            self.stop()
+        else:
+            self.cancel()
+            self._retired = [t for t in self._retired if t.is_alive()]
+            if self.running:
+                self._retired.append(self._thread)
         self._run_id += 1
         run_id = self._run_id
         task = TaskState(lambda r: self._progress.emit(run_id, r))
@@ -92,8 +107,11 @@ class TaskRunner(RunSignals):
             self.task.cancel()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Cancel and wait for the thread (training checks for cancellation every batch)."""
+        """Cancel and wait for the thread, and for superseded ones still finishing."""
         self.cancel()
+        for old in self._retired:
+            old.join(timeout)
+        self._retired = [t for t in self._retired if t.is_alive()]
         if self._thread is not None:
             self._thread.join(timeout)
             if not self._thread.is_alive():

@@ -15,7 +15,7 @@ from engine.audio import load_audio
 from engine.classifier import VGGClassifier, VGGConfig
 from engine.features import FrontEndConfig
 from engine.progress import TaskState, check, report
-from engine.taps import named_layer_shapes, suggest_taps
+from engine.taps import run_with_layer_shapes, suggest_taps
 from engine.user_classifier import classifier_input, load_user_classifier
 from trainer.artifacts import load_classifier
 from trainer.datasets import load_dataset
@@ -86,13 +86,13 @@ def inspect_classifier(choice: ClassifierChoice, classes: list[str], clip: Path,
     """Run the classifier once on a real clip: its layers, their shapes, a suggestion."""
     report(task, "inspect", 0, 1)
     model = build_for_inspection(choice, len(classes)).eval()
+    check(task)
     n = int(round(clip_seconds * frontend.sample_rate))
     wave = torch.from_numpy(fix_length(load_audio(clip, frontend.sample_rate), n))[None]
     kind = "log_mel" if choice.kind != "custom" else choice.input
     x = classifier_input(kind, wave, frontend)
-    layers = named_layer_shapes(model, x)
-    with torch.no_grad():
-        out = model(x)
+    # a superseded look (the user changed a setting) stops at the next layer
+    layers, out = run_with_layer_shapes(model, x, lambda: check(task))
     suggested = suggest_taps(model, layers)
     top = int(out[0].argmax()) if out.ndim == 2 and out.shape[1] == len(classes) else -1
     report(task, "inspect", 1, 1)
