@@ -29,9 +29,13 @@ from engine.progress import TaskState
 _LENGTH = struct.Struct(">I")
 
 
-def write_frame(stream: BinaryIO, obj: Any) -> None:
+def encode_frame(obj: Any) -> bytes:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)) + data)
+    return _LENGTH.pack(len(data)) + data
+
+
+def write_frame(stream: BinaryIO, obj: Any) -> None:
+    stream.write(encode_frame(obj))
     stream.flush()
 
 
@@ -54,7 +58,8 @@ def read_frame(stream: BinaryIO) -> Any:
 
 def run_task(fn: Callable[..., Any], args: tuple, send: Callable[[str, Any], None],
              cancel: threading.Event) -> None:
-    """Run ``fn(*args, task=...)`` and ``send`` its reports and its one ending."""
+    """Run ``fn(*args, task=...)`` and ``send`` its reports and its one ending. The
+    window's thread runner uses it too, so both runners end a task the same way."""
     task = TaskState(lambda r: send("report", r), cancel)
     try:
         result = fn(*args, task=task)
@@ -70,13 +75,8 @@ def run_task(fn: Callable[..., Any], args: tuple, send: Callable[[str, Any], Non
         return
     if task.cancelled:
         send("cancelled", None)
-        return
-    try:
-        pickle.dumps(result)
-    except Exception as exc:
-        send("failed", f"the result could not be sent back: {failure_message(exc)}")
-        return
-    send("finished", result)
+    else:
+        send("finished", result)
 
 
 def main() -> None:
@@ -95,8 +95,16 @@ def main() -> None:
     lock = threading.Lock()
 
     def send(kind: str, payload: Any) -> None:
+        try:
+            data = encode_frame((kind, payload))
+        except Exception as exc:  # only a result can be unpicklable; say so, not die
+            if kind != "finished":
+                raise
+            data = encode_frame(("failed", "the result could not be sent back: "
+                                           f"{failure_message(exc)}"))
         with lock:
-            write_frame(out, (kind, payload))
+            out.write(data)
+            out.flush()
     run_task(fn, args, send, cancel)
     out.close()
     sys.stderr.flush()

@@ -73,19 +73,14 @@ class ProcessRunner(RunSignals):
                                               f"(exit code {proc.returncode})")
                     return
                 if kind == "report":
-                    self._progress.emit(run_id, payload)
+                    self._deliver(run_id, kind, payload)
                     continue
-                if kind == "finished":
+                if kind == "finished" and self._after is not None:
                     try:
-                        payload = self._after(payload) if self._after else payload
+                        payload = self._after(payload)
                     except Exception as exc:
-                        self._failed.emit(run_id, failure_message(exc))
-                        return
-                    self._finished.emit(run_id, payload)
-                elif kind == "cancelled":
-                    self._cancelled.emit(run_id)
-                else:
-                    self._failed.emit(run_id, payload)
+                        kind, payload = "failed", failure_message(exc)
+                self._deliver(run_id, kind, payload)
                 return
         finally:
             for stream in (proc.stdin, proc.stdout):

@@ -7,14 +7,12 @@ arrival, so a page never shows an answer to a question it no longer asks."""
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import Cancelled, L2IError, failure_message
-from engine.progress import TaskState
+from engine.child_task import run_task
 
 
 class RunSignals(QObject):
@@ -41,6 +39,14 @@ class RunSignals(QObject):
         self._failed.connect(lambda i, m: i == self._run_id and self.failed.emit(m))
         self._cancelled.connect(lambda i: i == self._run_id and self.cancelled.emit())
 
+    def _deliver(self, run_id: int, kind: str, payload: Any) -> None:
+        """From the worker side: one of engine.child_task.run_task's messages."""
+        if kind == "cancelled":
+            self._cancelled.emit(run_id)
+        else:
+            {"report": self._progress, "finished": self._finished,
+             "failed": self._failed}[kind].emit(run_id, payload)
+
     def cancel(self) -> None:
         raise NotImplementedError
 
@@ -62,7 +68,7 @@ class TaskRunner(RunSignals):
         self._thread: threading.Thread | None = None
         self._retired: list[threading.Thread] = []  # superseded runs still finishing
         self._wait_for_previous = wait_for_previous
-        self.task: TaskState | None = None
+        self._cancel: threading.Event | None = None  # the current run's
 
     @property
     def running(self) -> bool:
@@ -80,31 +86,15 @@ class TaskRunner(RunSignals):
                 self._retired.append(self._thread)
         self._run_id += 1
         run_id = self._run_id
-        task = TaskState(lambda r: self._progress.emit(run_id, r))
-        self.task = task
-
-        def run() -> None:
-            try:
-                result = fn(*args, task=task)
-            except Cancelled:
-                self._cancelled.emit(run_id)
-            except L2IError as exc:
-                self._failed.emit(run_id, failure_message(exc))
-            except Exception as exc:  # a bug in a run must reach the user, not kill the app
-                traceback.print_exc()
-                self._failed.emit(run_id, failure_message(exc))
-            else:
-                if task.cancelled:
-                    self._cancelled.emit(run_id)
-                else:
-                    self._finished.emit(run_id, result)
-
-        self._thread = threading.Thread(target=run, name=f"l2i-{self._name}")
+        self._cancel = cancel = threading.Event()
+        self._thread = threading.Thread(
+            target=run_task, name=f"l2i-{self._name}",
+            args=(fn, args, lambda kind, payload: self._deliver(run_id, kind, payload), cancel))
         self._thread.start()
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        if self._cancel is not None:
+            self._cancel.set()
 
     def stop(self, timeout: float | None = None) -> None:
         """Cancel and wait for the thread, and for superseded ones still finishing."""
