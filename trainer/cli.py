@@ -67,6 +67,12 @@ def _add_interp_args(p: argparse.ArgumentParser) -> None:
                    help="weight of: the classifier loses it on the masked-out input")
     p.add_argument("--faith-size", type=float, default=1.0,
                    help="with --faith-in/out: weight of the mask's mean (keeps it small)")
+    p.add_argument("--focus", type=float, default=0.0,
+                   help="weight of the focus term: on synthetic 0 dB mixtures of two "
+                        "training clips, each source's class is explained by that source "
+                        "(default 0: off)")
+    p.add_argument("--focus-mixtures", type=int, default=16,
+                   help="with --focus: mixtures added to every batch (default 16)")
     p.add_argument("--mask-domain", choices=["log", "linear"], default="log",
                    help="masks scale log(1+|S|) (the paper) or |S| itself")
     p.add_argument("--layers", default=None,
@@ -111,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="spoken-digit WAVs for --contaminate speech (../shared/data/fsdd)")
     ev.add_argument("--quality-tau", type=float, default=0.1,
                     help="tau for AI, AD, AG, FF, Fid-In, SPS, COMP (default 0.1)")
+    ev.add_argument("--focus", type=int, default=0, metavar="N",
+                    help="also measure focus on N seeded 0 dB mixtures of two test clips "
+                         "of different classes (SI-SDR gain toward the explained source; "
+                         "at --quality-tau)")
+    ev.add_argument("--focus-only", action="store_true",
+                    help="with --focus: skip the other metrics")
     ev.add_argument("--into-bundle", action="store_true",
                     help="also store the result as the bundle's metrics (rewritten atomically)")
 

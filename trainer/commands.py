@@ -12,6 +12,7 @@ from engine import nmf
 from engine.bundle import Bundle, load_bundle, save_bundle
 from engine.classifier import VGGConfig
 from engine.errors import L2IError
+from engine.explain import Explainer
 from engine.explain_files import explain_to_folder
 from resources import default_bundle_path
 from trainer import corruption_cli, pipeline, report_cli, slime_cli
@@ -19,6 +20,7 @@ from trainer import distributed as D
 from trainer.checkpoint import atomic_write_json, seed_everything
 from trainer.contaminate import KINDS
 from trainer.evaluate import evaluate_bundle, format_table
+from trainer.focus_eval import evaluate_focus, format_focus
 from trainer.progress_bar import TerminalProgress
 from trainer.train_classifier import ClassifierTrainConfig
 from trainer.train_interpreter import InterpreterTrainConfig
@@ -118,8 +120,10 @@ def _nmf_cfg(args) -> nmf.NMFConfig:
 
 def _interp_cfg(args, init: Bundle | None = None) -> InterpreterTrainConfig:
     """``init``: Psi's size comes from that bundle unless the flags name one."""
-    if min(args.faith_in, args.faith_out, args.faith_size) < 0:
-        raise L2IError("--faith-in, --faith-out and --faith-size must be >= 0")
+    if min(args.faith_in, args.faith_out, args.faith_size, args.focus) < 0:
+        raise L2IError("--faith-in, --faith-out, --faith-size and --focus must be >= 0")
+    if args.focus_mixtures < 1:
+        raise L2IError("--focus-mixtures must be at least 1")
     size = {}
     for name in ("adapter_channels", "hidden", "temporal_stride"):
         value = getattr(args, name, None)
@@ -130,7 +134,8 @@ def _interp_cfg(args, init: Bundle | None = None) -> InterpreterTrainConfig:
     return InterpreterTrainConfig(**size, pooling=args.pooling, alpha=args.alpha, beta=args.l1,
                                   epochs=args.iepochs or 35, lr=args.lr, seed=args.seed,
                                   faith_in=args.faith_in, faith_out=args.faith_out,
-                                  faith_size=args.faith_size,
+                                  faith_size=args.faith_size, focus=args.focus,
+                                  focus_mixtures=args.focus_mixtures,
                                   mask_domain=args.mask_domain,
                                   init=str(args.init) if getattr(args, "init", None)
                                   else None)
@@ -228,14 +233,27 @@ def _evaluate(args, ctx, progress) -> int:
     if list(p.dataset.classes) != bundle.classes:
         raise L2IError("the bundle's classes differ from the data's classes")
     rows = p.test_rows if args.test_fold is not None else p.train_rows
-    result = evaluate_bundle(bundle, p.dataset, rows, taus, str(ctx.device), args.seed,
-                             progress, args.quality_tau, kinds, args.speech)
+    if args.focus < 0 or (args.focus_only and not args.focus):
+        raise L2IError("--focus takes a number of mixtures (e.g. 200); --focus-only needs it")
+    if args.focus and bundle.multilabel:
+        raise L2IError("--focus is measured on single-label data")
+    result: dict = {}
+    if not args.focus_only:
+        result = evaluate_bundle(bundle, p.dataset, rows, taus, str(ctx.device), args.seed,
+                                 progress, args.quality_tau, kinds, args.speech)
+        print(format_table(result))
     result["evaluated_on"] = ("test fold" if args.test_fold is not None
                               else "training clips")
-    print(format_table(result))
+    if args.focus:
+        with Explainer(bundle, str(ctx.device)) as ex:
+            result["focus"] = evaluate_focus(ex, p.dataset, rows, args.focus, args.seed,
+                                             args.quality_tau, progress)
+        print(format_focus(result["focus"]))
     if args.json:
         atomic_write_json(args.json, result)
     if args.into_bundle:
+        if args.focus_only:
+            result = bundle.manifest.get("metrics", {}) | {"focus": result["focus"]}
         bundle.manifest["metrics"] = result
         save_bundle(bundle, args.bundle)
         print(f"metrics stored in {args.bundle}")

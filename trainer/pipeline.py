@@ -153,11 +153,14 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
     inputs = p.features.log_mel[p.train_rows] if clf.input == "log_mel" else \
         ClipWaves([ds.paths[i] for i in p.train_rows], p.frontend.sample_rate,
                   int(round(p.clip_seconds * p.frontend.sample_rate)))
+    waves = ClipWaves([ds.paths[i] for i in p.train_rows], p.frontend.sample_rate,
+                      int(round(p.clip_seconds * p.frontend.sample_rate)))[:] \
+        if cfg.focus > 0 else None  # focus training mixes the clips themselves
     interp, info = train_interpreter(
         clf.model, layers, W, p.features.log_mag[p.train_rows], inputs,
         ds.labels[p.train_rows], len(ds.classes), ds.multilabel, cfg, ctx, checkpoint,
         resume, task, frontend=p.frontend if clf.input == "log_mel" else None,
-        init=init.interpreter if init is not None else None)
+        init=init.interpreter if init is not None else None, waves=waves)
     manifest = make_manifest(
         name=name or out.stem, frontend=p.frontend, classes=ds.classes,
         multilabel=ds.multilabel, classifier_arch=clf.architecture,

@@ -22,6 +22,7 @@ from engine.progress import TaskState, check, report
 from engine.taps import LayerTaps
 from trainer import distributed as D
 from trainer.faithful_loss import faithfulness_terms
+from trainer.focus_training import MixtureBatch, MixturePool, separation_loss
 from trainer.loop import LoopConfig, run_epochs
 from trainer.nmf_loss import NMFStats, nmf_loss, nmf_stats
 from trainer.train_classifier import _autocast, soft_loss, validation_split
@@ -54,6 +55,10 @@ class InterpreterTrainConfig:
     adapter_channels: int = 128
     hidden: int = 256
     temporal_stride: int = 1
+    # focus (trainer/focus_training.py): weight of the separation term on synthetic
+    # mixtures, and how many mixtures join each batch of clean clips; 0 = off
+    focus: float = 0.0
+    focus_mixtures: int = 16
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -131,13 +136,18 @@ def train_interpreter(
     task: TaskState | None = None,
     frontend: FrontEndConfig | None = None,
     init: Interpreter | None = None,
+    waves: np.ndarray | None = None,
 ) -> tuple[Interpreter, dict]:
     """``frontend``: the classifier's log-mel settings; needed by the faithfulness terms,
     which feed masked spectrograms back to the classifier. ``init``: an interpreter of
-    the same shape to start from (fine-tuning, e.g. with the faithfulness terms)."""
+    the same shape to start from (fine-tuning, e.g. with the faithfulness terms).
+    ``waves``: the clips' waveforms (N, samples), which focus training mixes."""
     ctx = ctx or D.Context()
     if cfg.faithful and frontend is None:
         raise L2IError("faithfulness-aware training needs a classifier that reads log-mel")
+    if cfg.focus > 0 and (frontend is None or waves is None):
+        raise L2IError("focus training needs a classifier that reads log-mel and the "
+                       "clips' waveforms")
     torch.manual_seed(cfg.seed)
     dev = ctx.device
     frozen = frozen_outputs(classifier, layers, log_mel, multilabel, dev, task=task)
@@ -159,6 +169,8 @@ def train_interpreter(
     opt = torch.optim.Adam(interp.parameters(), lr=cfg.lr)
 
     stats = nmf_stats(W, log_mag, task=task)  # the NMF loss without forming W H
+    focus = _Focus(classifier, layers, W, cfg, frontend, waves, labels, tr, va, multilabel,
+                   dev) if cfg.focus > 0 else None
     n_frames = int(log_mag.shape[-1])
 
     def batch(rows, need_x: bool = False):
@@ -183,6 +195,12 @@ def train_interpreter(
                                                   multilabel)
             loss = loss + cfg.faith_in * keep + cfg.faith_out * lose + cfg.faith_size * size
             out |= {"keep": keep.item(), "lose": lose.item(), "mask": size.item()}
+        if focus is not None:
+            rng = np.random.default_rng([cfg.seed, epoch, int(idx[0]), len(idx)])
+            mix_loss, sep = focus.loss(net, focus.pool.draw(cfg.focus_mixtures, rng, dev),
+                                       w_fid, interp.class_weights)
+            loss = loss + mix_loss
+            out["separation"] = sep.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -212,14 +230,61 @@ def train_interpreter(
             score = topk_fidelity(p_clf, p_int, ks=(1,))["top1"]
         fid, nmf, l1 = sums / len(rows)
         total = fid + cfg.alpha * nmf + cfg.beta * l1
+        extra = {}
+        if focus is not None and focus.val is not None:
+            with torch.no_grad():
+                sep = focus.loss(interp, focus.val, 1.0, interp.class_weights)[1].item()
+            total += cfg.focus * sep
+            extra = {"val_separation": sep}
         return score - 1e-4 * total, {"val_fidelity": score, "val_fid_loss": fid,
-                                      "val_nmf": nmf, "val_l1": l1}
+                                      "val_nmf": nmf, "val_l1": l1, **extra}
 
     loop = LoopConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                       warmup_epochs=min(1.0, cfg.epochs / 10), seed=cfg.seed,
                       stage="interpreter")
-    res = run_epochs(ctx, loop, interp, opt, len(tr), step, validate, checkpoint, resume, task)
+    try:
+        res = run_epochs(ctx, loop, interp, opt, len(tr), step, validate, checkpoint, resume,
+                         task)
+    finally:
+        if focus is not None:
+            focus.close()
     return interp.cpu(), {"history": res.history, "best_epoch": res.best_epoch,
                           "validation_clips": int(len(va)), "train_clips": int(len(tr))}
 
 
+
+
+class _Focus:
+    """The mixture half of focus training: a pool of training clips to mix, the frozen
+    classifier's taps to read the mixtures, and fixed validation mixtures."""
+
+    def __init__(self, classifier: nn.Module, layers: list[str], W: torch.Tensor,
+                 cfg: InterpreterTrainConfig, frontend: FrontEndConfig, waves: np.ndarray,
+                 labels: np.ndarray, tr: np.ndarray, va: np.ndarray, multilabel: bool,
+                 device: torch.device) -> None:
+        if multilabel:
+            raise L2IError("focus training needs single-label data (one class per clip)")
+        self.cfg, self.W, self.multilabel = cfg, W, multilabel
+        self.taps = LayerTaps(classifier.eval(), layers)
+        waves = np.asarray(waves, dtype=np.float32)
+        self.pool = MixturePool(waves[tr], labels[tr], frontend)
+        self.val: MixtureBatch | None = None
+        if len(va) and len(np.unique(labels[va])) > 1:
+            self.val = MixturePool(waves[va], labels[va], frontend).draw(
+                min(64, 2 * len(va)), np.random.default_rng([cfg.seed, 7]), device)
+
+    def loss(self, net: nn.Module, mb: MixtureBatch, w_fid: float, theta: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the mixtures' share of the loss, the separation term alone)."""
+        with torch.no_grad():
+            logits, maps = self.taps(mb.log_mel)
+            target = torch.softmax(logits.float(), dim=-1)
+        with _autocast(mb.log_mag.device):
+            fid, nmf, l1, _, H, z = loss_terms(net, maps, mb.log_mag, target, self.W,
+                                               self.multilabel)
+        sep = separation_loss(self.W, H.float(), z.float(), theta.float(), mb)
+        c = self.cfg
+        return w_fid * fid + c.alpha * nmf + c.beta * l1 + c.focus * sep, sep
+
+    def close(self) -> None:
+        self.taps.remove()
