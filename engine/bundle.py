@@ -108,11 +108,15 @@ def make_manifest(*, name: str, frontend: FrontEndConfig, classes: list[str],
                   classifier_code: dict | None = None) -> dict:
     classifier = {"architecture": classifier_arch, "config": classifier_config,
                   "input": classifier_input}
+    interp = interpreter.to_dict()
+    if not interp.get("refine_iterations"):
+        # the paper's method: written as schema 1 exactly, which older versions read
+        interp = {k: v for k, v in interp.items() if not k.startswith("refine_")}
     if classifier_code is not None:
         classifier["code"] = dict(classifier_code)
     return {
         "format": "l2i-bundle",
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION if "refine_iterations" in interp else 1,
         "name": name,
         "frontend": frontend.to_dict(),
         "clip_seconds": clip_seconds,
@@ -121,7 +125,7 @@ def make_manifest(*, name: str, frontend: FrontEndConfig, classes: list[str],
         "classifier": classifier,
         "layers": list(layers),
         "dictionary": dict(dictionary),
-        "interpreter": interpreter.to_dict(),
+        "interpreter": interp,
         "provenance": provenance or {},
         "metrics": metrics or {},
     }

@@ -8,7 +8,8 @@ from typing import Any
 from engine.errors import BundleError
 from engine.user_classifier import ARCHITECTURE, INPUT_KINDS, validate_code_entry
 
-SCHEMA_VERSION = 1
+# 2: the interpreter may refine its activations on the input (refine_iterations)
+SCHEMA_VERSION = 2
 MAX_CLASSES = 10_000
 MAX_K = 4096
 

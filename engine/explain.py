@@ -20,6 +20,7 @@ from engine.errors import AudioError, L2IError
 from engine.features import FrontEndConfig, istft, resynthesise
 from engine.features import analyse as frontend_analyse
 from engine.masks import group_mask, relevance, select, split
+from engine.nmf import refine
 from engine.progress import TaskState, check
 from engine.sparse_synthesis import component_waves
 from engine.taps import LayerTaps
@@ -138,6 +139,10 @@ class Explainer:
         logits, maps = blocks
         check(task)
         H, ilogits, z = self.bundle.interpreter(maps, spec.log_mag.shape[-1])
+        icfg = self.bundle.interpreter.config
+        if icfg.refine_iterations:  # relevance stays the interpreter's (z is not refined)
+            H = refine(spec.log_mag.to(self.device), self.bundle.W, H[0],
+                       icfg.refine_iterations, icfg.refine_sparsity)[None]
         ml = self.bundle.multilabel
         if not (torch.isfinite(logits).all() and torch.isfinite(ilogits).all()
                 and torch.isfinite(H).all()):

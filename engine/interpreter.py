@@ -25,6 +25,10 @@ class InterpreterConfig:
     # T: most of Psi's cost at stride 1 (the paper's layout), 1/stride of it otherwise
     temporal_stride: int = 1
     mask_domain: str = "log"  # how explanations apply masks (engine.masks.apply_mask)
+    # explanations refine H on the input itself (engine.nmf.refine, W fixed) before any
+    # mask is made: 0 = the interpreter's H as it is (the paper)
+    refine_iterations: int = 0
+    refine_sparsity: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pooling not in ("attention", "max"):
@@ -41,6 +45,12 @@ class InterpreterConfig:
         if not (isinstance(self.temporal_stride, int) and 1 <= self.temporal_stride <= 16):
             raise ValueError(f"temporal_stride must be an integer in 1..16: "
                              f"{self.temporal_stride!r}")
+        if not (isinstance(self.refine_iterations, int) and 0 <= self.refine_iterations <= 1000):
+            raise ValueError(f"refine_iterations must be an integer in 0..1000: "
+                             f"{self.refine_iterations!r}")
+        if not (isinstance(self.refine_sparsity, (int, float)) and self.refine_sparsity >= 0
+                and self.refine_sparsity < 1e6):
+            raise ValueError(f"refine_sparsity must be a number >= 0: {self.refine_sparsity!r}")
         if not isinstance(self.freq_cells, int) or self.freq_cells > 64:
             raise ValueError(f"freq_cells must be an integer up to 64: {self.freq_cells!r}")
         if not self.map_shapes:

@@ -260,3 +260,23 @@ def transform(
     if beta == 2:
         return _update_h(X, W, H, WtW, sparsity, beta, iterations, WtX=WtX)
     return _update_h(X, W, H, WtW, sparsity, beta, iterations)
+
+
+def refine(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, iterations: int,
+           sparsity: float = 0.0) -> torch.Tensor:
+    """``iterations`` multiplicative updates of H (..., K, T) toward X (..., F, T) with W
+    fixed (Euclidean, L1 weight ``sparsity``): activations that fit the input frame by
+    frame. A zero stays zero, so the components active in H are the only ones active in
+    the result. Differentiable (no in-place steps), for training through it.
+
+    >>> W = torch.eye(3)[:, :2]; X = torch.tensor([[2.0], [1.0], [0.5]])
+    >>> refine(X, W, torch.tensor([[1.0], [0.0]]), 50).flatten().tolist()
+    [2.0, 0.0]
+    """
+    if iterations <= 0:
+        return H
+    WtX = torch.matmul(W.T, X)
+    WtW = W.T @ W
+    for _ in range(iterations):
+        H = H * WtX / (torch.matmul(WtW, H) + sparsity).clamp_min(EPS)
+    return H

@@ -73,6 +73,13 @@ def _add_interp_args(p: argparse.ArgumentParser) -> None:
                         "(default 0: off)")
     p.add_argument("--focus-mixtures", type=int, default=16,
                    help="with --focus: mixtures added to every batch (default 16)")
+    p.add_argument("--focus-selection", choices=["hard", "soft"], default="hard",
+                   help="with --focus: the training mask keeps the components above tau "
+                        "(hard, as explanations do) or weights all by relevance (soft)")
+    p.add_argument("--refine", type=int, default=0, metavar="N",
+                   help="explanations refine the interpreter's activations on the input "
+                        "with N NMF updates (W fixed; the selection stays the "
+                        "interpreter's); 0: as the paper")
     p.add_argument("--mask-domain", choices=["log", "linear"], default="log",
                    help="masks scale log(1+|S|) (the paper) or |S| itself")
     p.add_argument("--layers", default=None,

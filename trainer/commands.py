@@ -124,6 +124,8 @@ def _interp_cfg(args, init: Bundle | None = None) -> InterpreterTrainConfig:
         raise L2IError("--faith-in, --faith-out, --faith-size and --focus must be >= 0")
     if args.focus_mixtures < 1:
         raise L2IError("--focus-mixtures must be at least 1")
+    if not 0 <= args.refine <= 1000:
+        raise L2IError("--refine takes 0 to 1000 updates")
     size = {}
     for name in ("adapter_channels", "hidden", "temporal_stride"):
         value = getattr(args, name, None)
@@ -136,6 +138,8 @@ def _interp_cfg(args, init: Bundle | None = None) -> InterpreterTrainConfig:
                                   faith_in=args.faith_in, faith_out=args.faith_out,
                                   faith_size=args.faith_size, focus=args.focus,
                                   focus_mixtures=args.focus_mixtures,
+                                  focus_selection=args.focus_selection,
+                                  refine_iterations=args.refine,
                                   mask_domain=args.mask_domain,
                                   init=str(args.init) if getattr(args, "init", None)
                                   else None)

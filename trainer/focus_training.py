@@ -78,12 +78,18 @@ class MixturePool:
 
 
 def separation_loss(W: torch.Tensor, H: torch.Tensor, z: torch.Tensor, theta: torch.Tensor,
-                    batch: MixtureBatch) -> torch.Tensor:
-    """L_sep (see the module's docstring), averaged over the mixtures and both sources."""
+                    batch: MixtureBatch, hard_tau: float | None = None) -> torch.Tensor:
+    """L_sep (see the module's docstring), averaged over the mixtures and both sources.
+
+    ``hard_tau``: the mask keeps exactly the components with r_k > tau, as explanations
+    do, while the gradient is that of relu(r) (a straight-through estimate); None: every
+    component weighted by relu(r_k)."""
     WH = torch.matmul(W, H)
     losses = []
     for j in range(batch.classes.shape[1]):
         weights = soft_relevance(z, theta, batch.classes[:, j])
+        if hard_tau is not None:
+            weights = (weights > hard_tau).to(weights.dtype) + weights - weights.detach()
         mask = _mask_with(WH, W, H, weights)
         target = batch.sources[:, j]
         err = (mask * batch.spectrum - target).abs().square().sum(dim=(1, 2))
@@ -94,6 +100,8 @@ def separation_loss(W: torch.Tensor, H: torch.Tensor, z: torch.Tensor, theta: to
 
 def _mask_with(WH: torch.Tensor, W: torch.Tensor, H: torch.Tensor, weights: torch.Tensor
                ) -> torch.Tensor:
-    """soft_mask with W H computed once for both sources."""
+    """soft_mask with W H computed once for both sources. Weights lie in [0, 1], so the
+    mask does too; it is not clamped, which would stop the gradient at exactly 0 (where
+    no selected component is active, the mask is exactly 0)."""
     part = torch.matmul(W, weights.unsqueeze(-1) * H)
-    return torch.where(WH > 0, part / WH.clamp_min(1e-12), torch.zeros_like(WH)).clamp(0, 1)
+    return torch.where(WH > 0, part / WH.clamp_min(1e-12), torch.zeros_like(WH))

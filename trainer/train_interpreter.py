@@ -18,6 +18,7 @@ from engine.errors import L2IError
 from engine.features import FrontEndConfig
 from engine.interpreter import Interpreter, InterpreterConfig
 from engine.metrics import multilabel_fidelity, topk_fidelity
+from engine.nmf import refine
 from engine.progress import TaskState, check, report
 from engine.taps import LayerTaps
 from trainer import distributed as D
@@ -59,6 +60,11 @@ class InterpreterTrainConfig:
     # mixtures, and how many mixtures join each batch of clean clips; 0 = off
     focus: float = 0.0
     focus_mixtures: int = 16
+    focus_selection: str = "hard"  # the training mask: "hard" (r > tau, as explained) or "soft"
+    focus_tau: float = 0.1
+    # explanations refine H on the input (InterpreterConfig.refine_iterations); focus
+    # training makes its masks the same way
+    refine_iterations: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -157,7 +163,8 @@ def train_interpreter(
                              map_shapes=[list(m.shape[1:]) for m in frozen.maps],
                              pooling=cfg.pooling, mask_domain=cfg.mask_domain,
                              adapter_channels=cfg.adapter_channels, hidden=cfg.hidden,
-                             temporal_stride=cfg.temporal_stride)
+                             temporal_stride=cfg.temporal_stride,
+                             refine_iterations=cfg.refine_iterations)
     interp = Interpreter(icfg)
     if init is not None:
         warm_start(interp, init)
@@ -282,7 +289,12 @@ class _Focus:
         with _autocast(mb.log_mag.device):
             fid, nmf, l1, _, H, z = loss_terms(net, maps, mb.log_mag, target, self.W,
                                                self.multilabel)
-        sep = separation_loss(self.W, H.float(), z.float(), theta.float(), mb)
+        H = refine(mb.log_mag, self.W, H.float(), self.cfg.refine_iterations)
+        # theta is detached: the separation term moves what the interpreter sees (H, z),
+        # not the class weights that make its decision (fidelity stays theirs to keep)
+        sep = separation_loss(self.W, H, z.float(), theta.detach().float(), mb,
+                              self.cfg.focus_tau if self.cfg.focus_selection == "hard"
+                              else None)
         c = self.cfg
         return w_fid * fid + c.alpha * nmf + c.beta * l1 + c.focus * sep, sep
 
