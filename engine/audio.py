@@ -60,9 +60,9 @@ def read_audio(path: str | os.PathLike,
     if not p.exists():
         raise AudioError(f"{shown(p, full=True)}: no such file")
     if p.is_dir():
-        raise AudioError(f"{shown(p)}: is a folder, not an audio file")
+        raise AudioError(f"{shown(p, full=True)}: is a folder, not an audio file")
     if not p.is_file():  # a FIFO would block the reader forever, a device never ends
-        raise AudioError(f"{shown(p)}: not a regular file (a pipe or a device?)")
+        raise AudioError(f"{shown(p, full=True)}: not a regular file (a pipe or a device?)")
     try:
         with sf.SoundFile(str(p)) as f:
             rate, channels = int(f.samplerate), int(f.channels)
@@ -70,18 +70,19 @@ def read_audio(path: str | os.PathLike,
             data = f.read(limit + 1, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError,
             MemoryError) as exc:
-        raise AudioError(f"{shown(p)}: not a readable audio file ({_reason(exc)})") from None
+        raise AudioError(f"{shown(p, full=True)}: not a readable audio file "
+                         f"({_reason(exc)})") from None
     if data.shape[0] > limit:
-        raise AudioError(f"{shown(p)}: longer than this version analyses at once "
+        raise AudioError(f"{shown(p, full=True)}: longer than this version analyses at once "
                          f"({limit / rate / 60:.0f} min at {rate} Hz with {channels} "
                          "channels); cut it into parts")
     if data.shape[0] == 0:
-        raise AudioError(f"{shown(p)}: the file holds no audio samples")
+        raise AudioError(f"{shown(p, full=True)}: the file holds no audio samples")
     if not np.isfinite(data).all():
-        raise AudioError(f"{shown(p)}: the audio contains NaN or infinite samples")
+        raise AudioError(f"{shown(p, full=True)}: the audio contains NaN or infinite samples")
     peak = float(np.abs(data).max())
     if peak > MAX_ABS_SAMPLE:
-        raise AudioError(f"{shown(p)}: samples reach {peak:.3g}, far beyond full scale "
+        raise AudioError(f"{shown(p, full=True)}: samples reach {peak:.3g}, far beyond full scale "
                          "(1.0): not usable audio")
     return data, int(rate)
 
@@ -97,7 +98,7 @@ def file_sample_rate(path: str | os.PathLike) -> int:
     try:
         return int(sf.info(str(path)).samplerate)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise AudioError(f"{shown(path)}: not a readable audio file "
+        raise AudioError(f"{shown(path, full=True)}: not a readable audio file "
                          f"({_reason(exc)})") from None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from engine.classifier import build_classifier
 from engine.errors import BundleError, L2IError
 from engine.features import FrontEndConfig
 from engine.interpreter import Interpreter, InterpreterConfig
+from engine.outputs import staging_folder
 from engine.taps import LayerTaps
 from engine.user_classifier import (
     ARCHITECTURE,
@@ -147,8 +147,7 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
         t = t.detach().cpu().contiguous()
         return t.half() if half and t.is_floating_point() else t
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = staging_folder(path)
     try:
         (tmp / MANIFEST).write_text(json.dumps(bundle.manifest, indent=2, allow_nan=False))
         save_file({k: prep(v) for k, v in tensors.items()}, str(tmp / WEIGHTS))

@@ -330,5 +330,5 @@ def load_other(path: str | Path, sample_rate: int) -> tuple[np.ndarray, str]:
     """A second clip at ``sample_rate`` and the name to show for it."""
     wave = load_audio(path, sample_rate)
     if _energy(wave) == 0:
-        raise L2IError(f"{shown(path)}: the second clip is silent")
+        raise L2IError(f"{shown(path, full=True)}: the second clip is silent")
     return wave, shown(path)

@@ -16,6 +16,7 @@ import torch
 
 from engine import long_clips
 from engine.bundle import Bundle
+from engine.devices import resolve_device
 from engine.errors import AudioError, L2IError
 from engine.features import FrontEndConfig, istft, resynthesise
 from engine.features import analyse as frontend_analyse
@@ -86,8 +87,8 @@ class Explainer:
     """Runs a bundle on clips. Not thread-safe: give each worker thread its own."""
 
     def __init__(self, bundle: Bundle, device: str | torch.device = "cpu") -> None:
-        self.bundle = bundle.to(device)
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
+        self.bundle = bundle.to(self.device)
         self.cfg: FrontEndConfig = bundle.frontend
         self.taps = LayerTaps(bundle.classifier, bundle.layers)
         self.mask_domain: str = bundle.interpreter.config.mask_domain

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from engine.audio import read_audio, resample, save_audio
 from engine.bundle import Bundle
 from engine.errors import L2IError
 from engine.explain import Analysis, Explainer, Explanation
+from engine.outputs import check_output, staging_folder
 
 
 def resolve_target(target: str | int | None, classes: list[str]) -> int | None:
@@ -47,8 +47,7 @@ def explain_to_folder(clip: str | os.PathLike, bundle: Bundle, out: str | os.Pat
                       target: str | int | None = None, threshold: float = 0.1,
                       device: str = "cpu") -> dict:
     clip, out = Path(clip), Path(out)
-    if out.exists() and not out.is_dir():
-        raise L2IError(f"{out} exists and is not a folder")
+    check_output(out, "folder")
     if not 0.0 <= threshold < 1.0:
         raise L2IError(f"the threshold must lie in [0, 1), not {threshold}")
     data, native = read_audio(clip)
@@ -60,8 +59,7 @@ def explain_to_folder(clip: str | os.PathLike, bundle: Bundle, out: str | os.Pat
         del data, mono
         exp = explainer.explain(analysis, resolve_target(target, bundle.classes), threshold,
                                 with_components=False)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        tmp = staging_folder(out)
         try:
             files = _write_audio(tmp, explainer, analysis, exp, native, length)
             doc = _write_document(tmp, clip, bundle, analysis, exp, files, native, length)

@@ -8,7 +8,6 @@ import csv
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,9 @@ import torch
 from engine import slime
 from engine.audio import read_audio, resample, save_audio
 from engine.bundle import Bundle
-from engine.errors import L2IError
 from engine.explain import Explainer
 from engine.explain_files import _publish, _ranked, _to_native, resolve_target
+from engine.outputs import check_output, staging_folder
 from engine.progress import TaskState
 
 CSV_COLUMNS = ("segment", "start_s", "end_s", "low_hz", "high_hz", "weight", "selected")
@@ -41,8 +40,7 @@ def slime_to_folder(clip: str | os.PathLike, bundle: Bundle, out: str | os.PathL
                     config: slime.SlimeConfig | None = None, device: str = "cpu",
                     task: TaskState | None = None) -> dict:
     clip, out = Path(clip), Path(out)
-    if out.exists() and not out.is_dir():
-        raise L2IError(f"{out} exists and is not a folder")
+    check_output(out, "folder")
     config = (config or slime.SlimeConfig()).validate()
     data, native = read_audio(clip)
     length = data.shape[0]
@@ -54,8 +52,7 @@ def slime_to_folder(clip: str | os.PathLike, bundle: Bundle, out: str | os.PathL
         faith = slime.compare(ex, analysis, exp.target, {"slime": torch.as_tensor(exp.mask)})
     f = faith["slime"]
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = staging_folder(out)
     try:
         save_audio(tmp / "interpretation.wav",
                    _to_native(exp.interpretation, rate, native, length), native)

@@ -94,11 +94,12 @@ def _open(path: Path) -> sf.SoundFile:
     if not path.exists():
         raise AudioError(f"{shown(path, full=True)}: no such file")
     if not path.is_file():
-        raise AudioError(f"{shown(path)}: not a regular audio file")
+        raise AudioError(f"{shown(path, full=True)}: not a regular audio file")
     try:
         return sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
-        raise AudioError(f"{shown(path)}: not a readable audio file ({_reason(exc)})") from None
+        raise AudioError(f"{shown(path, full=True)}: not a readable audio file "
+                         f"({_reason(exc)})") from None
 
 
 def _mono(data: np.ndarray, name: str) -> np.ndarray:
@@ -282,7 +283,7 @@ def read_window(source: Source, start_s: float, duration_s: float, rate: int) ->
             data = f.read(-(-(offset + n) * native // rate) + 2 * margin, dtype="float32",
                           always_2d=True)
         except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise AudioError(f"{shown(path)}: unreadable at {start_s:.1f} s "
+            raise AudioError(f"{shown(path, full=True)}: unreadable at {start_s:.1f} s "
                              f"({_reason(exc)})") from None
     piece = resample(_mono(data, shown(path)), native, rate)[offset:offset + n]
     out[:piece.size] = piece

@@ -22,6 +22,7 @@ import numpy as np
 from engine.audio import resample, save_audio
 from engine.errors import L2IError
 from engine.explain import Analysis, Explainer, Explanation, Rendering
+from engine.outputs import public_mode
 
 COMPONENTS_DIR = "components"
 
@@ -61,6 +62,7 @@ def _atomic(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=parent)
         os.close(fd)
+        public_mode(name, folder=False)  # not mkstemp's 0600
     except OSError as exc:
         raise ExportError(f"cannot write {path}: {_reason(exc)}") from None
     tmp = Path(name)

@@ -8,9 +8,14 @@ from pathlib import Path
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="l2i-desktop")
-    ap.add_argument("clip", nargs="?", type=Path)
-    ap.add_argument("--bundle", type=Path, default=None)
+    ap = argparse.ArgumentParser(
+        prog="l2i-desktop", description="L2I Desktop: hear why an audio classifier "
+        "decided what it did (Listen to Interpret).")
+    ap.add_argument("clip", nargs="?", type=Path,
+                    help="audio file to open and explain at start (optional)")
+    ap.add_argument("--bundle", type=Path, default=None,
+                    help="model bundle (.l2i file or folder) to load instead of the one "
+                         "that ships (resources/default.l2i)")
     return ap.parse_args(argv)
 
 

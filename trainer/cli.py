@@ -18,6 +18,7 @@ from pathlib import Path
 from engine.errors import Cancelled, L2IError, failure_message
 from trainer import corruption_cli, report_cli, slime_cli
 
+RESUME = "continue an interrupted run from its last checkpoint"
 VAL_BY_RECORDING = ("hold out whole recordings for the validation split (model selection), "
                     "so clips cut from one recording are never on both sides")
 
@@ -35,8 +36,9 @@ def _add_data_args(p: argparse.ArgumentParser, test_fold: bool = True) -> None:
     p.add_argument("--clip-seconds", type=float, default=5.0,
                    help="clips are cut or zero-padded to this length (default 5)")
     p.add_argument("--cache", type=Path, default=None, help="feature cache folder")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto",
+                   help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
 
 
 def _add_nmf_args(p: argparse.ArgumentParser, beta_flag: str = "--beta") -> None:
@@ -49,18 +51,20 @@ def _add_nmf_args(p: argparse.ArgumentParser, beta_flag: str = "--beta") -> None
     p.add_argument("--inner-w", type=int, default=0,
                    help="updates of W per pass (default: as many as --inner); W steps cost "
                         "little, so 10-20 converge faster")
-    p.add_argument("--iterations", type=int, default=200)
+    p.add_argument("--iterations", type=int, default=200, help="passes over the frames")
     p.add_argument("--max-frames", type=int, default=None,
                    help="subsample the training frames to at most this many")
 
 
 def _add_interp_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pooling", choices=["attention", "max"], default="attention")
+    p.add_argument("--pooling", choices=["attention", "max"], default="attention",
+                   help="how Theta pools H over time: attention or max (the paper)")
     p.add_argument("--alpha", type=float, default=10.0, help="weight of the NMF loss")
     p.add_argument("--beta", dest="l1", type=float, default=0.8,
                    help="weight of the L1 loss on H (the paper's beta)")
-    p.add_argument("--interpreter-epochs", dest="iepochs", type=int, default=35)
-    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--interpreter-epochs", dest="iepochs", type=int, default=35,
+                   help="epochs of interpreter training")
+    p.add_argument("--lr", type=float, default=2e-4, help="the interpreter's learning rate")
     p.add_argument("--faith-in", type=float, default=0.0,
                    help="weight of: the classifier keeps its decision on the masked-in input")
     p.add_argument("--faith-out", type=float, default=0.0,
@@ -93,31 +97,51 @@ def _add_interp_args(p: argparse.ArgumentParser) -> None:
                         "between (default 1, the paper's; 2-4 make Psi cheaper)")
 
 
+class _Help(argparse.HelpFormatter):
+    """Every option's help ends with its default unless the text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        quiet = (None, False, argparse.SUPPRESS)
+        if "default" in text or action.default in quiet or not action.option_strings:
+            return text
+        return f"{text} (default %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line (the full usage stays under --help)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="l2i", description=__doc__.splitlines()[0])
+    ap = _Parser(prog="l2i", description=__doc__.splitlines()[0].replace("``", ""))
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ex = sub.add_parser("explain", help="explain one clip and write its audio")
-    ex.add_argument("clip", type=Path)
-    ex.add_argument("--bundle", type=Path, default=None)
+    ex.add_argument("clip", type=Path, help="audio file (WAV, FLAC, OGG, MP3, ...)")
+    ex.add_argument("--bundle", type=Path, default=None,
+                    help="model bundle (default: the one that ships)")
     ex.add_argument("--target", default=None, help="class name or index (default: top)")
     ex.add_argument("--threshold", type=float, default=0.1, help="tau (default 0.1)")
-    ex.add_argument("--out", type=Path, required=True)
-    ex.add_argument("--device", default="cpu")
+    ex.add_argument("--out", type=Path, required=True,
+                    help="folder for explanation.json and the WAVs (created or updated)")
+    ex.add_argument("--device", default="auto",
+                    help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")
     slime_cli.add_arguments(ex)
 
     ev = sub.add_parser("evaluate", help="fidelity and faithfulness of a bundle")
-    ev.add_argument("--bundle", type=Path, required=True)
+    ev.add_argument("--bundle", type=Path, required=True, help="model bundle to evaluate")
     _add_data_args(ev)
-    ev.add_argument("--taus", default="0.1,0.3,0.5,0.7,0.9")
-    ev.add_argument("--json", type=Path, default=None)
+    ev.add_argument("--taus", default="0.1,0.3,0.5,0.7,0.9",
+                    help="relevance thresholds of the FF table, comma list")
+    ev.add_argument("--json", type=Path, default=None,
+                    help="also write every number to this JSON file")
     ev.add_argument("--contaminate", default="",
                     help="also on contaminated copies: mixture,white,speech (comma list)")
     ev.add_argument("--speech", type=Path, default=None,
@@ -140,26 +164,28 @@ def build_parser() -> argparse.ArgumentParser:
     tsub = tr.add_subparsers(dest="what", required=True, parser_class=_Parser)
     c = tsub.add_parser("classifier", help="the built-in VGG-style CNN")
     _add_data_args(c)
-    c.add_argument("--out", type=Path, required=True)
-    c.add_argument("--epochs", type=int, default=60)
-    c.add_argument("--resume", action="store_true")
+    c.add_argument("--out", type=Path, required=True, help="classifier folder")
+    c.add_argument("--epochs", type=int, default=60, help="training epochs")
+    c.add_argument("--resume", action="store_true", help=RESUME)
     c.add_argument("--widths", default=None, help="channels per block, e.g. 16,32,64,128")
     c.add_argument("--val-by-recording", action="store_true", help=VAL_BY_RECORDING)
 
     d = tsub.add_parser("dictionary", help="sparse NMF on training frames")
     _add_data_args(d)
     _add_nmf_args(d)
-    d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--out", type=Path, required=True, help="dictionary file (.safetensors)")
 
     i = tsub.add_parser("interpreter", help="Psi/Theta for a frozen classifier")
     _add_data_args(i)
     _add_interp_args(i)
     i.add_argument("--classifier", type=Path, required=True,
                    help="classifier folder or bundle")
-    i.add_argument("--dictionary", type=Path, required=True)
+    i.add_argument("--dictionary", type=Path, required=True,
+                   help="dictionary file from `l2i train dictionary`")
     i.add_argument("--out", type=Path, required=True, help="bundle folder or .l2i file")
-    i.add_argument("--epochs", dest="iepochs", type=int)
-    i.add_argument("--resume", action="store_true")
+    i.add_argument("--epochs", dest="iepochs", type=int,
+                   help="same as --interpreter-epochs")
+    i.add_argument("--resume", action="store_true", help=RESUME)
     i.add_argument("--init", type=Path, default=None,
                    help="start from this bundle's interpreter (same dictionary), e.g. to "
                         "fine-tune it with --faith-in/--faith-out")
@@ -170,9 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_interp_args(a)
     a.add_argument("--out", type=Path, required=True, help="bundle folder or .l2i file")
     a.add_argument("--epochs", type=int, default=60, help="classifier epochs")
-    a.add_argument("--widths", default=None)
+    a.add_argument("--widths", default=None,
+                   help="the classifier's channels per block (default 16,32,64,128,256,512)")
     a.add_argument("--val-by-recording", action="store_true", help=VAL_BY_RECORDING)
-    a.add_argument("--resume", action="store_true")
+    a.add_argument("--resume", action="store_true", help=RESUME)
     a.add_argument("--work", type=Path, default=None,
                    help="folder for intermediate products (default: OUT.work)")
     return ap
@@ -209,6 +236,7 @@ def _decoder_chatter_hidden() -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_outputs(args)
         from trainer import commands
 
         if args.command == "explain":  # no live progress to show: stderr may wait
@@ -223,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"l2i: error: {msg}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file system's refusal that no check above foresaw
+        from engine.audio import shown
+        from engine.outputs import reason
+
+        where = f" ({shown(exc.filename, full=True)})" if exc.filename else ""
+        print(f"l2i: error: {reason(exc)}{where}", file=sys.stderr)
+        return 2
     except MemoryError as exc:
         print(f"l2i: error: {failure_message(exc)}", file=sys.stderr)
         return 1
@@ -231,6 +266,29 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"l2i: error: {failure_message(exc)}", file=sys.stderr)
         return 1
+
+
+# (command, subcommand) -> the arguments that name outputs, and what each must be
+_OUTPUTS = {("explain", None): [("out", "folder")], ("report", None): [("out", "folder")],
+            ("evaluate", None): [("json", "file")], ("corrupt", None): [("json", "file")],
+            ("train", "classifier"): [("out", "folder")],
+            ("train", "dictionary"): [("out", "file")],
+            ("train", "interpreter"): [("out", "any")],
+            ("train", "all"): [("out", "any"), ("work", "folder")]}
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output path that cannot be written, or a device this machine lacks,
+    before any work starts."""
+    from engine.devices import resolve_device
+    from engine.outputs import check_output
+
+    if getattr(args, "device", None) is not None:
+        resolve_device(args.device)
+    for dest, kind in _OUTPUTS.get((args.command, getattr(args, "what", None)), []):
+        path = getattr(args, dest, None)
+        if path is not None:
+            check_output(path, kind, "--" + dest)
 
 
 def print_json(obj) -> None:

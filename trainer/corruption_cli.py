@@ -23,7 +23,8 @@ from engine.errors import L2IError
 def add_parser(sub) -> None:
     p = sub.add_parser("corrupt", help="explanation stability under noise or a mixed-in clip")
     p.add_argument("folder", type=Path, help="folder of clips (searched recursively)")
-    p.add_argument("--bundle", type=Path, default=None)
+    p.add_argument("--bundle", type=Path, default=None,
+                   help="model bundle (default: the one that ships)")
     p.add_argument("--snr", default=None,
                    help="white noise at these SNRs in dB, comma list (e.g. 20,10,0)")
     p.add_argument("--mix", type=Path, default=None,
@@ -37,7 +38,8 @@ def add_parser(sub) -> None:
                    help="only files whose name matches, e.g. '1-*' for ESC-10 fold 1")
     p.add_argument("--limit", type=int, default=None, help="at most this many clips")
     p.add_argument("--json", type=Path, default=None, help="write the full result here")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto",
+                   help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")
 
 
 def _numbers(text: str, flag: str) -> list[float]:

@@ -24,13 +24,14 @@ class TerminalProgress(TaskState):
             tqdm.write(f"{rep.message}: " + "  ".join(f"{k} {v:.4g}" for k, v in shown.items()),
                        file=sys.stderr)
             return
+        total, done = _whole(rep.total), _whole(rep.done)
         bar = self.bars.get(rep.stage)
         if bar is None:
-            bar = tqdm(total=rep.total, desc=rep.stage, file=sys.stderr, leave=True,
+            bar = tqdm(total=total, desc=rep.stage, file=sys.stderr, leave=True,
                        dynamic_ncols=True, mininterval=0.5)
             self.bars[rep.stage] = bar
-        bar.total = rep.total
-        bar.n = rep.done
+        bar.total = total
+        bar.n = done
         if rep.metrics:
             bar.set_postfix({k: f"{v:.4g}" for k, v in list(rep.metrics.items())[:4]},
                             refresh=False)
@@ -41,3 +42,8 @@ class TerminalProgress(TaskState):
     def close(self) -> None:
         for bar in self.bars.values():
             bar.close()
+
+
+def _whole(x: float) -> float | int:
+    """Counts of clips or steps show as 3/3, not 3.0/3.0."""
+    return int(x) if float(x).is_integer() else x

@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
     p.add_argument("--bundle", type=Path, default=None,
                    help="model bundle (default: the one that ships)")
     p.add_argument("--tau", type=float, default=0.1, help="relevance threshold (default 0.1)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto",
+                   help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")
 
 
 def _bundle(arg: Path | None) -> Path:

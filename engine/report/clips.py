@@ -21,6 +21,7 @@ from engine.audio import AUDIO_EXTENSIONS, load_audio
 from engine.errors import Cancelled, L2IError
 from engine.explain import Explainer
 from engine.metrics import faithfulness
+from engine.outputs import public_mode
 from engine.progress import TaskState, check
 from engine.report.png import levels, spectrogram_rgb, write_png
 
@@ -148,7 +149,7 @@ def explain_clip(ex: Explainer, path: Path, key: dict, root: Path,
     that cannot be read or explained gets a record with its one-line error instead."""
     name = slug(key["file"])
     tmp = Path(tempfile.mkdtemp(prefix=f"{_PARTIAL[0]}{name}-", dir=root))
-    tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared report from its readers
+    public_mode(tmp, folder=True)  # mkdtemp's 0700 would hide a shared report
     try:
         try:
             wave = load_audio(path, ex.cfg.sample_rate)

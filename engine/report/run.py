@@ -42,8 +42,9 @@ STAGE = "report"
 class ReportResult:
     out: Path
     total: int  # clips found
+    # explained + reused + failed == total once the run ends
     explained: int  # explained by this run
-    reused: int  # already done by an earlier run with the same file, bundle and tau
+    reused: int  # explained by an earlier run with the same file, bundle and tau
     records: list[dict] = field(default_factory=list)
 
     @property
@@ -51,7 +52,7 @@ class ReportResult:
         return self.out / "index.html"
 
     @property
-    def failed(self) -> int:
+    def failed(self) -> int:  # by this run or an earlier one: a record with its error
         return sum(1 for r in self.records if r.get("error"))
 
 
@@ -65,9 +66,10 @@ def _check_paths(folder: Path, out: Path, tau: float) -> None:
     if not folder.exists():
         raise L2IError(f"{shown(folder, full=True)}: no such folder")
     if not folder.is_dir():
-        raise L2IError(f"{shown(folder)}: is a file; give the folder that holds the clips")
+        raise L2IError(f"{shown(folder, full=True)}: is a file; give the folder that holds "
+                       "the clips")
     if out.exists() and not out.is_dir():
-        raise L2IError(f"{shown(out)}: exists and is not a folder")
+        raise L2IError(f"{shown(out, full=True)}: exists and is not a folder")
     if out.resolve() == folder.resolve():
         raise L2IError("the report needs its own output folder, not the folder of clips")
     if not 0.0 <= tau < 1.0:
@@ -111,11 +113,11 @@ def batch_report(folder: str | os.PathLike, out: str | os.PathLike,
                 old = read_record(root / slug(rel))
                 if is_current(old, key):
                     done[rel] = old
-                    result.reused += 1
+                    result.reused += not old.get("error")
                 else:
                     check(task)
                     done[rel] = explain_clip(ex, path, key, root, task)
-                    result.explained += 1
+                    result.explained += not done[rel].get("error")
                 report(task, STAGE, i + 1, len(clips), rel)
     except Cancelled:
         result.records = _write_pages(out, folder, bundle, tau, clips, done)
