@@ -2,7 +2,8 @@
 # One entry point for a fresh machine: installs whatever is missing, then acts.
 #   bash scripts/dev.sh app [CLIP] [--bundle B]   launch L2I Desktop
 #   bash scripts/dev.sh test [PYTEST ARGS]        run the whole test suite
-#   bash scripts/dev.sh setup                     only install
+#   bash scripts/dev.sh setup                     only install (and say how to run l2i)
+# With no command it prints this usage and installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,12 +46,31 @@ install_python() {
   fi
 }
 
-cmd=${1:-test}
-shift || true
+usage() {
+  cat >&2 <<EOF
+usage: bash scripts/dev.sh COMMAND [ARGS]
+  setup                        install what is missing (apt packages, .venv), then stop
+  app [CLIP] [--bundle B]      launch L2I Desktop
+  test [PYTEST ARGS]           ruff and the whole test suite (8-11 minutes)
+EOF
+}
+
+cmd=${1:-}
+case "$cmd" in
+  setup|app|test) ;;
+  -h|--help) usage; exit 0 ;;
+  *) usage; exit 2 ;;
+esac
+shift
 install_system
 install_python
 case "$cmd" in
-  setup) ;;
+  setup)
+    cat <<EOF
+Set up. The commands live in $VENV/bin: run them as $VENV/bin/l2i and
+$VENV/bin/l2i-desktop, or first  source $VENV/bin/activate  (then l2i, l2i-desktop).
+EOF
+    ;;
   app)
     if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
       echo "No display found: starting on a virtual screen (Xvfb)." >&2
@@ -62,9 +82,5 @@ case "$cmd" in
     export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
     "$VENV/bin/ruff" check engine trainer l2i_desktop resources tests scripts
     exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
-    ;;
-  *)
-    echo "usage: bash scripts/dev.sh app|test|setup [ARGS]" >&2
-    exit 2
     ;;
 esac
