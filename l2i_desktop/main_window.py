@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +38,7 @@ from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
 from l2i_desktop.slime_panel import install_slime
 from l2i_desktop.time_views import TimeViews
 from l2i_desktop.timeline_controller import install_timeline
+from l2i_desktop.welcome import WelcomePanel
 from l2i_desktop.worker import EngineWorker
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
@@ -97,7 +99,11 @@ class MainWindow(RecordingMixin, QMainWindow):
 
         self.tau_slider = QSlider(Qt.Orientation.Horizontal)
         self.tau_slider.setRange(0, 99)
-        self.tau_label = QLabel(f"tau {self.tau:.2f}")
+        self.tau_label = QLabel(f"relevance threshold tau {self.tau:.2f}")
+        tip = ("Components whose relevance to the explained class is above tau make the "
+               "interpretation; lower tau keeps more of them")
+        self.tau_label.setToolTip(tip)
+        self.tau_slider.setToolTip(tip)
         self.tau_slider.valueChanged.connect(lambda v: self.set_tau(v / 100))
         transport = QHBoxLayout()
         self.buttons = {}
@@ -113,9 +119,17 @@ class MainWindow(RecordingMixin, QMainWindow):
         transport.addWidget(self.tau_slider, 1)
         self.error_label = QLabel("")
         self.error_label.setStyleSheet("color: #b00020")
+        # before any clip: the ways to start (welcome.py); the views once there is one
+        self.welcome = WelcomePanel()
+        self.welcome.open_requested.connect(self._ask_clip)
+        self.welcome.record_requested.connect(self._ask_record)
+        self.welcome.example_chosen.connect(self.open_clip)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(main)
         central = QWidget()
         lay = QVBoxLayout(central)
-        lay.addWidget(main, 1)
+        lay.addWidget(self.pages, 1)
         lay.addLayout(transport)
         lay.addWidget(self.error_label)
         self.setCentralWidget(central)
@@ -130,10 +144,22 @@ class MainWindow(RecordingMixin, QMainWindow):
 
         build_menus(self)  # l2i_desktop/menus.py
         install_corruption(self)  # Analyse > Corrupt and compare (corruption_dialog.py)
-        install_live(self)  # File > Live interpretation (l2i_desktop/live_panel.py)
+        live = install_live(self)  # File > Live interpretation (l2i_desktop/live_panel.py)
+        live.live_changed.connect(lambda on: self.show_views() if on else None)
+        self.set_has_clip(False)
         install_report(self)  # File > Batch report... (l2i_desktop/report_dialog.py)
         install_timeline(self)  # long clips: timeline above the views (timeline_controller.py)
         install_slime(self)  # Analyse > SLIME beside L2I (l2i_desktop/slime_panel.py)
+
+    def show_views(self) -> None:
+        """Leave the welcome page for the views (a clip or live input is on its way)."""
+        self.pages.setCurrentIndex(1)
+
+    def set_has_clip(self, has: bool) -> None:
+        """Controls that act on a clip are enabled only while there is one."""
+        for button in self.buttons.values():
+            button.setEnabled(has)
+        self.export_act.setEnabled(has)
 
     # ---- requests to the engine -------------------------------------------------
     def open_bundle(self, path: Path, trust_code: bool = False) -> None:
@@ -184,6 +210,7 @@ class MainWindow(RecordingMixin, QMainWindow):
             self._pending_clip = Path(path)
             return
         self.statusBar().showMessage(f"analysing {Path(path).name}...")
+        self.show_views()
         self.target = None  # a new clip is explained for its own top class first
         if self.timeline.open_long(Path(path)):  # an hour: its timeline, not all of it
             return
@@ -193,7 +220,7 @@ class MainWindow(RecordingMixin, QMainWindow):
     def set_tau(self, tau: float) -> None:
         self.tau = float(tau)
         self.settings.set_tau(self.tau)
-        self.tau_label.setText(f"tau {self.tau:.2f}")
+        self.tau_label.setText(f"relevance threshold tau {self.tau:.2f}")
         self._explain()
 
     def set_target(self, target: int) -> None:
@@ -220,6 +247,8 @@ class MainWindow(RecordingMixin, QMainWindow):
             self.components.set_patterns(result.patterns)
             b = self.explainer.bundle
             self.setWindowTitle(f"L2I Desktop — {b.name} (K={b.k}, {len(b.classes)} classes)")
+            self.welcome.set_model(f"Model: <b>{b.name}</b>, which tells apart "
+                                   f"{len(b.classes)} classes: {', '.join(b.classes)}")
             self.statusBar().showMessage(f"bundle {b.name} ready")
             if b.path is not None:
                 self.settings.set_bundle(b.path)
@@ -230,6 +259,8 @@ class MainWindow(RecordingMixin, QMainWindow):
                 self.open_clip(pending)
         elif kind == "analyse":
             self.clip = result
+            self.show_views()
+            self.set_has_clip(True)
             a = result.analysis
             values = {"log_mag": a.log_mag.cpu().numpy(), "log_mel": a.log_mel.cpu().numpy(),
                       "H": a.H.cpu().numpy()}
@@ -281,6 +312,8 @@ class MainWindow(RecordingMixin, QMainWindow):
 
     def _on_failed(self, kind: str, _rid: int, message: str) -> None:
         self.show_error(message)
+        if kind == "analyse" and self.clip is None:  # nothing to show: the ways to start
+            self.pages.setCurrentIndex(0)
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
+from resources import examples
+
 if TYPE_CHECKING:
     from l2i_desktop.main_window import MainWindow
 
@@ -18,16 +20,21 @@ def build_menus(win: MainWindow) -> None:
     file_menu.addAction(open_act)
     win.recent_menu = file_menu.addMenu("Open &recent")
     win._fill_recent()
+    examples_menu = file_menu.addMenu("Open e&xample")  # resources/examples
+    for label, path in examples():
+        act = examples_menu.addAction(label)
+        act.setObjectName(f"example_{path.stem}")
+        act.triggered.connect(lambda _c=False, p=path: win.open_clip(p))
     record_act = QAction("&Record...", win, shortcut=QKeySequence("Ctrl+R"))
     record_act.triggered.connect(win._ask_record)
     file_menu.addAction(record_act)
     win.save_recording_act = QAction("Save recording...", win, enabled=False)
     win.save_recording_act.triggered.connect(win.save_recording)
     file_menu.addAction(win.save_recording_act)
-    export_act = QAction("&Export explanation...", win)
-    export_act.setObjectName("export")
-    export_act.triggered.connect(win._ask_export)
-    file_menu.addAction(export_act)
+    win.export_act = QAction("&Export explanation...", win)
+    win.export_act.setObjectName("export")
+    win.export_act.triggered.connect(win._ask_export)
+    file_menu.addAction(win.export_act)
     file_menu.addSeparator()
     quit_act = QAction("&Quit", win, shortcut=QKeySequence.StandardKey.Quit)
     quit_act.triggered.connect(win.close)

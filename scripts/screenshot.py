@@ -1,7 +1,8 @@
-"""Screenshot of the analysis window with a real clip loaded (run under Xvfb):
+"""Screenshot of the analysis window with a real clip loaded, or of its welcome page
+when no clip is given (run under Xvfb):
 
-    xvfb-run -a -s "-screen 0 1400x1000x24" python scripts/screenshot.py \
-        --bundle B --clip CLIP --out docs/main_window.png
+    xvfb-run -a -s "-screen 0 1700x1100x24" python scripts/screenshot.py \
+        --bundle B --clip CLIP --size 1600x1000 --out docs/main_window.png
 """
 
 from __future__ import annotations
@@ -19,25 +20,39 @@ from l2i_desktop.main_window import MainWindow
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--bundle", type=Path, required=True)
-    ap.add_argument("--clip", type=Path, required=True)
+    ap.add_argument("--clip", type=Path, default=None, help="none: the welcome page")
     ap.add_argument("--tau", type=float, default=0.3)
+    ap.add_argument("--target", default=None, help="class to explain (default: the top one)")
+    ap.add_argument("--size", default="1360x940", help="window size, WIDTHxHEIGHT")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     app = QApplication(sys.argv[:1])
     win = MainWindow(a.bundle)
-    win.resize(1360, 940)
+    win.resize(*map(int, a.size.split("x")))
     win.show()
-    win.open_clip(a.clip)
-    state = {"tau_set": False}
+    if a.clip is not None:
+        win.open_clip(a.clip)
+    state = {"tau_set": False, "target_set": a.target is None}
 
     def poll() -> None:
+        if a.clip is None:
+            if win.explainer is not None:
+                timer.stop()
+                QTimer.singleShot(500, finish)
+            return
         if win.clip is None:
+            return
+        if not state["target_set"]:
+            state["target_set"] = True
+            win.set_target(win.explainer.bundle.classes.index(a.target))
             return
         if not state["tau_set"]:
             state["tau_set"] = True
             win.tau_slider.setValue(round(a.tau * 100))
             return
-        if win.explanation is not None and abs(win.explanation.threshold - a.tau) < 1e-6:
+        wanted = win.target if win.target is not None else win.clip.analysis.predicted
+        if win.explanation is not None and abs(win.explanation.threshold - a.tau) < 1e-6 \
+                and win.explanation.target == wanted:
             timer.stop()
             QTimer.singleShot(500, finish)
 
