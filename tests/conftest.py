@@ -42,9 +42,16 @@ def esc50() -> Path:
     return need(ESC50)
 
 
+EXAMPLES = ROOT / "resources" / "examples"  # ten ESC-10 clips that ship with the app
+
+
 @pytest.fixture(scope="session")
-def esc10_clip(esc10) -> Path:
-    return sorted((esc10 / "001 - Dog bark").glob("*.ogg"))[0]
+def esc10_clip() -> Path:
+    """The first dog bark of ESC-10, which also ships as an example: tests that need one
+    real clip run on a fresh clone without ../shared."""
+    if ESC10.exists():
+        return sorted((ESC10 / "001 - Dog bark").glob("*.ogg"))[0]
+    return need(EXAMPLES / "dog_bark-1-100032-A.ogg")
 
 
 def link_subset(src: Path, dst: Path, classes: int = 3, per_fold: dict[int, int] | None = None
@@ -60,9 +67,40 @@ def link_subset(src: Path, dst: Path, classes: int = 3, per_fold: dict[int, int]
     return dst
 
 
+def examples_subset(dst: Path, classes: int = 3, per_fold: dict[int, int] | None = None
+                    ) -> Path:
+    """link_subset's layout (same class folders, folds and counts) made from the shipped
+    examples alone: each clip of a class is that class's real example, circularly shifted
+    and scaled differently (a recording id of its own per copy), written as WAV."""
+    import soundfile as sf
+
+    per_fold = per_fold or {1: 2, 2: 3, 3: 3}
+    rng = np.random.default_rng(0)
+    shipped = sorted(EXAMPLES.glob("*.ogg"))
+    order = ["dog_bark", "rain", "sea_waves", "baby_cry", "clock_tick", "person_sneeze",
+             "helicopter", "chainsaw", "rooster", "fire_crackling"]
+    for c, slug in enumerate(order[:classes]):
+        src = next(p for p in shipped if p.name.startswith(slug + "-"))
+        wave, rate = sf.read(src, dtype="float32")
+        out = dst / f"{c + 1:03d} - {slug.replace('_', ' ').capitalize()}"
+        out.mkdir(parents=True, exist_ok=True)
+        j = 0
+        for fold, n in per_fold.items():
+            for _ in range(n):
+                copy = np.roll(wave, int(rng.integers(len(wave)))) * rng.uniform(0.5, 1.0)
+                sf.write(out / f"{fold}-{900 + 10 * c + j}-A.wav", copy, rate)
+                j += 1
+    return dst
+
+
 @pytest.fixture(scope="session")
-def tiny_esc10(esc10, tmp_path_factory) -> Path:
-    return link_subset(esc10, tmp_path_factory.mktemp("tiny_esc10"))
+def tiny_esc10(tmp_path_factory) -> Path:
+    """Three classes of real clips: links into ESC-10, or (without ../shared) copies
+    made from the shipped examples."""
+    if ESC10.exists():
+        return link_subset(ESC10, tmp_path_factory.mktemp("tiny_esc10"))
+    need(EXAMPLES)
+    return examples_subset(tmp_path_factory.mktemp("tiny_esc10"))
 
 
 @pytest.fixture(scope="session")
@@ -162,3 +200,13 @@ def window(qtbot, tiny_bundle, tmp_path):
     qtbot.waitUntil(lambda: win.explainer is not None, timeout=60_000)
     yield win
     win.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line saying how many tests skipped for lack of the shared data."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    missing = [r for r in skipped if "real data not found" in str(r.longrepr)]
+    if missing:
+        terminalreporter.write_line(
+            f"{len(missing)} of {len(skipped)} skipped tests need the real audio in "
+            f"{DATA} (see ../shared/data/README.md)")
