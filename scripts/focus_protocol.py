@@ -43,6 +43,18 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
     "focus-taps-refine": (["--layers", FINE_TAPS, "--focus", "5", "--focus-mixtures", "32",
                            "--refine", "5"],
                           "+ focus term, + block 2 tapped, + 5 NMF refinement steps"),
+    # {init}: the fold's starting interpreter (fold 1: the shipped one; else "paper")
+    "focus-finetune": (["--init", "{init}", "--layers", PAPER_TAPS, "--focus", "5",
+                        "--focus-mixtures", "32", "--refine", "5", "--lr", "3e-4",
+                        "--epochs", "20"],
+                       "the starting interpreter fine-tuned with the focus term and 5 "
+                       "refinement steps, 20 epochs"),
+    # {fold}: this fold's work folder (the variant above it must have run)
+    "focus-taps-refine-fid": (["--init", "{fold}/focus-taps-refine.l2i", "--layers", FINE_TAPS,
+                               "--focus", "5", "--focus-mixtures", "32", "--refine", "5",
+                               "--fidelity-weight", "3", "--lr", "1e-4", "--epochs", "10"],
+                              "focus-taps-refine fine-tuned 10 epochs with 3x the fidelity "
+                              "weight"),
 }
 
 
@@ -114,9 +126,13 @@ def main() -> None:
         for name in names:
             bundle = d / f"{name}.l2i"
             if not bundle.is_file():
+                init = str(a.fold1_from_bundle) if fold == 1 and a.fold1_from_bundle \
+                    else str(d / "paper.l2i")
+                extra = [x.replace("{init}", init).replace("{fold}", str(d))
+                         for x in VARIANTS[name][0]]
                 run(["train", "interpreter", *common, "--classifier", classifier,
                      "--dictionary", dictionary, "--mask-domain", "linear",
-                     "--epochs", str(a.epochs), *VARIANTS[name][0], "--out", str(bundle),
+                     "--epochs", str(a.epochs), *extra, "--out", str(bundle),
                      "--resume"], log)
             evaluate(a, bundle, d / f"{name}-fold{fold}.json", common, log)
     (a.work / "commands.json").write_text(json.dumps(log, indent=1))

@@ -65,6 +65,8 @@ def _add_interp_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interpreter-epochs", dest="iepochs", type=int, default=35,
                    help="epochs of interpreter training")
     p.add_argument("--lr", type=float, default=2e-4, help="the interpreter's learning rate")
+    p.add_argument("--fidelity-weight", type=float, default=1.0,
+                   help="weight of the fidelity loss (doubled from epoch 20 on)")
     p.add_argument("--faith-in", type=float, default=0.0,
                    help="weight of: the classifier keeps its decision on the masked-in input")
     p.add_argument("--faith-out", type=float, default=0.0,

@@ -122,6 +122,8 @@ def _interp_cfg(args, init: Bundle | None = None) -> InterpreterTrainConfig:
     """``init``: Psi's size comes from that bundle unless the flags name one."""
     if min(args.faith_in, args.faith_out, args.faith_size, args.focus) < 0:
         raise L2IError("--faith-in, --faith-out, --faith-size and --focus must be >= 0")
+    if not args.fidelity_weight > 0:
+        raise L2IError("--fidelity-weight must be > 0")
     if args.focus_mixtures < 1:
         raise L2IError("--focus-mixtures must be at least 1")
     if not 0 <= args.refine <= 1000:
@@ -135,6 +137,7 @@ def _interp_cfg(args, init: Bundle | None = None) -> InterpreterTrainConfig:
             size[name] = value
     return InterpreterTrainConfig(**size, pooling=args.pooling, alpha=args.alpha, beta=args.l1,
                                   epochs=args.iepochs or 35, lr=args.lr, seed=args.seed,
+                                  fidelity_weight=args.fidelity_weight,
                                   faith_in=args.faith_in, faith_out=args.faith_out,
                                   faith_size=args.faith_size, focus=args.focus,
                                   focus_mixtures=args.focus_mixtures,
