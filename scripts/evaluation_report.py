@@ -152,7 +152,7 @@ QUALITY = ("AI", "AD", "AG", "FF", "Fid-In", "SPS", "COMP")
 LABELS = {"paper_log": "ours: paper's loss, log-domain masks",
           "paper_linear": "ours: paper's loss, linear-magnitude masks",
           "faith_log": "ours: + faithfulness fine-tuning, log-domain masks",
-          "faith_linear": "ours: + faithfulness fine-tuning, linear masks (shipped)",
+          "faith_linear": "ours: + faithfulness fine-tuning, linear masks (shipped until focus)",
           "paper_log_fold2": "fold 2: paper's loss, log-domain masks",
           "faith_linear_fold2": "fold 2: + faithfulness fine-tuning, linear masks",
           "fast_paper_log": "fast Psi: paper's loss, log-domain masks",

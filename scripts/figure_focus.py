@@ -63,7 +63,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     pg.setConfigOptions(background="w", foreground="k", antialias=True)
     win = pg.GraphicsLayoutWidget()
-    win.resize(350 * (2 + len(bundles)), 240 * len(rows))
+    win.resize(400 * (2 + len(bundles)), 240 * len(rows))
     seconds = n / cfg.sample_rate
     classes = bundles[0][1].classes
     for i, r in enumerate(rows):
@@ -93,13 +93,14 @@ def main() -> None:
                 e = ex.explain(an, cs, 0.1, with_components=False)
             g = gain_db(e.interpretation, m, s)
             image(win.addPlot(row=i, col=2 + j), e.interpretation_log_mag, levels, seconds,
-                  f"{name}: '{classes[cs]}', {len(e.selected)} components, "
-                  f"{g:+.1f} dB toward it")
+                  f"{name}: {len(e.selected)} components, {g:+.1f} dB")
             if folder:
                 save_audio(folder / f"interpretation_{name}.wav", e.interpretation,
                            cfg.sample_rate)
             print(f"mixture {i + 1} ({r['a']} + {r['b']}), {name}: {g:+.2f} dB, "
                   f"{len(e.selected)} components")
+    for col in range(2 + len(bundles)):
+        win.ci.layout.setColumnStretchFactor(col, 1)
     win.show()
     app.processEvents()
     a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -95,6 +95,30 @@ def evaluate(a, bundle: Path, report: Path, common: list[str], log: list[str]) -
     shutil.copyfile(report, RESULTS / report.name)
 
 
+def table(reports: list[Path]) -> str:
+    """The EVALUATION.md table: focus ("top" case medians, quartiles of the gain) beside
+    fidelity and the field's metrics, one row per evaluation JSON."""
+    import numpy as np
+
+    head = ("| bundle | gain | IQR | >= 6 dB | other | 2nd class | subset ceiling | IRM | "
+            "random | top-1 fidelity | FF_median(0.1) | mixture AI / AD / FF / Fid-In |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for path in reports:
+        r = json.loads(path.read_text())
+        f, q = r["focus"], r["quality"]["mixture"]
+        gains = np.array([x["gain_db"] for x in f["rows"] if x["case"] == "top"])
+        lo, hi = np.percentile(gains, [25, 75])
+        lines.append(
+            f"| {path.stem} | {f['median_gain_db']:+.2f} | {lo:+.1f} to {hi:+.1f} | "
+            f"{100 * np.mean(gains >= 6):.0f} % | {f['median_gain_other_db']:+.2f} | "
+            f"{f['by_case']['top']['median_second_gain_db']:+.2f} | "
+            f"{f['ceiling_subset_db']:+.2f} | {f['ceiling_irm_db']:+.2f} | "
+            f"{f['random_db']:+.2f} | {100 * r['fidelity']['top1']:.2f} % | "
+            f"{r['faithfulness']['0.1']['median']:.3f} | {q['AI']:.1f} / {q['AD']:.2f} / "
+            f"{q['FF']:.3f} / {q['Fid-In']:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True)
@@ -108,7 +132,12 @@ def main() -> None:
     ap.add_argument("--fold1-from-bundle", type=Path, default=None,
                     help="take fold 1's classifier and dictionary from this bundle (the "
                          "shipped one was trained on folds 2-5), and evaluate it too")
+    ap.add_argument("--table", action="store_true",
+                    help="only print the table of the JSONs in docs/results/focus")
     a = ap.parse_args()
+    if a.table:
+        print(table(sorted(RESULTS.glob("*.json"))))
+        return
     names = [v for v in a.variants.split(",") if v]
     unknown = set(names) - set(VARIANTS)
     if unknown:
@@ -122,7 +151,7 @@ def main() -> None:
             common += ["--cache", str(a.cache)]
         classifier, dictionary = fold_inputs(a, fold, common, log)
         if fold == 1 and a.fold1_from_bundle:
-            evaluate(a, a.fold1_from_bundle, d / "shipped-fold1.json", common, log)
+            evaluate(a, a.fold1_from_bundle, d / "start-fold1.json", common, log)
         for name in names:
             bundle = d / f"{name}.l2i"
             if not bundle.is_file():

@@ -172,7 +172,7 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
         classifier_code=clf.code.to_manifest() if clf.code else None,
         provenance=provenance(p, classifier=_short(clf.info), interpreter={
             "training": cfg.to_dict(), "best_epoch": info["best_epoch"],
-            "history": info["history"]}))
+            "history": info["history"]} | _started_from(init)))
     bundle = Bundle(manifest, clf.model.cpu().eval(), interp.eval(), W.cpu(),
                     classifier_source=clf.code.source if clf.code else None)
     if ctx.is_main:
@@ -191,6 +191,16 @@ def evaluation_stage(bundle: Bundle, p: Prepared, out: Path | None,
     if out is not None:
         save_bundle(bundle, out)
     return result
+
+
+def _started_from(init: Bundle | None) -> dict:
+    """A fine-tuned interpreter records how its starting point was trained, and so on
+    back (its own "started_from"), so a manifest tells the whole recipe."""
+    if init is None:
+        return {}
+    before = init.manifest.get("provenance", {}).get("interpreter", {})
+    return {"started_from": {"name": init.name} | {
+        k: v for k, v in before.items() if k in ("training", "best_epoch", "started_from")}}
 
 
 def _short(info: dict) -> dict:
