@@ -34,7 +34,7 @@ from engine.classifier import build_classifier
 from engine.errors import BundleError, L2IError
 from engine.features import FrontEndConfig
 from engine.interpreter import Interpreter, InterpreterConfig
-from engine.outputs import staging_folder
+from engine.outputs import public_mode, staging_folder
 from engine.taps import LayerTaps
 from engine.user_classifier import (
     ARCHITECTURE,
@@ -155,6 +155,8 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
         if has_file:
             (tmp / SOURCE_FILE).write_text(bundle.classifier_source, encoding="utf-8")
             members.append(SOURCE_FILE)
+        for member in members:  # safetensors writes 0600 whatever the umask
+            public_mode(tmp / member, folder=False)
         if path.suffix == ".l2i":
             zipped = tmp / "bundle.zip"
             with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:

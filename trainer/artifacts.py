@@ -20,6 +20,7 @@ from engine.bundle import load_bundle
 from engine.classifier import build_classifier
 from engine.errors import BundleError
 from engine.features import FrontEndConfig
+from engine.outputs import public_mode
 from engine.user_classifier import ClassifierCode
 from trainer.checkpoint import atomic_write_json
 
@@ -46,6 +47,7 @@ def save_classifier(folder: Path, art: ClassifierArtifact) -> None:
     tmp = folder / f".{CLASSIFIER_WEIGHTS}.tmp"
     save_file({k: v.detach().cpu().contiguous() for k, v in art.model.state_dict().items()},
               str(tmp))
+    public_mode(tmp, folder=False)  # safetensors writes 0600 whatever the umask
     tmp.replace(folder / CLASSIFIER_WEIGHTS)
     atomic_write_json(folder / CLASSIFIER_JSON, {
         "architecture": art.architecture, "config": art.config, "classes": art.classes,
@@ -91,6 +93,7 @@ def save_dictionary(path: Path, W: np.ndarray, info: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     save_file({"W": torch.from_numpy(np.ascontiguousarray(W, dtype=np.float32))}, str(tmp),
               metadata={"info": json.dumps(info)})
+    public_mode(tmp, folder=False)
     tmp.replace(path)
 
 
