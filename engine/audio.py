@@ -110,7 +110,7 @@ def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> N
     p = Path(path)
     wave = np.asarray(wave, dtype=np.float32)
     if not np.isfinite(wave).all():
-        raise AudioError(f"{p.name}: refusing to write NaN or infinite samples")
+        raise AudioError(f"{shown(p, full=True)}: refusing to write NaN or infinite samples")
     subtype = "FLOAT" if p.suffix.lower() in (".wav", "") else None
     if subtype is None:
         wave = np.clip(wave, -1.0, 1.0)

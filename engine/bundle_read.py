@@ -15,6 +15,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load as load_safetensors_bytes
 
+from engine.audio import shown
 from engine.bundle_manifest import validate_manifest
 from engine.errors import BundleError
 from engine.user_classifier import MAX_SOURCE_BYTES, SOURCE_FILE
@@ -32,16 +33,17 @@ def read_zip(path: Path) -> tuple[bytes, bytes, bytes | None]:
             names = {i.filename: i for i in zf.infolist()}
             for member, limit in ((MANIFEST, MAX_MANIFEST_BYTES), (WEIGHTS, MAX_WEIGHTS_BYTES)):
                 if member not in names:
-                    raise BundleError(f"{path.name}: the archive has no {member}")
+                    raise BundleError(f"{shown(path, full=True)}: the archive has no {member}")
                 info = names[member]
                 if info.file_size > limit:
-                    raise BundleError(f"{path.name}: {member} is implausibly large "
+                    raise BundleError(f"{shown(path, full=True)}: {member} is implausibly large "
                                       f"({info.file_size} bytes)")
                 # trained weights barely compress: a high ratio is a zip bomb, refused
                 # before gigabytes are inflated into memory
                 if info.file_size > MAX_RATIO * max(info.compress_size, 1) + (1 << 20):
-                    raise BundleError(f"{path.name}: {member} inflates {info.file_size} "
-                                      f"bytes from {info.compress_size}: refused")
+                    raise BundleError(f"{shown(path, full=True)}: {member} inflates "
+                                      f"{info.file_size} bytes from {info.compress_size}: "
+                                      "refused")
             with zf.open(MANIFEST) as f:
                 manifest = f.read(MAX_MANIFEST_BYTES + 1)
             with zf.open(WEIGHTS) as f:
@@ -53,7 +55,8 @@ def read_zip(path: Path) -> tuple[bytes, bytes, bytes | None]:
             return manifest, weights, source
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
             NotImplementedError, RuntimeError, zlib.error) as exc:  # zlib: a damaged member
-        raise BundleError(f"{path.name}: not a readable bundle archive ({exc})") from None
+        raise BundleError(f"{shown(path, full=True)}: not a readable bundle archive "
+                          f"({exc})") from None
 
 
 def _no_constants(name: str):

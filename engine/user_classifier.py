@@ -26,6 +26,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from engine.audio import shown
 from engine.errors import BundleError, L2IError
 from engine.features import FrontEndConfig, log_mel
 
@@ -159,13 +160,13 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # both libraries raise their own types for bad files
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise L2IError(f"{path.name}: not a safetensors file or a plain state dict "
+        raise L2IError(f"{shown(path, full=True)}: not a safetensors file or a plain state dict "
                        f"({first[:200]})") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # the common {"state_dict": ...} checkpoint layout
     if not isinstance(state, dict) or not all(
             isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
-        raise L2IError(f"{path.name}: expected a dict of named tensors (a state dict)")
+        raise L2IError(f"{shown(path, full=True)}: expected a dict of named tensors (a state dict)")
     return state
 
 
@@ -178,7 +179,7 @@ def load_user_classifier(code: ClassifierCode, weights: str | Path, n_classes: i
     except RuntimeError as exc:
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         detail = lines[1] if len(lines) > 1 else (lines[0] if lines else "")
-        raise L2IError(f"{Path(weights).name} does not fit the model: {detail[:200]}") \
+        raise L2IError(f"{shown(weights, full=True)} does not fit the model: {detail[:200]}") \
             from None
     return model.eval()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audio import AUDIO_EXTENSIONS
+from engine.audio import AUDIO_EXTENSIONS, shown
 from engine.errors import L2IError
 
 LAYOUTS = ("esc50", "folder", "multilabel")
@@ -259,7 +259,8 @@ def _load_multilabel(root: Path, seed: int) -> Dataset:
             labels.append([int(float(row[c])) for c in classes])
             folds.append(int(row["fold"]) if "fold" in row and row["fold"] else 0)
         except ValueError:
-            raise DatasetError(f"{csv_path.name}: the label columns must hold 0 or 1") from None
+            raise DatasetError(f"{shown(csv_path, full=True)}: the label columns must hold "
+                               "0 or 1") from None
         paths.append(p)
     lab = np.array(labels, dtype=int).reshape(len(paths), len(classes))
     fold_arr = np.array(folds, dtype=int)
