@@ -59,7 +59,14 @@ class TimeViews(pg.GraphicsLayoutWidget):
         """Draw a clip from what the worker prepared: RGBA ``pictures`` of log_mag,
         log_mel and H, and the raw ``values`` behind them for the hover readout."""
         t = np.linspace(0, duration, envelope.shape[1])
-        self.wave_curve.setData(np.repeat(t, 2), envelope.T.ravel(), connect="pairs")
+        peak = max(float(np.abs(envelope).max()), 1e-3)
+        # (near-)silence would be (near-)zero-length segments, drawn as nothing: a
+        # hairline keeps the time axis visibly covered to the clip's end
+        drawn = envelope.astype(np.float32, copy=True)
+        mid, eps = drawn.mean(axis=0), 0.004 * peak
+        drawn[0] = np.minimum(drawn[0], mid - eps)
+        drawn[1] = np.maximum(drawn[1], mid + eps)
+        self.wave_curve.setData(np.repeat(t, 2), drawn.T.ravel(), connect="pairs")
         log_mag = values["log_mag"]
         nyquist = sample_rate / 2
         self._scale = (duration / log_mag.shape[1], nyquist / (log_mag.shape[0] - 1), duration)
@@ -69,7 +76,6 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.region.setRegion((0, duration))
         # fixed ranges: no auto-range pass (and no second repaint) after new data
         self.plots[0].setXRange(0, duration, padding=0)
-        peak = max(float(np.abs(envelope).max()), 1e-3)
         self.plots[0].setYRange(-peak, peak, padding=0.05)
         self.plots[2].setYRange(0, values["H"].shape[0], padding=0)
         self.plots[3].setYRange(0, nyquist, padding=0)
