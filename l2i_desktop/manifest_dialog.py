@@ -69,6 +69,7 @@ def summary_html(manifest: dict) -> str:
         ("labels", "multi-label" if m.get("multilabel") else "single-label (one per clip)"),
         ("classifier", clf.get("architecture")),
         ("tapped layers", ", ".join(map(str, m.get("layers") or []))),
+        ("activations", _activations(_dict(m.get("interpreter")))),
         ("clip length (s)", m.get("clip_seconds")),
         ("schema version", m.get("schema_version")),
     ]))
@@ -109,6 +110,28 @@ def summary_html(manifest: dict) -> str:
     return "".join(parts)
 
 
+def _activations(interp: dict) -> str:
+    steps = interp.get("refine_iterations") or 0
+    if not steps:
+        return "the interpreter's (as in the paper)"
+    return f"the interpreter's, refined on the input by {steps} NMF steps (W fixed)"
+
+
+def _focus_html(focus: dict) -> str:
+    if not focus:
+        return ""
+    rows = [(label, focus.get(key)) for key, label in (
+        ("median_gain_db", "toward the explained source"),
+        ("median_gain_other_db", "toward the other source"),
+        ("ceiling_subset_db", "best subset of its components (ceiling)"),
+        ("ceiling_irm_db", "ideal ratio mask (ceiling)"),
+        ("random_db", "as many random components"))]
+    return (f"<p>Focus on {escape(str(focus.get('mixtures')))} 0 dB mixtures of two "
+            "held-out clips: median SI-SDR gain of the interpretation over the mixture, "
+            "in dB (higher toward the explained source, lower toward the other, is "
+            "better):</p>" + _table(rows, digits=2))
+
+
 def _metrics_html(metrics: dict) -> str:
     if not metrics:
         return f"<p>{escape(NO_METRICS)}</p>"
@@ -135,7 +158,7 @@ def _metrics_html(metrics: dict) -> str:
         html += ("<p>Faithfulness (drop of the class probability when the selected "
                  "components are removed, against removing as many random ones):</p>"
                  f"<table border='1' cellspacing='0' cellpadding='3'>{head}{body}</table>")
-    return html
+    return html + _focus_html(_dict(metrics.get("focus")))
 
 
 class ManifestDialog(QDialog):

@@ -112,3 +112,19 @@ def test_manifest_text_is_shown_literally_not_as_html(qtbot):
     assert "<b>dog</b> & <i>cat</i>" in lines
     assert lines[0] == "<script>x</script>"
     assert _value_after(text, "training data") == "/data/<i>esc</i>"
+
+
+def test_the_shipped_bundle_shows_its_refinement_and_focus(qtbot):
+    from engine.bundle import read_manifest
+    from resources import default_bundle_path
+
+    manifest = read_manifest(default_bundle_path())
+    dialog = ManifestDialog(manifest)
+    qtbot.addWidget(dialog)
+    text = dialog.summary.toPlainText()
+    steps = manifest["interpreter"]["refine_iterations"]
+    assert f"refined on the input by {steps} NMF steps" in text
+    focus = manifest["metrics"]["focus"]
+    assert f"Focus on {focus['mixtures']} 0 dB mixtures" in text
+    assert f"{focus['median_gain_db']:.2f}" in text
+    assert f"{focus['median_gain_other_db']:.2f}" in text
