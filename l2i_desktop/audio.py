@@ -84,8 +84,13 @@ class Player(QObject):
     def stop(self) -> None:
         stream, self._stream = self._stream, None
         if stream is not None:
+            with self._lock:
+                self._end = self._pos  # the callback sends silence and ends the stream
             try:
-                stream.abort()
+                # stop, never abort: PortAudio's ALSA backend aborts by cancelling its
+                # callback thread, which then dies holding the GIL (and self._lock) if it
+                # was inside _callback: the whole process hung (seen once in the tests)
+                stream.stop()
                 stream.close()
             except Exception:
                 pass
