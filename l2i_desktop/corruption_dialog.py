@@ -32,10 +32,10 @@ from PySide6.QtWidgets import (
 from engine.corruption import Comparison, Corruption, compare, load_other
 from engine.explain import Analysis, Explainer
 from l2i_desktop.jobs import colorize
+from l2i_desktop.opening import AUDIO_FILTER
 
 KIND = "corrupt"  # the worker job kind: a newer comparison makes an older one moot
 COLOURS = {"clean": "#1f77b4", "corrupted": "#ff7f0e"}
-AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
 
 
 @dataclass

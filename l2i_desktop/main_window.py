@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSlider,
     QSplitter,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.bundle import read_manifest
 from engine.errors import L2IError
 from engine.explain import Rendering
 from l2i_desktop import jobs
@@ -30,6 +28,7 @@ from l2i_desktop.export import export_view_png
 from l2i_desktop.live_panel import install_live
 from l2i_desktop.manifest_dialog import ManifestDialog
 from l2i_desktop.menus import build_menus
+from l2i_desktop.opening import OpeningMixin
 from l2i_desktop.recording_flow import RecordingMixin
 from l2i_desktop.relevance_view import RelevanceView
 from l2i_desktop.report_dialog import install_report
@@ -41,10 +40,8 @@ from l2i_desktop.timeline_controller import install_timeline
 from l2i_desktop.welcome import WelcomePanel
 from l2i_desktop.worker import EngineWorker
 
-AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
 
-
-class MainWindow(RecordingMixin, QMainWindow):
+class MainWindow(RecordingMixin, OpeningMixin, QMainWindow):
     def __init__(self, bundle_path: Path | None, settings: Settings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("L2I Desktop")
@@ -167,24 +164,6 @@ class MainWindow(RecordingMixin, QMainWindow):
         self.statusBar().showMessage(f"loading bundle {Path(path).name}...")
         self.worker.submit("bundle", jobs.open_bundle, Path(path), self.explainer,
                            trust_code)
-
-    def open_bundle_asking(self, path: Path) -> None:
-        """A bundle whose classifier is Python code opens only if the user agrees to run
-        that code (anything else wrong with it is reported by the load itself)."""
-        try:
-            code = read_manifest(path)["classifier"].get("code")
-        except L2IError:
-            code = None
-        if code is not None:
-            what = code.get("entry_point") or "its own classifier.py"
-            answer = QMessageBox.question(
-                self, "Bundle with Python code",
-                f"{Path(path).name} builds its classifier with Python code ({what}), which "
-                "runs on this computer with your permissions.\n\nOpen it only if you trust "
-                "where it came from. Open it and run the code?")
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        self.open_bundle(path, trust_code=code is not None)
 
     def show_training_wizard(self):
         from l2i_desktop.wizard import TrainWizard  # loaded on first use only
@@ -378,19 +357,6 @@ class MainWindow(RecordingMixin, QMainWindow):
         dialog.open()
 
     # ---- dialogs and lifetime ---------------------------------------------------------
-    def _ask_clip(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open clip", self.settings.last_folder(),
-                                              AUDIO_FILTER)
-        if path:
-            self.open_clip(Path(path))
-
-    def _ask_bundle(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open bundle", "",
-                                              "Bundles (*.l2i manifest.json);;All files (*)")
-        if path:
-            p = Path(path)
-            self.open_bundle_asking(p.parent if p.name == "manifest.json" else p)
-
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()

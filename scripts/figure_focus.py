@@ -16,29 +16,19 @@ import argparse
 import os
 from pathlib import Path
 
-import numpy as np
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pyqtgraph as pg  # noqa: E402
+from figure_explanations import image  # noqa: E402  (same picture of a spectrogram)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from engine.audio import load_audio, save_audio  # noqa: E402
 from engine.bundle import load_bundle  # noqa: E402
 from engine.explain import Explainer  # noqa: E402
 from engine.focus import gain_db, mix_pair  # noqa: E402
-from l2i_desktop.jobs import colorize, display_levels  # noqa: E402
+from l2i_desktop.jobs import display_levels  # noqa: E402
 from trainer.datasets import load_dataset  # noqa: E402
 from trainer.features_cache import fix_length  # noqa: E402
-
-
-def image(plot: pg.PlotItem, values: np.ndarray, levels, seconds: float, title: str) -> None:
-    item = pg.ImageItem(colorize(values, levels).transpose(1, 0, 2))
-    item.setRect(0, 0, seconds, values.shape[0])
-    plot.addItem(item)
-    plot.setTitle(title, size="9pt")
-    plot.hideAxis("left")
-    plot.setRange(xRange=(0, seconds), yRange=(0, values.shape[0]), padding=0)
 
 
 def main() -> None:

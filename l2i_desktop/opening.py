@@ -1,0 +1,48 @@
+"""How the analysis window asks for a clip or a bundle: file dialogs, and the consent a
+bundle with Python code needs before it opens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from engine.bundle import read_manifest
+from engine.errors import L2IError
+
+AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
+
+
+class OpeningMixin:
+    """Mixed into ``MainWindow``: needs ``open_clip``, ``open_bundle`` and ``settings``."""
+
+    def open_bundle_asking(self, path: Path) -> None:
+        """A bundle whose classifier is Python code opens only if the user agrees to run
+        that code (anything else wrong with it is reported by the load itself)."""
+        try:
+            code = read_manifest(path)["classifier"].get("code")
+        except L2IError:
+            code = None
+        if code is not None:
+            what = code.get("entry_point") or "its own classifier.py"
+            answer = QMessageBox.question(
+                self, "Bundle with Python code",
+                f"{Path(path).name} builds its classifier with Python code ({what}), which "
+                "runs on this computer with your permissions.\n\nOpen it only if you trust "
+                "where it came from. Open it and run the code?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.open_bundle(path, trust_code=code is not None)
+
+    def _ask_clip(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open clip", self.settings.last_folder(),
+                                              AUDIO_FILTER)
+        if path:
+            self.open_clip(Path(path))
+
+    def _ask_bundle(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open bundle", "",
+                                              "Bundles (*.l2i manifest.json);;All files (*)")
+        if path:
+            p = Path(path)
+            self.open_bundle_asking(p.parent if p.name == "manifest.json" else p)
