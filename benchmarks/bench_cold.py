@@ -19,9 +19,9 @@ from common import ROOT, esc10_clip, machine, write_json
 CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
-from engine.audio import load_audio
-from engine.bundle import load_bundle
-from engine.explain import Explainer
+from engine.dsp.audio import load_audio
+from engine.bundles.bundle import load_bundle
+from engine.explanation.explain import Explainer
 import l2i_desktop.main_window, l2i_desktop.jobs  # everything the window imports
 t_import = time.perf_counter() - t0
 ex = Explainer(load_bundle(sys.argv[2]))

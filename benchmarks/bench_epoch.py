@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from common import ESC10, machine, write_json
 
-from engine.bundle import load_bundle
-from engine.features import FrontEndConfig
-from engine.interpreter import Interpreter
-from engine.taps import LayerTaps
+from engine.bundles.bundle import load_bundle
+from engine.dsp.features import FrontEndConfig
+from engine.models.interpreter import Interpreter
+from engine.models.taps import LayerTaps
 from resources import DEFAULT_BUNDLE
 from trainer import pipeline
 from trainer.train_classifier import soft_loss

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from common import esc10_clip, machine, side_by_side, write_json
 
-from engine.audio import load_audio
-from engine.bundle import load_bundle
-from engine.explain import Explainer
-from engine.masks import relevance, select, soft_masks
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import load_audio
+from engine.explanation.explain import Explainer
+from engine.explanation.masks import relevance, select, soft_masks
 from resources import DEFAULT_BUNDLE
 
 

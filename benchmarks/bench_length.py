@@ -31,9 +31,9 @@ CHILD = """
 import json, sys, time
 import soundfile as sf, torch
 torch.set_grad_enabled(False)
-from engine.bundle import load_bundle
-from engine.explain import Explainer
-from engine.explain_files import explain_to_folder
+from engine.bundles.bundle import load_bundle
+from engine.explanation.explain import Explainer
+from engine.tools.explain_files import explain_to_folder
 from resources import DEFAULT_BUNDLE
 way, clip, out = sys.argv[1:4]
 def peak_mb():  # VmHWM: unlike ru_maxrss, not inherited from the parent across exec
@@ -58,7 +58,7 @@ print(json.dumps({"time_s": t, "peak_rss_mb": peak_mb(), "rss_before_mb": base,
 
 def long_clip(seconds: float, path: Path) -> None:
     """ESC-10 fold-1 clips end to end, written as a 16-bit WAV at 44.1 kHz."""
-    from engine.audio import load_audio
+    from engine.dsp.audio import load_audio
     clips = sorted((DATA / "esc10").rglob("1-*.ogg"))
     parts, n = [], 0
     while n < seconds * 44100:

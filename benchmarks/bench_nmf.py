@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from common import ESC10, machine, side_by_side, write_json
 
-from engine import nmf
-from engine.progress import TaskState
+from engine.dsp import nmf
+from engine.runtime.progress import TaskState
 from trainer import pipeline
 
 

@@ -3,7 +3,7 @@
 The corrupted copy (white noise at an SNR, or a second clip at a level) is made and
 explained on the window's engine worker, for the same class and tau as the clean clip;
 the dialog shows both explanations side by side (input and interpretation spectrograms,
-relevance bars with the selected sets), the stability numbers of engine.corruption, and
+relevance bars with the selected sets), the stability numbers of engine.tools.corruption, and
 plays the original, the corrupted clip and both interpretations through the window's
 Player.
 """
@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from engine.corruption import Comparison, Corruption, compare, load_other
-from engine.explain import Analysis, Explainer
+from engine.explanation.explain import Analysis, Explainer
+from engine.tools.corruption import Comparison, Corruption, compare, load_other
 from l2i_desktop.jobs import colorize
 from l2i_desktop.opening import AUDIO_FILTER
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from engine.audio import resample, save_audio
-from engine.errors import L2IError
-from engine.explain import Analysis, Explainer, Explanation, Rendering
-from engine.outputs import public_mode
+from engine.dsp.audio import resample, save_audio
+from engine.explanation.explain import Analysis, Explainer, Explanation, Rendering
+from engine.runtime.errors import L2IError
+from engine.runtime.outputs import public_mode
 
 COMPONENTS_DIR = "components"
 

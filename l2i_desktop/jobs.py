@@ -12,10 +12,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QImage, QPainter
 
-from engine.audio import load_audio, resample
-from engine.bundle import load_bundle
-from engine.explain import Analysis, Explainer, Explanation, Rendering
-from engine.progress import TaskState, check
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import load_audio, resample
+from engine.explanation.explain import Analysis, Explainer, Explanation, Rendering
+from engine.runtime.progress import TaskState, check
 
 MAX_PICTURE_ROWS = 256
 _LUT = pg.colormap.get("magma").getLookupTable(nPts=256, alpha=True)
@@ -92,7 +92,7 @@ def analyse_clip(explainer: Explainer, path: Path, target: int | None, tau: floa
                  recorded: tuple[np.ndarray, int] | None = None,
                  task: TaskState | None = None) -> ClipResult:
     """A file, or a ``recorded`` (wave, rate) pair shown under the name ``path``;
-    ``task`` can cancel a long analysis between blocks (engine.long_clips)."""
+    ``task`` can cancel a long analysis between blocks (engine.explanation.long_clips)."""
     if recorded is None:
         wave = load_audio(path, explainer.cfg.sample_rate)
     else:

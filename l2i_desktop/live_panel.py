@@ -4,7 +4,7 @@ listen (File > Live interpretation, Ctrl+L).
 The audio thread only copies each block into a ring buffer (``LiveRecorder``). Every
 hop a QTimer on the UI thread takes the window (a copy) and hands it to the window's
 engine worker; a hop that finds the previous analysis still running is dropped and
-counted (``engine.live.DropGate``), so nothing queues up. Results go through the
+counted (``engine.tools.live.DropGate``), so nothing queues up. Results go through the
 window's normal display path, with the time axis labelled in seconds since the take
 began, so the views scroll. Stopping analyses the whole take like a recording from
 File > Record (unsaved until saved: quitting or opening another clip asks first).
@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from engine.explain import Explainer
-from engine.live import DropGate, RingBuffer, analyse_window, window_seconds
-from engine.progress import TaskState
+from engine.explanation.explain import Explainer
+from engine.runtime.progress import TaskState
+from engine.tools.live import DropGate, RingBuffer, analyse_window, window_seconds
 from l2i_desktop import jobs
 from l2i_desktop.recorder import Recorder
 

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import L2IError
-from engine.explain import Rendering
+from engine.explanation.explain import Rendering
+from engine.runtime.errors import L2IError
 from l2i_desktop import jobs
 from l2i_desktop.audio import Player
 from l2i_desktop.corruption_dialog import install_corruption

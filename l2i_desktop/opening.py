@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from engine.bundle import read_manifest
-from engine.errors import L2IError
+from engine.bundles.bundle import read_manifest
+from engine.runtime.errors import L2IError
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
 

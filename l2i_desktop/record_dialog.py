@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.audio import save_audio
-from engine.errors import AudioError
+from engine.dsp.audio import save_audio
+from engine.runtime.errors import AudioError
 from l2i_desktop.recorder import Recorder
 
 LEVEL_MIN_DB = -60

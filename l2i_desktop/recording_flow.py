@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from engine.audio import save_audio
-from engine.errors import AudioError
+from engine.dsp.audio import save_audio
+from engine.runtime.errors import AudioError
 from l2i_desktop import jobs
 from l2i_desktop.record_dialog import SAVE_FILTER, RecordDialog
 

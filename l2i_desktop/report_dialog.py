@@ -1,6 +1,6 @@
 """File > Batch report...: explain every clip of a folder into an HTML report.
 
-The work is ``engine.report.batch_report`` on the TaskRunner thread the wizard uses
+The work is ``engine.tools.report.batch_report`` on the TaskRunner thread the wizard uses
 (progress and cancellation through its TaskState); the dialog only shows its reports.
 A stopped run keeps every finished clip, and running again continues from there."""
 
@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.bundle import read_manifest
-from engine.errors import L2IError
+from engine.bundles.bundle import read_manifest
+from engine.runtime.errors import L2IError
 
 
 def _bundle_label(path: Path) -> str:
@@ -132,7 +132,7 @@ class ReportDialog(QDialog):
 
     # ---- running ------------------------------------------------------------------
     def start(self) -> None:
-        from engine.report import batch_report
+        from engine.tools.report import batch_report
 
         folder, out = self.folder_edit.text().strip(), self.out_edit.text().strip()
         if not folder or not out:

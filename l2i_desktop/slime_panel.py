@@ -1,6 +1,6 @@
 """Analyse > SLIME: a second explanation of the same clip and class beside L2I's.
 
-SLIME (engine/slime.py) switches segments of the spectrogram off, classifies hundreds of
+SLIME (engine/tools/slime.py) switches segments of the spectrogram off, classifies hundreds of
 such copies and fits a weighted linear surrogate. The panel shows its mask over the
 spectrogram, the segment weights, plays its explanation and residual, and puts the
 faithfulness of both explanations side by side.
@@ -35,10 +35,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import slime
-from engine.errors import Cancelled
-from engine.explain import Analysis, Explainer
-from engine.progress import TaskState
+from engine.explanation.explain import Analysis, Explainer
+from engine.runtime.errors import Cancelled
+from engine.runtime.progress import TaskState
+from engine.tools import slime
 from l2i_desktop.jobs import MAX_PICTURE_ROWS, colorize
 
 KINDS = {"patches": "time-frequency patches (5 x 4)", "time": "time segments (10)",

@@ -1,5 +1,5 @@
 """Feeding the timeline of a long recording (``timeline_view.TimelineView``): the windows
-are computed by ``engine.timeline`` on the engine worker, a few batches per job (each job
+are computed by ``engine.tools.timeline`` on the engine worker, a few batches per job (each job
 queues the next), so a click or a tau change waits for one short job, not the hour.
 
 ``install_timeline(window)`` adds the view above the main window's views.
@@ -14,10 +14,10 @@ from pathlib import Path
 import soundfile as sf
 from PySide6.QtCore import QObject
 
-from engine.errors import Cancelled
-from engine.explain import Explainer
-from engine.progress import TaskState, check
-from engine.timeline import (
+from engine.explanation.explain import Explainer
+from engine.runtime.errors import Cancelled
+from engine.runtime.progress import TaskState, check
+from engine.tools.timeline import (
     Source,
     TimelineStream,
     count_windows,

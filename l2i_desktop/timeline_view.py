@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.timeline import (
+from engine.tools.timeline import (
     Timeline,
 )
 

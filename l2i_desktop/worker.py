@@ -14,8 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import Cancelled, failure_message
-from engine.progress import TaskState
+from engine.runtime.errors import Cancelled, failure_message
+from engine.runtime.progress import TaskState
 
 # kinds whose newer requests make the listed kinds stale too
 _SUPERSEDES = {"analyse": ("analyse", "explain", "render"), "explain": ("explain", "render"),

@@ -88,7 +88,7 @@ def ff_table(runs: dict[int, dict[str, dict]], pooling: str) -> str:
 
 
 def shipped_table(bundle: Path) -> str:
-    from engine.bundle import load_bundle
+    from engine.bundles.bundle import load_bundle
 
     b = load_bundle(bundle)
     m = b.manifest["metrics"]

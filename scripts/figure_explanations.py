@@ -17,9 +17,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pyqtgraph as pg  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.audio import load_audio  # noqa: E402
-from engine.bundle import load_bundle  # noqa: E402
-from engine.explain import Explainer  # noqa: E402
+from engine.bundles.bundle import load_bundle  # noqa: E402
+from engine.dsp.audio import load_audio  # noqa: E402
+from engine.explanation.explain import Explainer  # noqa: E402
 from l2i_desktop.jobs import colorize, display_levels  # noqa: E402
 from resources import DEFAULT_BUNDLE  # noqa: E402
 from trainer.datasets import load_dataset  # noqa: E402

@@ -22,10 +22,10 @@ import pyqtgraph as pg  # noqa: E402
 from figure_explanations import image  # noqa: E402  (same picture of a spectrogram)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.audio import load_audio, save_audio  # noqa: E402
-from engine.bundle import load_bundle  # noqa: E402
-from engine.explain import Explainer  # noqa: E402
-from engine.focus import gain_db, mix_pair  # noqa: E402
+from engine.bundles.bundle import load_bundle  # noqa: E402
+from engine.dsp.audio import load_audio, save_audio  # noqa: E402
+from engine.explanation.explain import Explainer  # noqa: E402
+from engine.explanation.focus import gain_db, mix_pair  # noqa: E402
 from l2i_desktop.jobs import display_levels  # noqa: E402
 from trainer.datasets import load_dataset  # noqa: E402
 from trainer.features_cache import fix_length  # noqa: E402

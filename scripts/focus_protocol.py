@@ -72,7 +72,7 @@ def fold_inputs(a, fold: int, common: list[str], log: list[str]) -> tuple[str, s
     dictionary = d / "dictionary.safetensors"
     if fold == 1 and a.fold1_from_bundle:
         if not dictionary.is_file():
-            from engine.bundle import load_bundle
+            from engine.bundles.bundle import load_bundle
             from trainer.artifacts import save_dictionary
 
             b = load_bundle(a.fold1_from_bundle)

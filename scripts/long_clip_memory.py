@@ -23,13 +23,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.audio import load_audio  # noqa: E402
-from engine.bundle import Bundle, load_bundle, make_manifest  # noqa: E402
-from engine.classifier import VGGClassifier, VGGConfig, default_taps  # noqa: E402
-from engine.explain import Explainer  # noqa: E402
-from engine.features import FrontEndConfig  # noqa: E402
-from engine.interpreter import Interpreter, InterpreterConfig  # noqa: E402
-from engine.taps import LayerTaps  # noqa: E402
+from engine.bundles.bundle import Bundle, load_bundle, make_manifest  # noqa: E402
+from engine.dsp.audio import load_audio  # noqa: E402
+from engine.dsp.features import FrontEndConfig  # noqa: E402
+from engine.explanation.explain import Explainer  # noqa: E402
+from engine.models.classifier import VGGClassifier, VGGConfig, default_taps  # noqa: E402
+from engine.models.interpreter import Interpreter, InterpreterConfig  # noqa: E402
+from engine.models.taps import LayerTaps  # noqa: E402
 
 
 def paper_sized_bundle(k: int = 100, n_classes: int = 10) -> Bundle:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from engine.bundle import load_bundle, save_bundle
+from engine.bundles.bundle import load_bundle, save_bundle
 from resources import DEFAULT_BUNDLE
 from trainer.cli import main as l2i
 

@@ -33,7 +33,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from engine.bundle import load_bundle, save_bundle
+from engine.bundles.bundle import load_bundle, save_bundle
 from trainer.cli import main as l2i
 
 FAITHFUL = {"faith_log": "log", "faith_linear": "linear"}

@@ -25,7 +25,7 @@ from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from sound_server import pulse_server  # noqa: E402
 
-from engine.audio import load_audio  # noqa: E402
+from engine.dsp.audio import load_audio  # noqa: E402
 from l2i_desktop.audio import Player  # noqa: E402
 from l2i_desktop.live_panel import LivePanel  # noqa: E402
 from l2i_desktop.main_window import MainWindow  # noqa: E402

@@ -81,7 +81,7 @@ def main() -> int:
         if a.dialog is not None:  # the dialog writes the report the page shows
             dialog_shot(folder, report, a.dialog, a.bundle)
         else:
-            from engine.report import batch_report
+            from engine.tools.report import batch_report
 
             batch_report(folder, report, a.bundle, tau=0.1)
         page_shot(report / "index.html", a.page)

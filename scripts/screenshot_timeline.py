@@ -23,7 +23,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from engine.audio import load_audio
+from engine.dsp.audio import load_audio
 from l2i_desktop.main_window import MainWindow
 from l2i_desktop.timeline_controller import WindowResult
 from resources import default_bundle_path

@@ -1,4 +1,4 @@
-"""L2I against SLIME on held-out clips, measured the same way (engine/quality.py).
+"""L2I against SLIME on held-out clips, measured the same way (engine/explanation/quality.py).
 
 For every clip of the held-out fold (default: ESC-10 fold 1, the shipped bundle trained
 on folds 2-5) and the classifier's own class c: L2I's explanation at tau, and SLIME's
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine import slime
-from engine.audio import load_audio
-from engine.bundle import load_bundle
-from engine.explain import Explainer
-from engine.quality import clip_terms
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import load_audio
+from engine.explanation.explain import Explainer
+from engine.explanation.quality import clip_terms
+from engine.tools import slime
 from trainer.features_cache import fix_length
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,7 +157,7 @@ def write_block(doc: Path, body: str) -> None:
     else:
         text = text.rstrip("\n") + (
             "\n\n## SLIME, the perturbation baseline\n\n"
-            "Produced by `python scripts/slime_vs_l2i.py` (engine/slime.py).\n\n"
+            "Produced by `python scripts/slime_vs_l2i.py` (engine/tools/slime.py).\n\n"
             f"{BEGIN}\n{body}{END}\n")
     doc.write_text(text)
 

@@ -1,4 +1,4 @@
-"""Time and peak memory of the timeline of long recordings (engine.timeline), streamed
+"""Time and peak memory of the timeline of long recordings (engine.tools.timeline), streamed
 from a file written at the bundle's rate:
 
     python scripts/timeline_memory.py --minutes 10 60 [--hop SECONDS] [--bundle B.l2i]
@@ -8,7 +8,7 @@ nothing (peak RSS only ever grows within one): the bundle is loaded and a 30-s r
 (three batches of windows) is put through first, so the baseline already holds the
 model and its working memory; the growth past it is what the length costs. ``--whole``
 decodes the file at once first instead of streaming it, for comparison. ``decoded_mb``
-is what the recording takes decoded as float32, as ``engine.audio.load_audio`` would
+is what the recording takes decoded as float32, as ``engine.dsp.audio.load_audio`` would
 hold it. One JSON line per length.
 """
 
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from long_clip_memory import peak_mb, write_clip  # noqa: E402
 
-from engine.audio import load_audio  # noqa: E402
-from engine.bundle import load_bundle  # noqa: E402
-from engine.explain import Explainer  # noqa: E402
-from engine.timeline import compute_timeline  # noqa: E402
+from engine.bundles.bundle import load_bundle  # noqa: E402
+from engine.dsp.audio import load_audio  # noqa: E402
+from engine.explanation.explain import Explainer  # noqa: E402
+from engine.tools.timeline import compute_timeline  # noqa: E402
 from resources import default_bundle_path  # noqa: E402
 
 

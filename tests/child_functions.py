@@ -1,4 +1,4 @@
-"""Functions that tests run in a child process (engine/child_task.py). This module imports
+"""Functions that tests run in a child process (engine/runtime/child_task.py). This module imports
 no GUI toolkit, so a child that runs them shows what the child itself loads."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import sys
 import threading
 import time
 
-from engine.errors import L2IError
-from engine.progress import TaskState
+from engine.runtime.errors import L2IError
+from engine.runtime.progress import TaskState
 
 
 def count_to(n: int, task: TaskState) -> dict:

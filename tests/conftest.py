@@ -128,11 +128,11 @@ def tiny_bundle(tiny_esc10, cache_dir, tmp_path_factory) -> Path:
 def random_bundle(n_classes: int = 3, k: int = 12, widths=None, seed: int = 0,
                   multilabel: bool = False):
     """An untrained but complete and valid in-memory bundle (for format tests)."""
-    from engine.bundle import Bundle, make_manifest
-    from engine.classifier import VGGClassifier, VGGConfig, default_taps
-    from engine.features import FrontEndConfig
-    from engine.interpreter import Interpreter, InterpreterConfig
-    from engine.taps import LayerTaps
+    from engine.bundles.bundle import Bundle, make_manifest
+    from engine.dsp.features import FrontEndConfig
+    from engine.models.classifier import VGGClassifier, VGGConfig, default_taps
+    from engine.models.interpreter import Interpreter, InterpreterConfig
+    from engine.models.taps import LayerTaps
 
     torch.manual_seed(seed)
     fe = FrontEndConfig()

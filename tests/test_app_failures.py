@@ -11,7 +11,7 @@ import pytest
 import torch
 from child_functions import run_out_of_memory, trained
 
-from engine.errors import failure_message
+from engine.runtime.errors import failure_message
 from l2i_desktop import jobs
 from l2i_desktop.wizard.process_runner import ProcessRunner
 

@@ -1,4 +1,4 @@
-"""engine.audio: reading any libsndfile format as mono float32 at a requested rate."""
+"""engine.dsp.audio: reading any libsndfile format as mono float32 at a requested rate."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio import file_sample_rate, load_audio, read_audio, resample, save_audio
-from engine.errors import AudioError
+from engine.dsp.audio import file_sample_rate, load_audio, read_audio, resample, save_audio
+from engine.runtime.errors import AudioError
 
 RATE = 44100
 

@@ -316,7 +316,7 @@ def test_a_clip_recorded_from_the_default_input_is_analysed_by_the_window(qtbot,
                                                                            player, request):
     """Play a real clip into the sound server, record it from the default input, and
     have the window explain the recording: it agrees with the file's own analysis."""
-    from engine.audio import load_audio
+    from engine.dsp.audio import load_audio
     from l2i_desktop.main_window import MainWindow
 
     tiny_bundle = request.getfixturevalue("tiny_bundle")

@@ -1,4 +1,4 @@
-"""engine.bundle: save/load round trips and refusal of anything malformed or hostile."""
+"""engine.bundles.bundle: save/load round trips and refusal of anything malformed or hostile."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import torch
 from conftest import random_bundle
 from safetensors.torch import load_file, save_file
 
-from engine.bundle import MANIFEST, WEIGHTS, load_bundle, save_bundle
-from engine.bundle_manifest import SCHEMA_VERSION
-from engine.errors import BundleError
+from engine.bundles.bundle import MANIFEST, WEIGHTS, load_bundle, save_bundle
+from engine.bundles.manifest import SCHEMA_VERSION
+from engine.runtime.errors import BundleError
 
 
 @pytest.fixture(scope="module")

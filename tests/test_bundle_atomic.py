@@ -7,9 +7,9 @@ import zipfile
 import pytest
 from conftest import random_bundle
 
-from engine import atomic
-from engine.bundle import MANIFEST, WEIGHTS, load_bundle, save_bundle
-from engine.errors import BundleError
+from engine.bundles.bundle import MANIFEST, WEIGHTS, load_bundle, save_bundle
+from engine.runtime import atomic
+from engine.runtime.errors import BundleError
 
 
 def test_exchange_swaps_two_folders(tmp_path):

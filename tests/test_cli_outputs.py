@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 from conftest import random_bundle
 
-from engine.bundle import save_bundle
+from engine.bundles.bundle import save_bundle
 
 L2I = Path(sys.executable).parent / "l2i"
 
@@ -160,7 +160,7 @@ def test_every_argument_of_every_command_has_help_with_its_default():
 
 
 def test_progress_counts_are_whole_numbers(capsys):
-    from engine.progress import report
+    from engine.runtime.progress import report
     from trainer.progress_bar import TerminalProgress
 
     bar = TerminalProgress()

@@ -1,4 +1,4 @@
-"""engine/corruption.py and `l2i corrupt`: exact SNRs and levels, seeded noise, the
+"""engine/tools/corruption.py and `l2i corrupt`: exact SNRs and levels, seeded noise, the
 stability measures against hand-computed values, and the command on real ESC-10 clips."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import pytest
 import torch
 from conftest import DATA, ESC10, need
 
-from engine.corruption import (
+from engine.explanation.explain import Analysis, Explanation
+from engine.runtime.errors import L2IError
+from engine.tools.corruption import (
     Corruption,
     add_at_ratio,
     energy_overlap,
@@ -24,8 +26,6 @@ from engine.corruption import (
     summarise,
     white_noise,
 )
-from engine.errors import L2IError
-from engine.explain import Analysis, Explanation
 from trainer.cli import main
 
 RATE = 44100
@@ -40,7 +40,7 @@ def db(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:
-    from engine.audio import load_audio
+    from engine.dsp.audio import load_audio
 
     return load_audio(need(RAIN), RATE)
 
@@ -276,11 +276,11 @@ def test_cli_bad_inputs_are_one_line(three_clips, default_bundle_file, tmp_path,
 def test_study_reports_progress_skips_bad_clips_and_can_be_cancelled(three_clips,
                                                                        default_bundle_file,
                                                                        tmp_path):
-    from engine.bundle import load_bundle
-    from engine.corruption import study
-    from engine.errors import Cancelled
-    from engine.explain import Explainer
-    from engine.progress import TaskState
+    from engine.bundles.bundle import load_bundle
+    from engine.explanation.explain import Explainer
+    from engine.runtime.errors import Cancelled
+    from engine.runtime.progress import TaskState
+    from engine.tools.corruption import study
 
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio")

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio import load_audio
-from engine.features import FrontEndConfig
+from engine.dsp.audio import load_audio
+from engine.dsp.features import FrontEndConfig
 from trainer.datasets import DatasetError, load_dataset, stratified_folds
 from trainer.features_cache import compute_features
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.bundle import load_bundle
+from engine.bundles.bundle import load_bundle
 from resources import default_bundle_path
 from trainer.cli import main
 from trainer.datasets import load_dataset

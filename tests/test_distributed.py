@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import TINY_WIDTHS
 
-from engine.bundle import load_bundle
+from engine.bundles.bundle import load_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = ROOT / ".venv" / "bin" / "torchrun"

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.audio import load_audio
-from engine.bundle import load_bundle
-from engine.explain import Explainer
-from engine.quality import METRICS
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import load_audio
+from engine.explanation.explain import Explainer
+from engine.explanation.quality import METRICS
 from trainer.cli import main
 from trainer.datasets import load_dataset
 from trainer.evaluate import evaluate_bundle

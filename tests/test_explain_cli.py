@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 from conftest import random_bundle
 
-from engine.audio import load_audio
-from engine.bundle import load_bundle, save_bundle
+from engine.bundles.bundle import load_bundle, save_bundle
+from engine.dsp.audio import load_audio
 from trainer.cli import main
 
 TOP_KEYS = {"clip", "sample_rate", "duration_s", "bundle", "predictions",

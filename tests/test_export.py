@@ -12,7 +12,7 @@ import soundfile as sf
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
-from engine.errors import L2IError
+from engine.runtime.errors import L2IError
 from l2i_desktop import export
 from l2i_desktop.main_window import MainWindow
 from l2i_desktop.settings import Settings

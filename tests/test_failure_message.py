@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.errors import AudioError, failure_message
+from engine.runtime.errors import AudioError, failure_message
 from trainer import cli, commands
 
 

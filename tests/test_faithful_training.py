@@ -7,13 +7,13 @@ import pytest
 import torch
 from conftest import TINY_WIDTHS
 
-from engine.bundle import Bundle, load_bundle, make_manifest, save_bundle
-from engine.classifier import VGGClassifier, VGGConfig, default_taps
-from engine.explain import Explainer
-from engine.features import FrontEndConfig
-from engine.interpreter import Interpreter, InterpreterConfig
-from engine.masks import apply_mask, group_mask, split
-from engine.taps import LayerTaps
+from engine.bundles.bundle import Bundle, load_bundle, make_manifest, save_bundle
+from engine.dsp.features import FrontEndConfig
+from engine.explanation.explain import Explainer
+from engine.explanation.masks import apply_mask, group_mask, split
+from engine.models.classifier import VGGClassifier, VGGConfig, default_taps
+from engine.models.interpreter import Interpreter, InterpreterConfig
+from engine.models.taps import LayerTaps
 from trainer import pipeline
 from trainer.faithful_loss import faithfulness_terms, soft_mask
 from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
@@ -135,7 +135,7 @@ def test_linear_domain_training_round_trips_into_the_explainer(setup, tmp_path):
 
 def test_faithful_training_needs_a_log_mel_classifier(setup):
     p, clf, layers, W = setup
-    from engine.errors import L2IError
+    from engine.runtime.errors import L2IError
     with pytest.raises(L2IError, match="log-mel"):
         train_interpreter(clf, layers, W, p.features.log_mag[:4], p.features.log_mel[:4],
                           p.dataset.labels[:4], 3, False,
@@ -144,7 +144,7 @@ def test_faithful_training_needs_a_log_mel_classifier(setup):
 
 
 def test_init_starts_from_the_given_interpreter_and_refuses_another_shape(setup):
-    from engine.errors import L2IError
+    from engine.runtime.errors import L2IError
     from trainer.train_interpreter import warm_start
     p, clf, layers, W = setup
     start, *_ = _interpreter_and_inputs(setup)

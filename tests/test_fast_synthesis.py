@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import random_bundle
 
-from engine.explain import Explainer
-from engine.features import FrontEndConfig, _window, istft, resynthesise, stft
-from engine.masks import split
-from engine.sparse_synthesis import component_waves
+from engine.dsp.features import FrontEndConfig, _window, istft, resynthesise, stft
+from engine.explanation.explain import Explainer
+from engine.explanation.masks import split
+from engine.explanation.sparse_synthesis import component_waves
 
 
 def _torch_istft(spec: torch.Tensor, cfg: FrontEndConfig, length: int) -> torch.Tensor:
@@ -56,7 +56,7 @@ def linear_explainer():
 
 def test_linear_rendering_equals_the_generic_masks_and_inverse_stft(linear_explainer,
                                                                      esc10_clip):
-    from engine.audio import load_audio
+    from engine.dsp.audio import load_audio
     ex = linear_explainer
     wave = load_audio(esc10_clip, ex.cfg.sample_rate)[: 2 * ex.cfg.sample_rate + 77]
     a = ex.analyse(wave)

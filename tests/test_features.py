@@ -1,4 +1,4 @@
-"""engine.features: one STFT feeds X = log(1 + |STFT|), its phase, and the log-mel input."""
+"""engine.dsp.features: one STFT feeds X = log(1 + |STFT|), its phase, and the log-mel input."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.audio import load_audio
-from engine.features import (
+from engine.dsp.audio import load_audio
+from engine.dsp.features import (
     FrontEndConfig,
     analyse,
     log_mel,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.features import FrontEndConfig
+from engine.dsp.features import FrontEndConfig
 from trainer import features_cache
 from trainer.datasets import load_dataset
 from trainer.features_cache import compute_features

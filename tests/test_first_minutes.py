@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import random_bundle
 
-from engine.bundle import save_bundle
+from engine.bundles.bundle import save_bundle
 from resources import examples
 from trainer.artifacts import save_dictionary
 from trainer.checkpoint import atomic_write_json

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from engine.features import FrontEndConfig
-from engine.focus import (
+from engine.dsp.features import FrontEndConfig
+from engine.explanation.focus import (
     SubsetScorer,
     gain_db,
     ideal_ratio_mask_wave,
@@ -124,8 +124,8 @@ def test_greedy_subset_finds_the_components_of_a_synthetic_source():
 
 @pytest.fixture(scope="module")
 def shipped_explainer():
-    from engine.bundle import load_bundle
-    from engine.explain import Explainer
+    from engine.bundles.bundle import load_bundle
+    from engine.explanation.explain import Explainer
     from resources import default_bundle_path
 
     with Explainer(load_bundle(default_bundle_path())) as ex:

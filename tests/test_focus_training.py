@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.features import FrontEndConfig
-from engine.nmf import objective, refine
+from engine.dsp.features import FrontEndConfig
+from engine.dsp.nmf import objective, refine
 from trainer.focus_training import MixturePool, separation_loss
 
 CFG = FrontEndConfig()
@@ -38,7 +38,7 @@ def test_mixtures_are_two_sources_of_different_classes_at_0_db():
 
 
 def test_a_pool_needs_two_classes_and_one_label_per_clip():
-    from engine.errors import L2IError
+    from engine.runtime.errors import L2IError
 
     waves = np.ones((4, 100), np.float32)
     with pytest.raises(L2IError, match="two classes"):
@@ -117,8 +117,8 @@ def test_explainer_refines_the_interpreters_activations(tmp_path):
 
     from conftest import random_bundle
 
-    from engine.bundle import load_bundle, make_manifest, read_manifest, save_bundle
-    from engine.explain import Explainer
+    from engine.bundles.bundle import load_bundle, make_manifest, read_manifest, save_bundle
+    from engine.explanation.explain import Explainer
 
     plain = random_bundle()
     icfg = dataclasses.replace(plain.interpreter.config, refine_iterations=7)
@@ -149,7 +149,7 @@ def test_explainer_refines_the_interpreters_activations(tmp_path):
 
 @pytest.mark.slow
 def test_focus_training_runs_and_is_recorded(tiny_esc10, tiny_bundle, cache_dir, tmp_path):
-    from engine.bundle import load_bundle, read_manifest
+    from engine.bundles.bundle import load_bundle, read_manifest
     from trainer.artifacts import save_dictionary
     from trainer.cli import main
 

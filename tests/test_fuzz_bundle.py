@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
-from engine.bundle import MANIFEST, WEIGHTS, load_bundle, save_bundle
-from engine.errors import BundleError, L2IError
-from engine.explain import Explainer
+from engine.bundles.bundle import MANIFEST, WEIGHTS, load_bundle, save_bundle
+from engine.explanation.explain import Explainer
+from engine.runtime.errors import BundleError, L2IError
 
 SCALE = float(os.environ.get("L2I_FUZZ_SCALE", "1"))
 _SETTINGS = settings(max_examples=max(1, int(20 * SCALE)), deadline=None,

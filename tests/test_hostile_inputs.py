@@ -17,11 +17,11 @@ import pytest
 import soundfile as sf
 from hostile_corpus import Case, build_corpus
 
-from engine.audio import read_audio
-from engine.bundle import load_bundle
-from engine.errors import L2IError
-from engine.explain import Explainer
-from engine.features import FrontEndConfig
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import read_audio
+from engine.dsp.features import FrontEndConfig
+from engine.explanation.explain import Explainer
+from engine.runtime.errors import L2IError
 from l2i_desktop import jobs
 from trainer.cli import main
 from trainer.datasets import load_dataset

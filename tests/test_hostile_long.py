@@ -1,4 +1,4 @@
-"""Long recordings: analysed in blocks (engine.long_clips) with the results of the
+"""Long recordings: analysed in blocks (engine.explanation.long_clips) with the results of the
 one-piece path, cancellable between blocks, and refused with one line past the limit.
 The full 1-hour run with its peak memory is scripts/long_clip_memory.py (RELIABILITY.md).
 """
@@ -11,12 +11,12 @@ import torch
 from conftest import random_bundle
 from hostile_corpus import long_clip
 
-from engine import long_clips
-from engine.audio import load_audio, read_audio
-from engine.bundle import load_bundle
-from engine.errors import AudioError, Cancelled
-from engine.explain import Explainer
-from engine.progress import TaskState
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import load_audio, read_audio
+from engine.explanation import long_clips
+from engine.explanation.explain import Explainer
+from engine.runtime.errors import AudioError, Cancelled
+from engine.runtime.progress import TaskState
 from l2i_desktop import jobs
 
 PAPER_WIDTHS = [16, 32, 64, 128, 256, 512]

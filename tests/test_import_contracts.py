@@ -45,8 +45,9 @@ def test_engine_and_trainer_modules_do_not_load_qt():
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     found = json.loads(run.stdout.strip().splitlines()[-1])
-    for module in ("engine.bundle", "engine.explain", "trainer.cli", "trainer.commands",
-                   "trainer.pipeline", "trainer.distributed", "trainer.evaluate"):
+    for module in ("engine.bundles.bundle", "engine.explanation.explain", "trainer.cli",
+                   "trainer.commands", "trainer.pipeline", "trainer.distributed",
+                   "trainer.evaluate"):
         assert module in found["imported"]
     assert found["qt"] == []
     assert "PySide6.QtCore" in found["qt_after_control"]

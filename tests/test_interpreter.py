@@ -1,14 +1,14 @@
-"""engine.interpreter (Psi, Theta), engine.taps and the classifier's named layers."""
+"""engine.models.interpreter (Psi, Theta), engine.models.taps and the classifier's named layers."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from engine.classifier import VGGClassifier, VGGConfig, build_classifier, default_taps
-from engine.errors import Cancelled
-from engine.interpreter import Interpreter, InterpreterConfig, Psi, Theta
-from engine.taps import LayerTaps, named_layer_shapes, run_with_layer_shapes
+from engine.models.classifier import VGGClassifier, VGGConfig, build_classifier, default_taps
+from engine.models.interpreter import Interpreter, InterpreterConfig, Psi, Theta
+from engine.models.taps import LayerTaps, named_layer_shapes, run_with_layer_shapes
+from engine.runtime.errors import Cancelled
 
 
 def _cfg(shapes, k=6, n_classes=4, pooling="attention", **kw) -> InterpreterConfig:

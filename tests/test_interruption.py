@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import atomic
-from engine.bundle import load_bundle
+from engine.bundles.bundle import load_bundle
+from engine.runtime import atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 _ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
@@ -26,7 +26,7 @@ _SAVER = textwrap.dedent("""
     import sys
     sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests"]
     from conftest import random_bundle
-    from engine.bundle import save_bundle
+    from engine.bundles.bundle import save_bundle
     bundles = [random_bundle(k=8, seed=s) for s in (0, 1)]
     i = 0
     while True:  # replace the same bundle again and again until killed

@@ -1,5 +1,5 @@
 """Live interpretation without Qt: the rolling buffer, the gate that drops stale hops,
-and windows of real ESC-10 audio analysed as they stream in (engine/live.py)."""
+and windows of real ESC-10 audio analysed as they stream in (engine/tools/live.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import threading
 import numpy as np
 import pytest
 
-from engine.audio import load_audio, resample
-from engine.bundle import load_bundle
-from engine.errors import AudioError
-from engine.explain import Explainer
-from engine.live import DropGate, RingBuffer, analyse_window, window_seconds
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import load_audio, resample
+from engine.explanation.explain import Explainer
+from engine.runtime.errors import AudioError
+from engine.tools.live import DropGate, RingBuffer, analyse_window, window_seconds
 from resources import default_bundle_path
 
 RATE = 44100

@@ -16,7 +16,7 @@ from test_audio_server import RATE, play_to_end, player
 from test_live import DOG, ROOSTER, five_seconds
 from test_main_window import TIMEOUT, fresh_settings
 
-from engine.audio import load_audio
+from engine.dsp.audio import load_audio
 from l2i_desktop.live_panel import LIVE_PATH, LivePanel
 from l2i_desktop.main_window import MainWindow
 from resources import default_bundle_path

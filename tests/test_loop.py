@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.classifier import VGGConfig
-from engine.errors import Cancelled, L2IError
-from engine.progress import TaskState
+from engine.models.classifier import VGGConfig
+from engine.runtime.errors import Cancelled, L2IError
+from engine.runtime.progress import TaskState
 from trainer.augment import AugmentConfig
 from trainer.cli import main
 from trainer.train_classifier import ClassifierTrainConfig, train_classifier

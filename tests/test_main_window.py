@@ -209,7 +209,7 @@ def test_opening_another_bundle_re_explains_the_open_clip(qtbot, window, esc10_c
                                                           tmp_path):
     from conftest import random_bundle
 
-    from engine.bundle import save_bundle
+    from engine.bundles.bundle import save_bundle
 
     _analysed(qtbot, window, esc10_clip)
     other = save_bundle(random_bundle(n_classes=3, k=12), tmp_path / "random.l2i")

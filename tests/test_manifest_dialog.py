@@ -10,7 +10,7 @@ import pytest
 from conftest import random_bundle
 from PySide6.QtWidgets import QDialog, QPlainTextEdit, QPushButton, QTextBrowser
 
-from engine.bundle import load_bundle
+from engine.bundles.bundle import load_bundle
 from l2i_desktop.manifest_dialog import ManifestDialog
 
 
@@ -115,7 +115,7 @@ def test_manifest_text_is_shown_literally_not_as_html(qtbot):
 
 
 def test_the_shipped_bundle_shows_its_refinement_and_focus(qtbot):
-    from engine.bundle import read_manifest
+    from engine.bundles.bundle import read_manifest
     from resources import default_bundle_path
 
     manifest = read_manifest(default_bundle_path())

@@ -1,4 +1,4 @@
-"""engine.masks (relevance, selection, soft masks) and the Explainer built on them."""
+"""engine.explanation.masks (relevance, selection, soft masks) and the Explainer built on them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from engine.explain import Explainer
-from engine.features import FrontEndConfig, analyse, resynthesise
-from engine.masks import (
+from engine.dsp.features import FrontEndConfig, analyse, resynthesise
+from engine.explanation.explain import Explainer
+from engine.explanation.masks import (
     group_mask,
     relevance,
     resynthesise_many,
@@ -189,7 +189,7 @@ def test_silent_clip_explains_without_nan(n):
 
 
 def test_explainer_validates_input_and_target(tone):
-    from engine.errors import AudioError
+    from engine.runtime.errors import AudioError
 
     ex = Explainer(random_bundle())
     with pytest.raises(AudioError):

@@ -1,4 +1,4 @@
-"""engine.metrics against values worked out by hand on small fixtures."""
+"""engine.explanation.metrics against values worked out by hand on small fixtures."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.metrics import (
+from engine.explanation.metrics import (
     accuracy,
     auprc,
     binarise,

@@ -1,4 +1,4 @@
-"""engine.nmf: sparse NMF with unit-norm dictionary columns, on real and synthetic frames."""
+"""engine.dsp.nmf: sparse NMF with unit-norm dictionary columns, on real and synthetic frames."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine import nmf
-from engine.audio import load_audio
-from engine.errors import Cancelled
-from engine.features import FrontEndConfig, analyse
-from engine.progress import TaskState
+from engine.dsp import nmf
+from engine.dsp.audio import load_audio
+from engine.dsp.features import FrontEndConfig, analyse
+from engine.runtime.errors import Cancelled
+from engine.runtime.progress import TaskState
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,7 @@ def test_training_with_and_without_the_statistics_agrees(monkeypatch, small_trai
 def small_training_setup(tiny_esc10, cache_dir):
     from conftest import TINY_WIDTHS
 
-    from engine.classifier import VGGClassifier, VGGConfig, default_taps
+    from engine.models.classifier import VGGClassifier, VGGConfig, default_taps
     from trainer import pipeline
     torch.manual_seed(0)
     p = pipeline.prepare(tiny_esc10, test_fold=1, clip_seconds=1.0, cache_dir=cache_dir)

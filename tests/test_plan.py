@@ -12,11 +12,11 @@ from byo_models import build_mel_model, build_model
 from conftest import TINY_WIDTHS
 from safetensors.torch import save_file
 
-from engine.bundle import load_bundle
-from engine.errors import Cancelled, L2IError
-from engine.explain import Explainer
-from engine.progress import TaskState
-from engine.user_classifier import UntrustedCodeError
+from engine.bundles.bundle import load_bundle
+from engine.explanation.explain import Explainer
+from engine.models.user_classifier import UntrustedCodeError
+from engine.runtime.errors import Cancelled, L2IError
+from engine.runtime.progress import TaskState
 from trainer.plan import ClassifierChoice, TrainingPlan, run_plan
 
 BYO_FILE = Path(__file__).with_name("byo_models.py")
@@ -110,7 +110,7 @@ def test_bring_your_own_waveform_model_from_a_python_file(tiny_esc10, cache_dir,
     reference.load_state_dict(torch.load(weights, weights_only=True))
     clip = sorted((tiny_esc10 / "001 - Dog bark").iterdir())[0]
     with Explainer(b) as ex:
-        from engine.audio import load_audio
+        from engine.dsp.audio import load_audio
         wave = load_audio(clip, 44100)
         a = ex.analyse(wave)
         expect = torch.softmax(reference.eval()(torch.from_numpy(wave)[None]), -1)[0]

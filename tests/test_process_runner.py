@@ -23,7 +23,7 @@ from child_functions import (
     until_cancelled,
 )
 
-from engine.child_task import read_frame, write_frame
+from engine.runtime.child_task import read_frame, write_frame
 from l2i_desktop.wizard.process_runner import ProcessRunner
 from l2i_desktop.wizard.runner import TaskRunner
 
@@ -143,7 +143,7 @@ def test_an_unpicklable_function_fails_at_start_and_leaves_no_child(runner):
 def test_an_orphaned_child_cancels_itself(tmp_path):
     """Its stdin closes when the window's process dies: it stops at its next report."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    proc = subprocess.Popen([sys.executable, "-m", "engine.child_task"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "engine.runtime.child_task"], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     write_frame(proc.stdin, (until_cancelled, ()))
     assert read_frame(proc.stdout)[0] == "report"

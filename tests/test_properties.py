@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from engine import nmf
-from engine.audio import MAX_ABS_SAMPLE
-from engine.explain import Explainer
-from engine.features import FrontEndConfig, analyse, resynthesise
-from engine.masks import relevance
+from engine.dsp import nmf
+from engine.dsp.audio import MAX_ABS_SAMPLE
+from engine.dsp.features import FrontEndConfig, analyse, resynthesise
+from engine.explanation.explain import Explainer
+from engine.explanation.masks import relevance
 
 CFG = FrontEndConfig()
 SCALE = float(os.environ.get("L2I_FUZZ_SCALE", "1"))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import DATA, need
 
-from engine.quality import clip_terms, gini, mask_entropy, summarise
+from engine.explanation.quality import clip_terms, gini, mask_entropy, summarise
 from trainer.contaminate import WEIGHTS, Contaminator, mix, other_class_picker
 
 
@@ -120,7 +120,7 @@ def test_speech_places_a_spoken_digit_at_12_db():
 
 
 def test_unknown_kind_and_missing_speech_are_clear_errors(tmp_path):
-    from engine.errors import L2IError
+    from engine.runtime.errors import L2IError
     with pytest.raises(L2IError, match="unknown contamination"):
         Contaminator("pink", 44100)
     with pytest.raises(L2IError, match="no spoken-digit"):

@@ -21,13 +21,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from engine.audio import load_audio
-from engine.bundle import load_bundle
-from engine.errors import Cancelled
-from engine.explain import Explainer
-from engine.progress import TaskState
-from engine.report import batch_report
-from engine.report.page import CSV_COLUMNS
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import load_audio
+from engine.explanation.explain import Explainer
+from engine.runtime.errors import Cancelled
+from engine.runtime.progress import TaskState
+from engine.tools.report import batch_report
+from engine.tools.report.page import CSV_COLUMNS
 from resources import default_bundle_path
 from trainer.cli import main
 

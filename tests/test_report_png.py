@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from engine.report.png import RAMP, encode_png, spectrogram_rgb
+from engine.tools.report.png import RAMP, encode_png, spectrogram_rgb
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""SLIME (engine/slime.py) on real ESC-10 clips: the surrogate finds a planted relevant
+"""SLIME (engine/tools/slime.py) on real ESC-10 clips: the surrogate finds a planted relevant
 segment, is seeded, its audio adds up to the clip, its faithfulness is L2I's measurement,
 and it can be cancelled and resumed."""
 
@@ -10,13 +10,14 @@ import torch
 from conftest import random_bundle
 from torch import nn
 
-from engine import features, slime
-from engine.audio import load_audio
-from engine.bundle import load_bundle
-from engine.errors import Cancelled, L2IError
-from engine.explain import Analysis, Explainer
-from engine.progress import TaskState
-from engine.quality import explain_terms
+from engine.bundles.bundle import load_bundle
+from engine.dsp import features
+from engine.dsp.audio import load_audio
+from engine.explanation.explain import Analysis, Explainer
+from engine.explanation.quality import explain_terms
+from engine.runtime.errors import Cancelled, L2IError
+from engine.runtime.progress import TaskState
+from engine.tools import slime
 from resources import default_bundle_path
 
 SMALL = dict(n_samples=8, batch_size=4)
@@ -172,7 +173,7 @@ def test_faithfulness_is_measured_as_for_l2i(shipped, rooster):
     got = slime.compare(shipped, rooster, c, {"l2i": slime.l2i_mask(shipped, rooster,
                                                                     l2i.selected),
                                               "slime": torch.as_tensor(exp.mask)})
-    ref = explain_terms(shipped, rooster, tau)  # L2I's own measurement (engine/quality.py)
+    ref = explain_terms(shipped, rooster, tau)  # L2I's own measurement (quality.py)
     assert got["l2i"].ff == pytest.approx(ref.faithfulness, abs=1e-6)
     assert got["l2i"].fidelity_in == bool(ref.fidelity_in)
     # SLIME's masked-out input is the residual it plays: classify that audio directly

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio import load_audio
-from engine.bundle import load_bundle
-from engine.explain import Explainer
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import load_audio
+from engine.explanation.explain import Explainer
 from resources import default_bundle_path
 from trainer.cli import main
 

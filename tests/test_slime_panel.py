@@ -11,9 +11,9 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDockWidget
 from test_audio_server import RATE, Capture, best_lag
 
-from engine.bundle import load_bundle
-from engine.explain import Explainer
-from engine.quality import explain_terms
+from engine.bundles.bundle import load_bundle
+from engine.explanation.explain import Explainer
+from engine.explanation.quality import explain_terms
 from l2i_desktop.main_window import MainWindow
 from l2i_desktop.settings import Settings
 from resources import default_bundle_path

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.audio import load_audio
-from engine.features import FrontEndConfig, analyse
-from engine.masks import apply_mask, resynthesise_many, soft_masks
-from engine.sparse_synthesis import component_waves
+from engine.dsp.audio import load_audio
+from engine.dsp.features import FrontEndConfig, analyse
+from engine.explanation.masks import apply_mask, resynthesise_many, soft_masks
+from engine.explanation.sparse_synthesis import component_waves
 
 
 @pytest.mark.parametrize("domain", ["log", "linear"])

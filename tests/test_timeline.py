@@ -1,4 +1,4 @@
-"""engine.timeline on real ESC-10 clips concatenated into long recordings (written to
+"""engine.tools.timeline on real ESC-10 clips concatenated into long recordings (written to
 tmp_path here): exact windows, the streamed result equal to the one-piece one, the top
 class following the concatenation, cancellation, one window read alone, and the peak
 memory of a 20-minute recording (in a fresh process, scripts/timeline_memory.py)."""
@@ -14,12 +14,12 @@ import soundfile as sf
 from conftest import random_bundle
 from hostile_corpus import long_clip
 
-from engine.audio import load_audio, resample
-from engine.bundle import load_bundle
-from engine.errors import AudioError, Cancelled, L2IError
-from engine.explain import Explainer
-from engine.progress import TaskState
-from engine.timeline import (
+from engine.bundles.bundle import load_bundle
+from engine.dsp.audio import load_audio, resample
+from engine.explanation.explain import Explainer
+from engine.runtime.errors import AudioError, Cancelled, L2IError
+from engine.runtime.progress import TaskState
+from engine.tools.timeline import (
     TimelineStream,
     compute_timeline,
     count_windows,
@@ -95,7 +95,7 @@ def test_window_count_and_times_are_exact(tiny, esc10, tmp_path, seconds, hop, s
 
 
 def test_streaming_equals_each_window_analysed_alone(tiny, esc10, tmp_path, monkeypatch):
-    monkeypatch.setattr("engine.timeline.BLOCK_FRAMES", 10_007)  # many odd-sized blocks
+    monkeypatch.setattr("engine.tools.timeline.BLOCK_FRAMES", 10_007)  # many odd-sized blocks
     clip = concatenate([f for _, f in clips_of(esc10)[:3]], tmp_path / "short.wav",
                        seconds=13.3)
     wave = load_audio(clip, RATE)
@@ -110,7 +110,7 @@ def test_streaming_equals_each_window_analysed_alone(tiny, esc10, tmp_path, monk
 
 def test_a_stereo_file_at_another_rate_is_resampled_as_one_piece(tiny, esc10, tmp_path,
                                                                  monkeypatch):
-    monkeypatch.setattr("engine.timeline.BLOCK_FRAMES", 8_000)
+    monkeypatch.setattr("engine.tools.timeline.BLOCK_FRAMES", 8_000)
     mono = concatenate([f for _, f in clips_of(esc10)[:3]], tmp_path / "22k.wav",
                        rate=22050, seconds=12.0)
     x, _ = sf.read(str(mono), dtype="float32")

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from test_main_window import TIMEOUT, fresh_settings
 from test_timeline import CLIP, RATE, clips_of, concatenate
 
-from engine.audio import load_audio
+from engine.dsp.audio import load_audio
 from l2i_desktop.main_window import MainWindow
 from l2i_desktop.timeline_controller import WindowResult
 from resources import default_bundle_path

@@ -16,14 +16,14 @@ import pytest
 import torch
 from conftest import TINY_WIDTHS, link_subset
 
-from engine import nmf
-from engine.audio import load_audio
-from engine.bundle import load_bundle, save_bundle
-from engine.classifier import VGGConfig, default_taps
-from engine.explain import Explainer
-from engine.features import log_mel, resynthesise
-from engine.masks import select, split
-from engine.metrics import accuracy, topk_fidelity
+from engine.bundles.bundle import load_bundle, save_bundle
+from engine.dsp import nmf
+from engine.dsp.audio import load_audio
+from engine.dsp.features import log_mel, resynthesise
+from engine.explanation.explain import Explainer
+from engine.explanation.masks import select, split
+from engine.explanation.metrics import accuracy, topk_fidelity
+from engine.models.classifier import VGGConfig, default_taps
 from trainer import pipeline
 from trainer.augment import AugmentConfig
 from trainer.cli import main

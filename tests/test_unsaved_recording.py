@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from test_main_window import TIMEOUT, fresh_settings
 
-from engine.audio import load_audio
+from engine.dsp.audio import load_audio
 from l2i_desktop.main_window import MainWindow
 
 Button = QMessageBox.StandardButton

@@ -13,20 +13,27 @@ from byo_models import MelNet, build_mel_model
 from conftest import random_bundle
 from safetensors.torch import save_file
 
-from engine.bundle import MANIFEST, Bundle, load_bundle, make_manifest, read_manifest, save_bundle
-from engine.classifier import VGGClassifier, VGGConfig, default_taps
-from engine.errors import BundleError, L2IError
-from engine.explain import Explainer
-from engine.features import FrontEndConfig
-from engine.interpreter import Interpreter, InterpreterConfig
-from engine.taps import LayerTaps, named_layer_shapes, suggest_taps
-from engine.user_classifier import (
+from engine.bundles.bundle import (
+    MANIFEST,
+    Bundle,
+    load_bundle,
+    make_manifest,
+    read_manifest,
+    save_bundle,
+)
+from engine.dsp.features import FrontEndConfig
+from engine.explanation.explain import Explainer
+from engine.models.classifier import VGGClassifier, VGGConfig, default_taps
+from engine.models.interpreter import Interpreter, InterpreterConfig
+from engine.models.taps import LayerTaps, named_layer_shapes, suggest_taps
+from engine.models.user_classifier import (
     ClassifierCode,
     UntrustedCodeError,
     build_user_model,
     load_state_dict,
     validate_code_entry,
 )
+from engine.runtime.errors import BundleError, L2IError
 
 BYO_FILE = Path(__file__).with_name("byo_models.py")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import random_bundle
 from test_main_window import TIMEOUT, fresh_settings
 
-from engine.bundle import save_bundle
+from engine.bundles.bundle import save_bundle
 from l2i_desktop.main_window import MainWindow
 
 

@@ -18,7 +18,7 @@ from wizard_steps import (
     wait_run_ends,
 )
 
-from engine.bundle import load_bundle
+from engine.bundles.bundle import load_bundle
 from trainer.train_interpreter import InterpreterTrainConfig
 
 

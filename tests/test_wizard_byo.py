@@ -19,8 +19,8 @@ from wizard_steps import (
     wait_run_ends,
 )
 
-from engine.bundle import load_bundle
-from engine.user_classifier import UntrustedCodeError
+from engine.bundles.bundle import load_bundle
+from engine.models.user_classifier import UntrustedCodeError
 
 BYO_FILE = Path(__file__).with_name("byo_models.py")
 

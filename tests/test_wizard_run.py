@@ -9,7 +9,7 @@ import signal
 
 from wizard_steps import advance, make_wizard, wait_run_ends, walk_to_run
 
-from engine.bundle import load_bundle
+from engine.bundles.bundle import load_bundle
 
 
 def test_cancel_then_resume(qtbot, request, tmp_path, cache_dir, tiny_esc10):

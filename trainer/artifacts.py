@@ -16,12 +16,12 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from engine.bundle import load_bundle
-from engine.classifier import build_classifier
-from engine.errors import BundleError
-from engine.features import FrontEndConfig
-from engine.outputs import public_mode
-from engine.user_classifier import ClassifierCode
+from engine.bundles.bundle import load_bundle
+from engine.dsp.features import FrontEndConfig
+from engine.models.classifier import build_classifier
+from engine.models.user_classifier import ClassifierCode
+from engine.runtime.errors import BundleError
+from engine.runtime.outputs import public_mode
 from trainer.checkpoint import atomic_write_json
 
 CLASSIFIER_JSON = "classifier.json"
@@ -58,7 +58,7 @@ def save_classifier(folder: Path, art: ClassifierArtifact) -> None:
 
 def load_classifier(path: str | Path, trust_code: bool = False) -> ClassifierArtifact:
     """A classifier folder written by ``save_classifier``, or any bundle (one with user
-    code only when ``trust_code``: see ``engine.bundle.load_bundle``)."""
+    code only when ``trust_code``: see ``engine.bundles.bundle.load_bundle``)."""
     path = Path(path)
     meta_path = path / CLASSIFIER_JSON
     if not meta_path.is_file():

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.outputs import staging_file
+from engine.runtime.outputs import staging_file
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.errors import Cancelled, L2IError, failure_message
+from engine.runtime.errors import Cancelled, L2IError, failure_message
 from trainer import corruption_cli, report_cli, slime_cli
 
 RESUME = "continue an interrupted run from its last checkpoint"
@@ -254,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"l2i: error: {msg}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file system's refusal that no check above foresaw
-        from engine.audio import shown
-        from engine.outputs import reason
+        from engine.runtime.errors import shown
+        from engine.runtime.outputs import reason
 
         where = f" ({shown(exc.filename, full=True)})" if exc.filename else ""
         print(f"l2i: error: {reason(exc)}{where}", file=sys.stderr)
@@ -282,8 +282,8 @@ _OUTPUTS = {("explain", None): [("out", "folder")], ("report", None): [("out", "
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output path that cannot be written, or a device this machine lacks,
     before any work starts."""
-    from engine.devices import resolve_device
-    from engine.outputs import check_output
+    from engine.runtime.devices import resolve_device
+    from engine.runtime.outputs import check_output
 
     if getattr(args, "device", None) is not None:
         resolve_device(args.device)

@@ -8,12 +8,12 @@ import sys
 import threading
 from pathlib import Path
 
-from engine import nmf
-from engine.bundle import Bundle, load_bundle, save_bundle
-from engine.classifier import VGGConfig
-from engine.errors import L2IError
-from engine.explain import Explainer
-from engine.explain_files import explain_to_folder
+from engine.bundles.bundle import Bundle, load_bundle, save_bundle
+from engine.dsp import nmf
+from engine.explanation.explain import Explainer
+from engine.models.classifier import VGGConfig
+from engine.runtime.errors import L2IError
+from engine.tools.explain_files import explain_to_folder
 from resources import default_bundle_path
 from trainer import corruption_cli, pipeline, report_cli, slime_cli
 from trainer import distributed as D

@@ -5,7 +5,7 @@ and the classifier are level-sensitive, so only the signal-to-contaminant ratio 
 Weights: mixture 0.8 / 0.2 (n: a clip of another class), white noise 1 / 0.5, speech
 0.8 / 0.2 (n: a spoken digit of ../shared/data/fsdd at a random offset).
 The label of a contaminated copy is the clean clip's label. The signal helpers (``mix``,
-``place``, ``fit_length``) live in engine/corruption.py, which the app uses too.
+``place``, ``fit_length``) live in engine/tools/corruption.py, which the app uses too.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audio import load_audio
-from engine.corruption import fit_length, mix, place
-from engine.errors import L2IError
+from engine.dsp.audio import load_audio
+from engine.runtime.errors import L2IError
+from engine.tools.corruption import fit_length, mix, place
 
 KINDS = ("mixture", "white", "speech")
 WEIGHTS = {"mixture": (0.8, 0.2), "white": (1.0, 0.5), "speech": (0.8, 0.2)}

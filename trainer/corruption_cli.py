@@ -14,7 +14,7 @@ import fnmatch
 import sys
 from pathlib import Path
 
-from engine.errors import L2IError
+from engine.runtime.errors import L2IError
 
 # the heavy imports (torch, the bundle) wait until the command runs: ``l2i --help`` and
 # the parser stay quick
@@ -55,7 +55,7 @@ def _numbers(text: str, flag: str) -> list[float]:
 
 
 def find_clips(folder: Path, pattern: str = "*", limit: int | None = None) -> list[Path]:
-    from engine.audio import AUDIO_EXTENSIONS, shown
+    from engine.dsp.audio import AUDIO_EXTENSIONS, shown
 
     if not folder.is_dir():
         raise L2IError(f"{shown(folder, full=True)}: not a folder of clips")
@@ -68,10 +68,10 @@ def find_clips(folder: Path, pattern: str = "*", limit: int | None = None) -> li
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.audio import shown
-    from engine.bundle import load_bundle
-    from engine.corruption import Corruption, format_table, load_other, study
-    from engine.explain import Explainer
+    from engine.bundles.bundle import load_bundle
+    from engine.explanation.explain import Explainer
+    from engine.runtime.errors import shown
+    from engine.tools.corruption import Corruption, format_table, load_other, study
     from resources import default_bundle_path
     from trainer.checkpoint import atomic_write_json
     from trainer.progress_bar import TerminalProgress

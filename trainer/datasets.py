@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audio import AUDIO_EXTENSIONS, shown
-from engine.errors import L2IError
+from engine.dsp.audio import AUDIO_EXTENSIONS, shown
+from engine.runtime.errors import L2IError
 
 LAYOUTS = ("esc50", "folder", "multilabel")
 FILENAME_COLUMNS = ("filename", "file", "path", "fname")

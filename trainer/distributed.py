@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from engine.devices import resolve_device
+from engine.runtime.devices import resolve_device
 
 
 @dataclass(frozen=True)

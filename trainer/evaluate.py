@@ -1,5 +1,5 @@
 """The paper's evaluation of a bundle on held-out clips: accuracy, fidelity, faithfulness,
-and the field's later metrics (AI, AD, AG, FF, Fid-In, SPS, COMP; engine/quality.py) on
+and the field's later metrics (AI, AD, AG, FF, Fid-In, SPS, COMP; engine/explanation/quality.py) on
 the clean clips and on contaminated copies (trainer/contaminate.py).
 
 Faithfulness removes the selected components (resynthesising the residual with the
@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.audio import load_audio
-from engine.bundle import Bundle
-from engine.explain import Explainer
-from engine.features import resynthesise
-from engine.masks import select, split
-from engine.metrics import (
+from engine.bundles.bundle import Bundle
+from engine.dsp.audio import load_audio
+from engine.dsp.features import resynthesise
+from engine.explanation.explain import Explainer
+from engine.explanation.masks import select, split
+from engine.explanation.metrics import (
     accuracy,
     auprc,
     faithfulness,
@@ -29,8 +29,8 @@ from engine.metrics import (
     multilabel_fidelity,
     topk_fidelity,
 )
-from engine.progress import TaskState, report
-from engine.quality import METRICS, ClipTerms, explain_terms, summarise
+from engine.explanation.quality import METRICS, ClipTerms, explain_terms, summarise
+from engine.runtime.progress import TaskState, report
 from trainer.contaminate import Contaminator, other_class_picker
 from trainer.datasets import Dataset
 from trainer.features_cache import fix_length

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.features import FrontEndConfig, log_mel_from_log_mag
-from engine.masks import apply_mask
+from engine.dsp.features import FrontEndConfig, log_mel_from_log_mag
+from engine.explanation.masks import apply_mask
 
 
 def soft_relevance(z: torch.Tensor, theta: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

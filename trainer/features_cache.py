@@ -18,10 +18,10 @@ import numpy as np
 import platformdirs
 import torch
 
-from engine.audio import load_audio
-from engine.errors import AudioError
-from engine.features import FrontEndConfig, analyse
-from engine.progress import TaskState, check, report
+from engine.dsp.audio import load_audio
+from engine.dsp.features import FrontEndConfig, analyse
+from engine.runtime.errors import AudioError
+from engine.runtime.progress import TaskState, check, report
 from trainer.datasets import Dataset, DatasetError
 
 CACHE_VERSION = 2  # 2: frames padded to whole hops (T = 432 for 5 s)

@@ -1,6 +1,6 @@
 """Focus of a bundle's explanations on a seeded set of 0 dB mixtures of held-out clips.
 
-For each mixture m = a + b (two clips of different classes, engine.focus.mix_pair), the
+For each mixture m = a + b (two clips of different classes, engine.explanation.focus.mix_pair), the
 class the classifier ranks first is explained when it is one of the two sources' ("top"
 case); otherwise ("missed" case) the source class it ranks higher. The interpretation is
 scored by its SI-SDR gain over the mixture toward the explained source and toward the
@@ -22,9 +22,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from engine.audio import load_audio
-from engine.explain import Analysis, Explainer
-from engine.focus import (
+from engine.dsp.audio import load_audio
+from engine.explanation.explain import Analysis, Explainer
+from engine.explanation.focus import (
     SubsetScorer,
     gain_db,
     ideal_ratio_mask_wave,
@@ -32,8 +32,8 @@ from engine.focus import (
     mixture_pairs,
     si_sdr,
 )
-from engine.progress import TaskState, report
-from engine.sparse_synthesis import component_waves
+from engine.explanation.sparse_synthesis import component_waves
+from engine.runtime.progress import TaskState, report
 from trainer.datasets import Dataset
 from trainer.features_cache import fix_length
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.errors import L2IError
-from engine.features import FrontEndConfig, analyse
-from engine.focus import PEAK
+from engine.dsp.features import FrontEndConfig, analyse
+from engine.explanation.focus import PEAK
+from engine.runtime.errors import L2IError
 from trainer.faithful_loss import soft_relevance
 
 
@@ -40,7 +40,7 @@ class MixtureBatch:
 class MixturePool:
     """Draws 0 dB mixtures of two clips of different classes from training waveforms.
 
-    The mix is the evaluation's (engine.focus.mix_pair: equal energy, common gain to a
+    The mix is the evaluation's (engine.explanation.focus.mix_pair: equal energy, common gain to a
     peak of 0.9), with the peak drawn in [PEAK / 4, PEAK] so that the level the
     classifier sees varies as it does in real recordings."""
 

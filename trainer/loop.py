@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.errors import L2IError
-from engine.progress import TaskState, report
+from engine.runtime.errors import L2IError
+from engine.runtime.progress import TaskState, report
 from trainer import distributed as D
 from trainer.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.progress import TaskState, check
+from engine.runtime.progress import TaskState, check
 
 # W^T X for every clip is kept in memory only up to this size (about 1 500 five-second
 # clips at K = 100); past it the loss forms W H per batch, as before

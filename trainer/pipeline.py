@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine import nmf
-from engine.audio import load_audio
-from engine.bundle import Bundle, make_manifest, save_bundle
-from engine.classifier import default_taps
-from engine.errors import L2IError
-from engine.features import FrontEndConfig
-from engine.progress import TaskState
+from engine.bundles.bundle import Bundle, make_manifest, save_bundle
+from engine.dsp import nmf
+from engine.dsp.audio import load_audio
+from engine.dsp.features import FrontEndConfig
+from engine.models.classifier import default_taps
+from engine.runtime.errors import L2IError
+from engine.runtime.progress import TaskState
 from trainer import distributed as D
 from trainer.artifacts import (
     ClassifierArtifact,

@@ -15,18 +15,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine import nmf
-from engine.bundle import MANIFEST, Bundle, load_bundle
-from engine.classifier import VGGConfig
-from engine.errors import L2IError
-from engine.features import FrontEndConfig
-from engine.progress import TaskState, report
-from engine.user_classifier import (
+from engine.bundles.bundle import MANIFEST, Bundle, load_bundle
+from engine.dsp import nmf
+from engine.dsp.features import FrontEndConfig
+from engine.models.classifier import VGGConfig
+from engine.models.user_classifier import (
     ARCHITECTURE,
     ClassifierCode,
     UntrustedCodeError,
     load_user_classifier,
 )
+from engine.runtime.errors import L2IError
+from engine.runtime.progress import TaskState, report
 from trainer import distributed as D
 from trainer import pipeline
 from trainer.artifacts import (

@@ -6,7 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-from engine.progress import Report, TaskState
+from engine.runtime.progress import Report, TaskState
 
 
 class TerminalProgress(TaskState):

@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from engine.errors import Cancelled, L2IError
+from engine.runtime.errors import Cancelled, L2IError
 from trainer.progress_bar import TerminalProgress
 
 RESUME_HINT = "run the same command again to continue (finished clips are kept)"
@@ -40,7 +40,7 @@ def _bundle(arg: Path | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.report import batch_report  # torch: not for `l2i --help`
+    from engine.tools.report import batch_report  # torch: not for `l2i --help`
 
     bundle = _bundle(args.bundle)
     progress = TerminalProgress()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.errors import L2IError
+from engine.runtime.errors import L2IError
 
 SLIME_ONLY = ("segments", "samples", "seed", "top")
 
@@ -31,8 +31,8 @@ def check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, bundle) -> int:
-    from engine.slime import SlimeConfig
-    from engine.slime_files import slime_to_folder
+    from engine.tools.slime import SlimeConfig
+    from engine.tools.slime_files import slime_to_folder
 
     config = SlimeConfig(segmentation=args.segments or "patches",
                          n_samples=300 if args.samples is None else args.samples,

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.classifier import VGGClassifier, VGGConfig
-from engine.progress import TaskState
+from engine.models.classifier import VGGClassifier, VGGConfig
+from engine.runtime.progress import TaskState
 from trainer import distributed as D
 from trainer.augment import AugmentConfig, Augmenter
 from trainer.loop import LoopConfig, run_epochs
@@ -140,7 +140,7 @@ def train_classifier(
                                else torch.logit(probs.clamp(1e-6, 1 - 1e-6)),
                                target[va], multilabel))
         if multilabel:
-            from engine.metrics import auprc
+            from engine.explanation.metrics import auprc
             score = auprc(labels[va], probs.numpy())["macro_auprc"]
         else:
             score = float((probs.argmax(1).numpy() == labels[va]).mean())

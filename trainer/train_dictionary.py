@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import nmf
-from engine.progress import TaskState
+from engine.dsp import nmf
+from engine.runtime.progress import TaskState
 
 
 class FrameChunks:

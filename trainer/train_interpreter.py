@@ -14,13 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.errors import L2IError
-from engine.features import FrontEndConfig
-from engine.interpreter import Interpreter, InterpreterConfig
-from engine.metrics import multilabel_fidelity, topk_fidelity
-from engine.nmf import refine
-from engine.progress import TaskState, check, report
-from engine.taps import LayerTaps
+from engine.dsp.features import FrontEndConfig
+from engine.dsp.nmf import refine
+from engine.explanation.metrics import multilabel_fidelity, topk_fidelity
+from engine.models.interpreter import Interpreter, InterpreterConfig
+from engine.models.taps import LayerTaps
+from engine.runtime.errors import L2IError
+from engine.runtime.progress import TaskState, check, report
 from trainer import distributed as D
 from trainer.faithful_loss import faithfulness_terms
 from trainer.focus_training import MixtureBatch, MixturePool, separation_loss
@@ -52,7 +52,7 @@ class InterpreterTrainConfig:
     faith_size: float = 1.0  # with either term: penalises large masks (trivially faithful)
     mask_domain: str = "log"  # "linear": masks scale |S|, at training and explain time
     init: str | None = None  # the bundle whose interpreter is the starting point (recorded)
-    # Psi's size (engine.interpreter.InterpreterConfig); the defaults are the paper's
+    # Psi's size (engine.models.interpreter.InterpreterConfig); the defaults are the paper's
     adapter_channels: int = 128
     hidden: int = 256
     temporal_stride: int = 1

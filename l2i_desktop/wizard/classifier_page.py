@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from engine.bundle import read_manifest
-from engine.errors import L2IError
-from engine.features import FrontEndConfig
+from engine.bundles.bundle import read_manifest
+from engine.dsp.features import FrontEndConfig
+from engine.runtime.errors import L2IError
 from l2i_desktop.wizard.runner import TaskRunner
 from l2i_desktop.wizard.scan import Inspection, inspect_classifier
 from trainer.plan import ClassifierChoice

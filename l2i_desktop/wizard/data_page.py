@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from engine.audio import load_audio
+from engine.dsp.audio import load_audio
 from l2i_desktop.audio import Player
 from l2i_desktop.wizard.runner import TaskRunner
 from l2i_desktop.wizard.scan import DataSummary, scan_data

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from engine import nmf
+from engine.dsp import nmf
 
 
 def _hint(text: str) -> QLabel:

@@ -5,7 +5,7 @@ Training in the window's own process froze it for 150-300 ms at a time: torch's 
 imports and the trainer's Python work hold the GIL (BENCHMARKS.md). In a child the window
 only reads reports. A crash of the child (killed, out of memory) becomes a ``failed``
 signal instead of taking the window down. ``fn``, its arguments and its result cross the
-process boundary (engine/child_task.py), so they must be picklable and ``fn`` importable
+process boundary (engine/runtime/child_task.py), so they must be picklable and ``fn`` importable
 without Qt; ``after`` (optional) turns the child's result into the one ``finished``
 carries, on a background thread of this process (e.g. to load a bundle from the path the
 child wrote)."""
@@ -21,8 +21,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
-from engine.child_task import read_frame, write_frame
-from engine.errors import failure_message
+from engine.runtime.child_task import read_frame, write_frame
+from engine.runtime.errors import failure_message
 from l2i_desktop.wizard.runner import RunSignals
 
 
@@ -46,7 +46,7 @@ class ProcessRunner(RunSignals):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         # its own session: a Ctrl-C in the terminal is the window's to handle; the child
         # stops when the window's process ends (its stdin closes)
-        proc = subprocess.Popen([sys.executable, "-m", "engine.child_task"], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "engine.runtime.child_task"], env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 start_new_session=True)
         try:

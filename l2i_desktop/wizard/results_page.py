@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from engine.bundle import save_bundle
+from engine.bundles.bundle import save_bundle
 from l2i_desktop.wizard.runner import TaskRunner
 
 

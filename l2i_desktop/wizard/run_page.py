@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from engine.bundle import load_bundle
-from engine.progress import Report
+from engine.bundles.bundle import load_bundle
+from engine.runtime.progress import Report
 from l2i_desktop.wizard.process_runner import ProcessRunner
 from trainer.plan import PlanResult, TrainingPlan, run_plan_in_child
 

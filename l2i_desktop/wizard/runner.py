@@ -12,14 +12,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.child_task import run_task
+from engine.runtime.child_task import run_task
 
 
 class RunSignals(QObject):
     """The signals a runner gives, delivered on the UI thread, and the run id that drops
     what a superseded run still sends."""
 
-    progress = Signal(object)  # engine.progress.Report
+    progress = Signal(object)  # engine.runtime.progress.Report
     finished = Signal(object)  # the function's result
     failed = Signal(str)  # one line for the user
     cancelled = Signal()
@@ -40,7 +40,7 @@ class RunSignals(QObject):
         self._cancelled.connect(lambda i: i == self._run_id and self.cancelled.emit())
 
     def _deliver(self, run_id: int, kind: str, payload: Any) -> None:
-        """From the worker side: one of engine.child_task.run_task's messages."""
+        """From the worker side: one of engine.runtime.child_task.run_task's messages."""
         if kind == "cancelled":
             self._cancelled.emit(run_id)
         else:

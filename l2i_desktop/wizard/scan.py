@@ -11,12 +11,12 @@ import soundfile as sf
 import torch
 from torch import nn
 
-from engine.audio import load_audio
-from engine.classifier import VGGClassifier, VGGConfig
-from engine.features import FrontEndConfig
-from engine.progress import TaskState, check, report
-from engine.taps import run_with_layer_shapes, suggest_taps
-from engine.user_classifier import classifier_input, load_user_classifier
+from engine.dsp.audio import load_audio
+from engine.dsp.features import FrontEndConfig
+from engine.models.classifier import VGGClassifier, VGGConfig
+from engine.models.taps import run_with_layer_shapes, suggest_taps
+from engine.models.user_classifier import classifier_input, load_user_classifier
+from engine.runtime.progress import TaskState, check, report
 from trainer.artifacts import load_classifier
 from trainer.datasets import load_dataset
 from trainer.features_cache import fix_length

@@ -10,7 +10,7 @@ import platformdirs
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
-from engine.errors import L2IError
+from engine.runtime.errors import L2IError
 from l2i_desktop.audio import Player
 from l2i_desktop.wizard.classifier_page import ClassifierPage
 from l2i_desktop.wizard.data_page import DataPage

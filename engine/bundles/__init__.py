@@ -1,0 +1,1 @@
+"""Model bundles: the manifest, safe reading and writing (never unpickles)."""

@@ -1,0 +1,1 @@
+"""Signal processing: audio files, the STFT front-end and sparse NMF."""

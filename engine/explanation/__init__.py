@@ -1,0 +1,1 @@
+"""Explaining one clip: activations, relevance, masks, synthesis, metrics, focus."""

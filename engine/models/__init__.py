@@ -1,0 +1,2 @@
+"""Networks: the built-in classifier, hidden-layer taps, user classifiers and the
+interpreter (Psi, Theta)."""
