@@ -16,18 +16,6 @@ DATA = ROOT.parent / "shared" / "data"
 ESC10 = DATA / "esc10"
 
 
-def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn`` in seconds, after ``warmup`` untimed calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def side_by_side(fns: dict[str, Callable[[], object]], repeats: int = 5) -> dict[str, float]:
     """Median time of each function, interleaved round by round so that a burst of load
     on a shared machine hits all of them alike."""

@@ -7,10 +7,13 @@ and every call reports one clear message through ``error`` instead of raising.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+
+log = logging.getLogger(__name__)
 
 
 class Player(QObject):
@@ -37,6 +40,7 @@ class Player(QObject):
         except OSError as exc:  # PortAudio missing
             self._sd = None
             self._why = f"no audio output: {exc}"
+            log.warning("no audio output: sounddevice cannot load PortAudio: %s", exc)
 
     @property
     def available(self) -> bool:
@@ -44,7 +48,8 @@ class Player(QObject):
             return False
         try:
             return self._sd.query_devices(kind="output") is not None
-        except Exception:
+        except Exception:  # no default output (or PortAudio's error): say "unavailable"
+            log.warning("no audio output device", exc_info=True)
             return False
 
     @property
@@ -70,6 +75,7 @@ class Player(QObject):
             self._stream.start()
         except Exception as exc:
             self._stream = None
+            log.exception("cannot open an output stream at %d Hz", rate)
             self.error.emit(f"cannot play audio: {exc}")
             return
         self._timer.start()
@@ -92,8 +98,8 @@ class Player(QObject):
                 # was inside _callback: the whole process hung (seen once in the tests)
                 stream.stop()
                 stream.close()
-            except Exception:
-                pass
+            except Exception:  # the stream is dropped either way; playback has stopped
+                log.warning("stopping the output stream failed", exc_info=True)
             self._timer.stop()
             self.playing_changed.emit(False)
 

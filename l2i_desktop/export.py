@@ -1,8 +1,8 @@
 """Exporting what the window shows: audio, relevance and activations as CSV, view images.
 
-Plain functions, no widgets of their own: each writes atomically (a temporary file in the
-destination folder, then ``os.replace``), returns what it wrote, and turns any failure
-into one ``ExportError`` line. ``export_audio`` and the CSV writers touch no Qt object
+Plain functions, no widgets of their own: each writes atomically
+(``engine.runtime.atomic``), returns what it wrote, and turns any failure into one
+``ExportError`` line. ``export_audio`` and the CSV writers touch no Qt object
 and may run on a worker thread; ``export_view_png`` grabs a widget and must run on the
 GUI thread.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,8 @@ import numpy as np
 
 from engine.dsp.audio import resample, save_audio
 from engine.explanation.explain import Analysis, Explainer, Explanation, Rendering
+from engine.runtime.atomic import write_atomically
 from engine.runtime.errors import L2IError
-from engine.runtime.outputs import public_mode
 
 COMPONENTS_DIR = "components"
 
@@ -53,29 +52,16 @@ def _folder(path: str | os.PathLike) -> Path:
 
 
 def _atomic(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then move it into place.
-
-    The temporary file keeps the suffix of ``path`` (writers pick the format from it).
-    """
+    """``engine.runtime.atomic.write_atomically`` into a folder made (or refused) the
+    export's way, with any failure said in one ``ExportError`` line."""
     path = Path(path)
-    parent = _folder(path.parent)
+    _folder(path.parent)
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=parent)
-        os.close(fd)
-        public_mode(name, folder=False)  # not mkstemp's 0600
-    except OSError as exc:
-        raise ExportError(f"cannot write {path}: {_reason(exc)}") from None
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
+        return write_atomically(path, write)
     except L2IError as exc:
         raise ExportError(f"cannot write {path}: {exc}") from None
     except (OSError, RuntimeError, ValueError, TypeError) as exc:
         raise ExportError(f"cannot write {path}: {_reason(exc)}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def _write_text(path: str | os.PathLike, text: str) -> Path:
@@ -222,25 +208,3 @@ def export_view_png(path: str | os.PathLike, widget: Any) -> Path:
 
     return _atomic(path, write)
 
-
-def export_all(folder: str | os.PathLike, window: Any) -> dict[str, Path]:
-    """Everything at once from a MainWindow-like object (clip, explanation, rendering,
-    explainer, views, relevance). Keys are the paths relative to ``folder``.
-
-    Grabs widgets, so GUI thread only; the audio part is the slow one (one inverse STFT
-    per selected component).
-    """
-    clip, explanation, explainer = window.clip, window.explanation, window.explainer
-    if clip is None or explanation is None or explainer is None:
-        raise ExportError("nothing to export yet: open a clip and wait for its analysis")
-    folder = _folder(folder)
-    analysis = clip.analysis
-    written = export_audio(folder, explainer, clip, explanation, window.rendering)
-    written.append(export_relevance_csv(folder / "relevance.csv", analysis.classes,
-                                        explanation))
-    cfg = explainer.cfg
-    written.append(export_activations_csv(folder / "activations.csv", analysis,
-                                          cfg.hop_length / cfg.sample_rate))
-    written.append(export_view_png(folder / "views.png", window.views))
-    written.append(export_view_png(folder / "relevance.png", window.relevance))
-    return {p.relative_to(folder).as_posix(): p for p in written}

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from l2i_desktop.logs import start_logging
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
@@ -21,6 +23,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    start_logging()  # before anything that may log: the audio backends, the window
     from PySide6.QtWidgets import QApplication
 
     from l2i_desktop.main_window import MainWindow

@@ -8,6 +8,7 @@ Without PortAudio or an input device the dialog says so in one line and stays us
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine.dsp.audio import save_audio
+from engine.runtime.atomic import write_atomically
 from engine.runtime.errors import AudioError
 from l2i_desktop.recorder import Recorder
+
+log = logging.getLogger(__name__)
 
 LEVEL_MIN_DB = -60
 SAVE_FILTER = "WAV (*.wav);;FLAC (*.flac);;All files (*)"
@@ -144,9 +148,11 @@ class RecordDialog(QDialog):
         if self._wave is None:
             self._show("nothing recorded yet", error=True)
             return False
+        wave, rate = self._wave, self._rate
         try:
-            save_audio(path, self._wave, self._rate)
+            write_atomically(path, lambda tmp: save_audio(tmp, wave, rate))
         except (AudioError, OSError, RuntimeError, ValueError) as exc:
+            log.warning("cannot save the recording to %s", path, exc_info=True)
             self._show(f"cannot save {Path(path).name}: {' '.join(str(exc).split())}",
                        error=True)
             return False

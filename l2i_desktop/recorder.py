@@ -10,11 +10,14 @@ until then is kept and returned by ``stop()``.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+
+log = logging.getLogger(__name__)
 
 FLOOR_DB = -120.0  # what silence reads as, instead of -inf
 LEVEL_INTERVAL_MS = 50  # about 20 level readings a second
@@ -66,6 +69,7 @@ class Recorder(QObject):
         except OSError as exc:  # PortAudio missing
             self._sd = None
             self._why = f"no audio input: PortAudio is not available ({_one_line(exc)})"
+            log.warning("no audio input: sounddevice cannot load PortAudio: %s", exc)
 
     # ---- devices ----------------------------------------------------------------------
     def input_devices(self) -> list[tuple[int, str]]:
@@ -74,7 +78,8 @@ class Recorder(QObject):
             return []
         try:
             devices = self._sd.query_devices()
-        except Exception:
+        except Exception:  # shown as "no input device"; the reason is only here
+            log.warning("cannot list the audio devices", exc_info=True)
             return []
         out = []
         for i, d in enumerate(devices):
@@ -142,12 +147,14 @@ class Recorder(QObject):
                 self.sample_rate = rate
                 break
             except Exception as exc:
+                log.warning("cannot record from device %s at %d Hz", device, rate,
+                            exc_info=True)
                 errors.append(_one_line(exc))
                 if stream is not None:
                     try:
                         stream.close()
-                    except Exception:
-                        pass
+                    except Exception:  # a stream that never started: dropped anyway
+                        log.warning("closing a failed input stream failed", exc_info=True)
                     stream = None
         if stream is None:
             name = "the default input" if device is None else self._device_name(device)
@@ -180,8 +187,8 @@ class Recorder(QObject):
             native = int(round(float(info["default_samplerate"])))
             if native > 0 and native != self.requested_rate:
                 rates.append(native)
-        except Exception:
-            pass
+        except Exception:  # no native rate to fall back on: the requested one is tried
+            log.warning("cannot read the native rate of device %s", device, exc_info=True)
         return rates
 
     def _device_name(self, device: int) -> str:
@@ -192,14 +199,16 @@ class Recorder(QObject):
 
     @staticmethod
     def _close(stream) -> None:
+        # each step on its own: a device that went away refuses one or both, and the
+        # recording so far is kept regardless
         try:
             stream.stop()
         except Exception:
-            pass
+            log.warning("stopping the input stream failed", exc_info=True)
         try:
             stream.close()
         except Exception:
-            pass
+            log.warning("closing the input stream failed", exc_info=True)
 
     def _collect(self) -> None:
         with self._lock:
@@ -240,7 +249,8 @@ class Recorder(QObject):
             return
         try:
             alive = stream.active and self._ended != self._generation
-        except Exception:
+        except Exception:  # the device went away: reported below as such
+            log.warning("the input stream cannot be queried", exc_info=True)
             alive = False
         if not alive:
             self._stream = None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.dsp.audio import file_sample_rate, load_audio, read_audio, resample, save_audio
+from engine.dsp.audio import load_audio, read_audio, resample, save_audio
 from engine.runtime.errors import AudioError
 
 RATE = 44100
@@ -47,7 +47,7 @@ def test_real_esc10_classes_all_readable(esc10):
     for clip in clips:
         wave = load_audio(clip, RATE)
         assert wave.ndim == 1 and wave.dtype == np.float32 and wave.size > RATE
-        assert file_sample_rate(clip) == 44100
+        assert read_audio(clip)[1] == 44100
 
 
 # --- other rates, channel counts and sample formats --------------------------------------
@@ -84,7 +84,7 @@ def test_load_at_native_rate_is_untouched(tmp_path, rate):
     path = tmp_path / "x.wav"
     sf.write(path, s, rate, subtype="FLOAT")
     np.testing.assert_array_equal(load_audio(path, rate), s)
-    assert file_sample_rate(path) == rate
+    assert read_audio(path)[1] == rate
 
 
 def test_resample_lengths_and_dtype():
@@ -154,13 +154,6 @@ def test_float_wav_with_non_finite_samples(tmp_path, bad):
     x[500] = bad
     sf.write(p, x, RATE, subtype="FLOAT")
     assert "NaN or infinite" in _one_line_audio_error(p)
-
-
-def test_file_sample_rate_of_unreadable_file(tmp_path):
-    p = tmp_path / "x.wav"
-    p.write_text("nope")
-    with pytest.raises(AudioError):
-        file_sample_rate(p)
 
 
 # --- save_audio ------------------------------------------------------------------------

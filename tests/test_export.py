@@ -13,7 +13,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
 from engine.runtime.errors import L2IError
-from l2i_desktop import export
+from l2i_desktop import export, jobs
 from l2i_desktop.main_window import MainWindow
 from l2i_desktop.settings import Settings
 
@@ -171,22 +171,32 @@ def test_view_images(qtbot, window, tmp_path):
         assert len(colours) > 3, f"{name} is blank"
 
 
-def test_export_all(qtbot, window, tmp_path):
+def _export_everything(window, folder) -> dict[str, object]:
+    """What File > Export writes: the data files (on the worker) and the two pictures."""
+    written = jobs.export_data(folder, window.explainer, window.clip, window.explanation,
+                               window.rendering)
+    written += [export.export_view_png(folder / "views.png", window.views),
+                export.export_view_png(folder / "relevance.png", window.relevance)]
+    return {p.relative_to(folder).as_posix(): p for p in written}
+
+
+def test_export_everything(qtbot, window, tmp_path):
     exp = window.explanation
-    out = export.export_all(tmp_path / "all", window)
+    out = _export_everything(window, tmp_path / "all")
     expected = {"interpretation.wav", "residual.wav", "relevance.csv", "activations.csv",
                 "views.png", "relevance.png"}
     expected |= {f"components/component_{k:03d}.wav" for k in exp.selected}
     assert set(out) == expected
     for name, p in out.items():
         assert p == tmp_path / "all" / name and p.is_file() and p.stat().st_size > 0
+    assert not [p for p in (tmp_path / "all").rglob(".*")]  # no temporary file left
 
 
 def test_exporting_under_a_file_gives_one_clear_error(qtbot, window, tmp_path):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
     with pytest.raises(L2IError) as err:
-        export.export_all(blocker / "out", window)
+        _export_everything(window, blocker / "out")
     message = str(err.value)
     assert "not_a_folder" in message and "is a file" in message
     assert "\n" not in message
@@ -214,7 +224,8 @@ def test_nothing_to_export_before_a_clip(qtbot, tiny_bundle, tmp_path, tmp_path_
     win = _new_window(qtbot, tiny_bundle, tmp_path_factory)
     try:
         qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
-        with pytest.raises(L2IError, match="open a clip"):
-            export.export_all(tmp_path, win)
+        win.export_to(tmp_path / "out")
+        assert "open a clip" in win.error_label.text()
+        assert list(tmp_path.iterdir()) == []
     finally:
         win.close()

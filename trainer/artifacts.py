@@ -20,9 +20,8 @@ from engine.bundles.bundle import load_bundle
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import build_classifier
 from engine.models.user_classifier import ClassifierCode
+from engine.runtime import atomic
 from engine.runtime.errors import BundleError
-from engine.runtime.outputs import public_mode
-from trainer.checkpoint import atomic_write_json
 
 CLASSIFIER_JSON = "classifier.json"
 CLASSIFIER_WEIGHTS = "classifier.safetensors"
@@ -44,12 +43,9 @@ class ClassifierArtifact:
 
 def save_classifier(folder: Path, art: ClassifierArtifact) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{CLASSIFIER_WEIGHTS}.tmp"
-    save_file({k: v.detach().cpu().contiguous() for k, v in art.model.state_dict().items()},
-              str(tmp))
-    public_mode(tmp, folder=False)  # safetensors writes 0600 whatever the umask
-    tmp.replace(folder / CLASSIFIER_WEIGHTS)
-    atomic_write_json(folder / CLASSIFIER_JSON, {
+    state = {k: v.detach().cpu().contiguous() for k, v in art.model.state_dict().items()}
+    atomic.write_atomically(folder / CLASSIFIER_WEIGHTS, lambda tmp: save_file(state, str(tmp)))
+    atomic.write_json(folder / CLASSIFIER_JSON, {
         "architecture": art.architecture, "config": art.config, "classes": art.classes,
         "multilabel": art.multilabel, "frontend": art.frontend.to_dict(),
         "clip_seconds": art.clip_seconds, "info": art.info,
@@ -90,11 +86,9 @@ def load_classifier(path: str | Path, trust_code: bool = False) -> ClassifierArt
 
 def save_dictionary(path: Path, W: np.ndarray, info: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({"W": torch.from_numpy(np.ascontiguousarray(W, dtype=np.float32))}, str(tmp),
-              metadata={"info": json.dumps(info)})
-    public_mode(tmp, folder=False)
-    tmp.replace(path)
+    tensors = {"W": torch.from_numpy(np.ascontiguousarray(W, dtype=np.float32))}
+    atomic.write_atomically(path, lambda tmp: save_file(tensors, str(tmp),
+                                                        metadata={"info": json.dumps(info)}))
 
 
 def load_dictionary(path: str | Path) -> tuple[torch.Tensor, dict]:

@@ -1,4 +1,4 @@
-"""Atomic files and resumable training state.
+"""Resumable training state, written atomically (``engine.runtime.atomic``).
 
 Checkpoints hold only tensors, numbers, strings and dicts and are read back with
 ``torch.load(weights_only=True)``, so a checkpoint cannot execute code either.
@@ -6,8 +6,6 @@ Checkpoints hold only tensors, numbers, strings and dicts and are read back with
 
 from __future__ import annotations
 
-import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -15,34 +13,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.runtime.outputs import staging_file
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = staging_file(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from engine.runtime import atomic
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2).encode())
+    """The training's JSON records (plans, metrics), written as every file is."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(path, obj)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    tmp = staging_file(path)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_atomically(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any] | None:

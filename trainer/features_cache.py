@@ -20,6 +20,7 @@ import torch
 
 from engine.dsp.audio import load_audio
 from engine.dsp.features import FrontEndConfig, analyse
+from engine.runtime import atomic
 from engine.runtime.errors import AudioError
 from engine.runtime.progress import TaskState, check, report
 from trainer.datasets import Dataset, DatasetError
@@ -91,13 +92,12 @@ def compute_features(ds: Dataset, cfg: FrontEndConfig, clip_seconds: float = 5.0
     if not keep:
         raise DatasetError(f"{ds.root}: none of the {len(ds)} files could be read")
     del mel, mag
-    # shrink to the readable rows, then publish atomically
+    # shrink to the readable rows, then publish: done.json, written last, says it is whole
     for name in ("log_mel", "log_mag"):
-        tmp = np.load(folder / f"{name}.tmp.npy", mmap_mode="r")
-        np.save(folder / f"{name}.npy", np.ascontiguousarray(tmp[: len(keep)]))
-        del tmp
+        rows = np.load(folder / f"{name}.tmp.npy", mmap_mode="r")[: len(keep)]
+        atomic.write_atomically(folder / f"{name}.npy",
+                                lambda tmp, rows=rows: np.save(tmp, np.ascontiguousarray(rows)))
+        del rows
         (folder / f"{name}.tmp.npy").unlink()
-    tmp_done = folder / "done.json.tmp"
-    tmp_done.write_text(json.dumps({"keep": keep, "skipped": skipped}))
-    os.replace(tmp_done, done)
+    atomic.write_json(done, {"keep": keep, "skipped": skipped}, indent=None)
     return compute_features(ds, cfg, clip_seconds, cache_dir, task, device)

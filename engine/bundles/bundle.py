@@ -42,7 +42,7 @@ from engine.models.user_classifier import (
     build_user_model,
     example_input,
 )
-from engine.runtime.atomic import replace_folder
+from engine.runtime.atomic import replace_folder, write_atomically
 from engine.runtime.errors import BundleError, L2IError
 from engine.runtime.outputs import public_mode, staging_folder
 
@@ -158,11 +158,11 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
         for member in members:  # safetensors writes 0600 whatever the umask
             public_mode(tmp / member, folder=False)
         if path.suffix == ".l2i":
-            zipped = tmp / "bundle.zip"
-            with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
-                for member in members:
-                    zf.write(tmp / member, member)
-            os.replace(zipped, path)
+            def zip_members(zipped: Path) -> None:
+                with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
+                    for member in members:
+                        zf.write(tmp / member, member)
+            write_atomically(path, zip_members)
         else:
             replace_folder(tmp, path)
             return path

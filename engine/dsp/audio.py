@@ -87,14 +87,6 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     return resample(np.ascontiguousarray(mono), rate, sample_rate)
 
 
-def file_sample_rate(path: str | os.PathLike) -> int:
-    try:
-        return int(sf.info(str(path)).samplerate)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise AudioError(f"{shown(path, full=True)}: not a readable audio file "
-                         f"({_reason(exc)})") from None
-
-
 def save_audio(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> None:
     """Write a mono float signal; WAV (32-bit float) unless the suffix says otherwise.
 

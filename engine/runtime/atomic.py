@@ -1,7 +1,13 @@
-"""Replace a folder by another in one step, so that a crash leaves the old or the new.
+"""Replace a file or a folder in one step, so that a crash leaves the old or the new.
 
-POSIX rename cannot replace a non-empty folder; two renames (old aside, new in) leave a
-moment with nothing at the path. Linux (3.15+) swaps two paths atomically with
+Files: ``write_atomically`` has the caller write a hidden temporary file beside the
+target (same folder, so the rename stays on one file system), gives it the mode the
+umask asks for (mkstemp's 0600, or a library's, would leak into the result), flushes it
+to the disk, renames it over the target and flushes the folder, so that after a power
+cut the name points at complete data. The temporary file is removed on any failure.
+
+Folders: POSIX rename cannot replace a non-empty folder; two renames (old aside, new in)
+leave a moment with nothing at the path. Linux (3.15+) swaps two paths atomically with
 renameat2(RENAME_EXCHANGE); where that call is missing (another system, an old kernel,
 a file system without it) the two renames are the fallback.
 """
@@ -10,12 +16,90 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from engine.runtime.outputs import public_mode
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` to fill a temporary file beside ``path`` (in its folder, which
+    must exist), then put it at ``path``. The temporary name keeps the suffix of ``path``
+    (writers such as soundfile pick the format from it).
+
+    An OSError about the temporary file (from this machinery or from ``write``) is
+    raised naming ``path`` instead; anything else ``write`` raises passes unchanged.
+    """
+    path = Path(path)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
+                                    dir=path.parent)
+    except OSError as exc:
+        raise _naming(exc, path) from exc
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        public_mode(tmp, folder=False)
+        write(tmp)
+        public_mode(tmp, folder=False)  # a writer may have made the file anew (safetensors)
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename not in (None, name, os.fspath(tmp)):
+            raise  # about another file (one the writer read): its own name says more
+        raise _naming(exc, path) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync(path.parent, folder=True)
+    return path
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    return write_atomically(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """UTF-8, line ends as given (no translation)."""
+    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8",
+                                                             newline=""))
+
+
+def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
+    return write_bytes(path, json.dumps(obj, indent=indent).encode())
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """The same error about ``path`` (the user's name, not our temporary one)."""
+    if exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror, os.fspath(path))  # -> the matching subclass
+
+
+def _fsync(path: Path, folder: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if folder:  # a system that cannot open folders: the rename is still atomic
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not folder:  # some file systems refuse a folder's fsync: nothing to be done
+            raise
+    finally:
+        os.close(fd)
 
 
 def _renameat2():

@@ -18,15 +18,17 @@ class BundleError(L2IError):
     """A model bundle is missing, malformed, inconsistent or from a newer version."""
 
 
-class Cancelled(L2IError):
-    """A long task was cancelled through its TaskState."""
+class Cancelled(Exception):
+    """A long task was cancelled through its TaskState. Not an L2IError: nothing went
+    wrong, so no handler of errors may take it for one (and report it as a failure)."""
 
 
 def failure_message(exc: BaseException) -> str:
     """One line for any failure shown to a user: an L2IError's own text; out of memory
     (MemoryError has no text at all) said plainly with what to try; anything else as
-    ``Type: text``, so that a bug is still recognisable in a report."""
-    if isinstance(exc, L2IError):
+    ``Type: text``, so that a bug is still recognisable in a report. A cancellation that
+    reaches here reads as its own text ("cancelled"), as it did as an L2IError."""
+    if isinstance(exc, (L2IError, Cancelled)):
         text = str(exc)
     elif isinstance(exc, MemoryError):
         text = ("out of memory: this machine's memory ran out; try a shorter clip, a "

@@ -92,16 +92,3 @@ def staging_folder(final: str | os.PathLike) -> Path:
     public_mode(tmp, folder=True)
     return tmp
 
-
-def staging_file(final: str | os.PathLike, suffix: str = "") -> Path:
-    """An empty hidden file beside ``final`` to write and then rename into place, with
-    the mode the umask gives a new file."""
-    final = Path(final)
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix, dir=final.parent)
-    except OSError as exc:
-        raise L2IError(f"cannot write {shown(final, full=True)}: {reason(exc)}") from None
-    os.close(fd)
-    public_mode(name, folder=False)
-    return Path(name)

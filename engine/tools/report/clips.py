@@ -20,6 +20,7 @@ from engine.dsp.audio import AUDIO_EXTENSIONS, load_audio
 from engine.explanation import long_clips
 from engine.explanation.explain import Explainer
 from engine.explanation.metrics import faithfulness
+from engine.runtime.atomic import replace_folder
 from engine.runtime.errors import Cancelled, L2IError
 from engine.runtime.outputs import public_mode
 from engine.runtime.progress import TaskState, check
@@ -29,6 +30,7 @@ RECORD = "record.json"
 RECORD_VERSION = 1
 KINDS = ("input", "interpretation", "residual")
 _PARTIAL = (".tmp-", ".old-")  # prefixes of folders that are not (or no longer) results
+_ASIDE = re.compile(r"\..+\.old")  # a result being replaced, where renames take two steps
 
 
 def is_report(folder: Path) -> bool:
@@ -76,10 +78,11 @@ def is_current(record: dict | None, key: dict) -> bool:
 
 
 def remove_partial(root: Path) -> None:
-    """Folders a killed run left behind (a clip being written, a result being replaced)."""
+    """Folders a killed run left behind (a clip being written, a result being replaced:
+    ``replace_folder`` puts an old one aside as ``.<name>.old``)."""
     if root.is_dir():
         for p in root.iterdir():
-            if p.is_dir() and p.name.startswith(_PARTIAL):
+            if p.is_dir() and (p.name.startswith(_PARTIAL) or _ASIDE.fullmatch(p.name)):
                 shutil.rmtree(p, ignore_errors=True)
 
 
@@ -162,17 +165,7 @@ def explain_clip(ex: Explainer, path: Path, key: dict, root: Path,
             record = key | {"error": one_line(exc)}
         record["slug"] = name
         (tmp / RECORD).write_text(json.dumps(record, indent=1, allow_nan=False))
-        _publish(tmp, root / name)
+        replace_folder(tmp, root / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return record
-
-
-def _publish(tmp: Path, final: Path) -> None:
-    if not final.exists():
-        os.replace(tmp, final)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f"{_PARTIAL[1]}{final.name}-", dir=final.parent))
-    os.replace(final, old / "x")  # a folder cannot replace a non-empty one in one step
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)

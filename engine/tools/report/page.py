@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from html import escape
-from pathlib import Path
 from urllib.parse import quote
 
 CSV_COLUMNS = ("file", "prediction", "probability", "explained_class",
@@ -192,9 +190,3 @@ def summary_csv(records: list[dict]) -> str:
                     r["explained_class"], len(r["selected"]),
                     "" if r.get("ff") is None else f'{r["ff"]:.6f}', ""])
     return buf.getvalue()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

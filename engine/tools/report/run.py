@@ -21,6 +21,7 @@ from pathlib import Path
 from engine.bundles.bundle import Bundle, load_bundle
 from engine.dsp.audio import AUDIO_EXTENSIONS, shown
 from engine.explanation.explain import Explainer
+from engine.runtime import atomic
 from engine.runtime.errors import Cancelled, L2IError
 from engine.runtime.progress import TaskState, check, report
 from engine.tools.report.clips import (
@@ -33,7 +34,7 @@ from engine.tools.report.clips import (
     slug,
     source_stamp,
 )
-from engine.tools.report.page import CLIPS_DIR, index_html, summary_csv, write_atomically
+from engine.tools.report.page import CLIPS_DIR, index_html, summary_csv
 
 STAGE = "report"
 
@@ -135,7 +136,7 @@ def _write_pages(out: Path, folder: Path, bundle: Bundle, tau: float, clips: lis
                if rel in done]
     label = f"{bundle.name}, {len(bundle.classes)} classes"
     title = folder.resolve().name or str(folder)
-    write_atomically(out / "index.html", index_html(records, title=title, bundle=label,
+    atomic.write_text(out / "index.html", index_html(records, title=title, bundle=label,
                                                      tau=tau, total=len(clips)))
-    write_atomically(out / "summary.csv", summary_csv(records))
+    atomic.write_text(out / "summary.csv", summary_csv(records))
     return records
