@@ -38,7 +38,7 @@ from resources import DEFAULT_BUNDLE
 app = QApplication([])
 win = MainWindow(DEFAULT_BUNDLE)
 win.show()
-while win.explainer is None:
+while win.session.explainer is None:
     app.processEvents()
 print(time.perf_counter() - t0)
 win.close()
@@ -65,20 +65,20 @@ def wait(app: QApplication, done, timeout: float = 120.0) -> float:
 def open_and_toggle(app: QApplication, clips: list[Path]) -> tuple[list[float], list[float]]:
     win = MainWindow(DEFAULT_BUNDLE)
     win.show()
-    wait(app, lambda: win.explainer is not None)
+    wait(app, lambda: win.session.explainer is not None)
     opened, toggled = [], []
     for clip in clips:
         t0 = time.perf_counter()
         win.open_clip(clip)
-        wait(app, lambda clip=clip: win.shown_clip == clip and win.rendering is not None)
+        wait(app, lambda clip=clip: win.shown_clip == clip and win.session.rendering is not None)
         opened.append(time.perf_counter() - t0)
-        before = win.rendering
-        k = win.explanation.selected[0]
+        before = win.session.rendering
+        k = win.session.explanation.selected[0]
         t0 = time.perf_counter()
         win.components.set_checked(k, win.components.MUTE, True)
-        wait(app, lambda before=before: win.rendering is not before)
+        wait(app, lambda before=before: win.session.rendering is not before)
         toggled.append(time.perf_counter() - t0)
-        assert k not in win.rendering.indices
+        assert k not in win.session.rendering.indices
     win.close()
     return opened, toggled
 

@@ -25,7 +25,7 @@ from l2i_desktop.main_window import MainWindow
 def one_run(app: QApplication, bundle: Path, clip: Path, tau: float) -> float:
     win = MainWindow(bundle)
     win.show()
-    while win.explainer is None:
+    while win.session.explainer is None:
         app.processEvents()
     clock, gaps, last = QElapsedTimer(), [], [0]
     clock.start()
@@ -41,10 +41,11 @@ def one_run(app: QApplication, bundle: Path, clip: Path, tau: float) -> float:
     done = {"stage": 0}
 
     def poll() -> None:
-        if done["stage"] == 0 and win.clip is not None and win.explanation is not None:
+        s = win.session
+        if done["stage"] == 0 and s.clip is not None and s.explanation is not None:
             done["stage"] = 1
             win.tau_slider.setValue(round(tau * 100))
-        elif done["stage"] == 1 and abs(win.explanation.threshold - tau) < 1e-9:
+        elif done["stage"] == 1 and abs(win.session.explanation.threshold - tau) < 1e-9:
             done["stage"] = 2
             QTimer.singleShot(300, app.quit)
 

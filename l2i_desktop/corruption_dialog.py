@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
     QDoubleSpinBox,
@@ -31,10 +32,12 @@ from PySide6.QtWidgets import (
 
 from engine.explanation.explain import Analysis, Explainer
 from engine.tools.corruption import Comparison, Corruption, compare, load_other
+from l2i_desktop.host import Host
 from l2i_desktop.jobs import colorize
 from l2i_desktop.opening import AUDIO_FILTER
+from l2i_desktop.worker import Lane
 
-KIND = "corrupt"  # the worker job kind: a newer comparison makes an older one moot
+CORRUPTION = Lane("corrupt")  # a newer comparison makes an older one moot
 COLOURS = {"clean": "#1f77b4", "corrupted": "#ff7f0e"}
 
 
@@ -169,12 +172,12 @@ def _spin(low: float, high: float, value: float, step: float) -> QDoubleSpinBox:
 
 
 class CorruptionDialog(QDialog):
-    def __init__(self, window) -> None:
-        super().__init__(window)
-        self.window_ = window
+    def __init__(self, host: Host) -> None:
+        super().__init__(host.window)
+        self.host = host
         self.setWindowTitle("Corrupt and compare")
         self.result: CorruptionResult | None = None
-        self._request: int | None = None
+        self._request = None  # the job in flight
         self._clip_name = ""
         self.white = QRadioButton("White noise, SNR (dB)")
         self.white.setChecked(True)
@@ -226,14 +229,12 @@ class CorruptionDialog(QDialog):
         lay.addWidget(self.numbers)
         lay.addLayout(transport)
         lay.addWidget(self.error)
-        window.worker.finished.connect(self._on_finished)
-        window.worker.failed.connect(self._on_failed)
         self.finished.connect(self._detach)
         self.resize(1200, 860)
 
     def _ask_other(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Clip to mix in",
-                                              self.window_.settings.last_folder(),
+                                              self.host.settings.last_folder(),
                                               AUDIO_FILTER)
         if path:
             self.other.setText(path)
@@ -241,7 +242,7 @@ class CorruptionDialog(QDialog):
 
     def run(self) -> None:
         """Ask the worker for the comparison of the window's clip, class and tau."""
-        win = self.window_
+        win = self.host.session
         if win.clip is None or win.explainer is None:
             self.error.setText("Open a clip first.")
             return
@@ -255,13 +256,16 @@ class CorruptionDialog(QDialog):
         self.error.setText("")
         self.numbers.setText(f"explaining the corrupted clip ({kind}, {db:g} dB)...")
         self.run_button.setEnabled(False)
-        self._clip_name = win.clip.path.name
-        self._request = win.worker.submit(KIND, corrupt_and_explain, win.explainer, a, kind,
-                                          db, other, self.seed.value(), target, win.tau,
-                                          win.clip.levels)
+        self._clip_name = win.clip.source.name
+        job = self.host.worker.submit(
+            CORRUPTION, corrupt_and_explain, win.explainer, a, kind, db, other,
+            self.seed.value(), target, win.tau, win.clip.levels,
+            done=lambda r: self._on_finished(job, r),
+            failed=lambda m: self._on_failed(job, m))
+        self._request = job
 
-    def _on_finished(self, kind: str, rid: int, result) -> None:
-        if kind != KIND or rid != self._request:
+    def _on_finished(self, job, result: CorruptionResult) -> None:
+        if job is not self._request:  # an older run, or the dialog closed meanwhile
             return
         self.result = result
         self.run_button.setEnabled(True)
@@ -270,8 +274,8 @@ class CorruptionDialog(QDialog):
         for b in self.buttons.values():
             b.setEnabled(True)
 
-    def _on_failed(self, kind: str, rid: int, message: str) -> None:
-        if kind == KIND and rid == self._request:
+    def _on_failed(self, job, message: str) -> None:
+        if job is self._request:
             self.run_button.setEnabled(True)
             self.numbers.setText("")
             self.error.setText(message)
@@ -286,52 +290,50 @@ class CorruptionDialog(QDialog):
                 }.get(kind)
 
     def play(self, kind: str) -> None:
-        player = self.window_.player
+        player = self.host.player
         if kind == "stop":
             player.stop()
             return
         wave = self.audio(kind)
         if wave is not None:
             # not the window's interpretation: a new rendering there must not swap it in
-            self.window_.playing_kind = f"corruption:{kind}"
+            self.host.session.set_playing(f"corruption:{kind}")
             player.play(wave, self.result.comparison.clean.sample_rate)
 
     def _detach(self) -> None:
-        if self.window_.playing_kind and self.window_.playing_kind.startswith("corruption"):
-            self.window_.player.stop()
-        try:
-            self.window_.worker.finished.disconnect(self._on_finished)
-            self.window_.worker.failed.disconnect(self._on_failed)
-        except (RuntimeError, TypeError):
-            pass
+        self._request = None  # a result still on its way finds the dialog gone
+        playing = self.host.session.playing
+        if playing and playing.startswith("corruption"):
+            self.host.player.stop()
 
 
-def _analyse_menu(window):
-    """The window's Analyse menu (other tools add to it too): found, or made once."""
-    for act in window.menuBar().actions():
-        menu = act.menu()
-        if menu is not None and menu.title().replace("&", "") == "Analyse":
-            return menu
-    return window.menuBar().addMenu("&Analyse")
+class CorruptionTool:
+    """Analyse > Corrupt and compare...: one dialog at a time, on the open clip."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.dialog: CorruptionDialog | None = None
+        act = QAction("&Corrupt and compare...", host.window)
+        act.setObjectName("corrupt_compare")
+        act.triggered.connect(self.open)
+        host.add_action("analyse", act)
+
+    def open(self) -> CorruptionDialog | None:
+        if self.host.session.clip is None:
+            self.host.show_error("Open a clip first: Corrupt and compare works on the open "
+                                 "clip.")
+            return None
+        if self.dialog is None:
+            self.dialog = CorruptionDialog(self.host)
+            self.dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.dialog.destroyed.connect(self._forget)
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def _forget(self) -> None:
+        self.dialog = None
 
 
-def open_corruption_dialog(window) -> CorruptionDialog | None:
-    if window.clip is None:
-        window.show_error("Open a clip first: Corrupt and compare works on the open clip.")
-        return None
-    dialog = getattr(window, "corruption_dialog", None)
-    if dialog is None:
-        dialog = CorruptionDialog(window)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.destroyed.connect(lambda: setattr(window, "corruption_dialog", None))
-        window.corruption_dialog = dialog
-    dialog.show()
-    dialog.raise_()
-    return dialog
-
-
-def install_corruption(window) -> None:
-    """Analyse > Corrupt and compare... in ``window`` (a MainWindow)."""
-    act = _analyse_menu(window).addAction("&Corrupt and compare...")
-    act.setObjectName("corrupt_compare")
-    act.triggered.connect(lambda: open_corruption_dialog(window))
+def install(host: Host) -> CorruptionTool:
+    return CorruptionTool(host)

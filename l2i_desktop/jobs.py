@@ -16,6 +16,7 @@ from engine.bundles.bundle import load_bundle
 from engine.dsp.audio import load_audio, resample
 from engine.explanation.explain import Analysis, Explainer, Explanation, Rendering
 from engine.runtime.progress import TaskState, check
+from l2i_desktop.model.clip import ClipResult, ClipSource
 
 MAX_PICTURE_ROWS = 256
 _LUT = pg.colormap.get("magma").getLookupTable(nPts=256, alpha=True)
@@ -37,17 +38,6 @@ def colorize(values: np.ndarray, levels: tuple[float, float] | None = None) -> n
         values = padded.reshape(-1, step, values.shape[1]).max(axis=1)
     scaled = (values - lo) * (255.0 / max(hi - lo, 1e-12))
     return _LUT[np.clip(scaled, 0, 255).astype(np.uint8)]
-
-
-@dataclass
-class ClipResult:
-    path: Path
-    analysis: Analysis
-    explanation: Explanation
-    envelope: np.ndarray  # (2, n) min and max per drawing bucket
-    duration_s: float
-    pictures: dict[str, np.ndarray]  # log_mag, log_mel, H, interpretation as RGBA
-    levels: tuple[float, float]  # of the log-magnitude, shared by the interpretation
 
 
 @dataclass
@@ -88,13 +78,15 @@ def envelope(wave: np.ndarray, buckets: int = 1500) -> np.ndarray:
     return np.stack([usable.min(axis=1), usable.max(axis=1)])
 
 
-def analyse_clip(explainer: Explainer, path: Path, target: int | None, tau: float,
-                 recorded: tuple[np.ndarray, int] | None = None,
+def analyse_clip(explainer: Explainer, source: ClipSource | Path, target: int | None,
+                 tau: float, recorded: tuple[np.ndarray, int] | None = None,
                  task: TaskState | None = None) -> ClipResult:
-    """A file, or a ``recorded`` (wave, rate) pair shown under the name ``path``;
-    ``task`` can cancel a long analysis between blocks (engine.explanation.long_clips)."""
+    """A file, or a ``recorded`` (wave, rate) pair from ``source``; ``task`` can cancel a
+    long analysis between blocks (engine.explanation.long_clips)."""
+    if not isinstance(source, ClipSource):
+        source = ClipSource.file(Path(source))
     if recorded is None:
-        wave = load_audio(path, explainer.cfg.sample_rate)
+        wave = load_audio(source.path, explainer.cfg.sample_rate)
     else:
         wave = resample(np.asarray(recorded[0], np.float32), recorded[1],
                         explainer.cfg.sample_rate)
@@ -107,22 +99,33 @@ def analyse_clip(explainer: Explainer, path: Path, target: int | None, tau: floa
                 "log_mel": colorize(analysis.log_mel.cpu().numpy()),
                 "H": colorize(analysis.H.cpu().numpy()),
                 "interpretation": colorize(explanation.interpretation_log_mag, levels)}
-    return ClipResult(Path(path), analysis, explanation, envelope(wave),
+    return ClipResult(source, analysis, explanation, envelope(wave),
                       len(wave) / explainer.cfg.sample_rate, pictures, levels)
 
 
 @dataclass
 class Pictured:
-    """An explanation or rendering with the picture of its interpretation."""
+    """An explanation or rendering with the picture of its interpretation; an
+    explanation made with components muted or soloed comes with that ``rendering``."""
 
     result: Explanation | Rendering
     picture: np.ndarray
+    rendering: Rendering | None = None
 
 
 def explain(explainer: Explainer, analysis: Analysis, target: int, tau: float,
-            levels: tuple[float, float]) -> Pictured:
+            levels: tuple[float, float], muted: frozenset[int] = frozenset(),
+            soloed: frozenset[int] = frozenset()) -> Pictured:
+    """Explain ``target``; with ``muted``/``soloed`` (kept across an undo) the
+    interpretation plays what they leave of the new selection."""
     exp = explainer.explain(analysis, target, tau, with_components=False)
-    return Pictured(exp, colorize(exp.interpretation_log_mag, levels))
+    chosen = set(exp.selected)
+    if not (muted & chosen or soloed & chosen):
+        return Pictured(exp, colorize(exp.interpretation_log_mag, levels))
+    solo = [k for k in exp.selected if k in soloed]
+    active = solo or [k for k in exp.selected if k not in muted]
+    rendering = explainer.render(analysis, active)
+    return Pictured(exp, colorize(rendering.log_mag, levels), rendering)
 
 
 def render(explainer: Explainer, analysis: Analysis, indices: list[int],

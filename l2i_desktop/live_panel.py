@@ -16,11 +16,9 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,12 +33,11 @@ from engine.explanation.explain import Explainer
 from engine.runtime.progress import TaskState
 from engine.tools.live import DropGate, RingBuffer, analyse_window, window_seconds
 from l2i_desktop import jobs
+from l2i_desktop.host import Host
+from l2i_desktop.model import ClipResult, ClipSource
 from l2i_desktop.recorder import Recorder
 
-if TYPE_CHECKING:
-    from l2i_desktop.main_window import MainWindow
-
-LIVE_PATH = Path("<live input>")  # the name the window shows; never a file
+LIVE = ClipSource.live()  # what the window shows it as; never a file
 LEVEL_MIN_DB = -60
 DEFAULT_HOP_S = 0.5
 
@@ -68,7 +65,7 @@ class LiveRecorder(Recorder):
 
 
 @dataclass
-class LiveClip(jobs.ClipResult):
+class LiveClip(ClipResult):
     """A ClipResult for the window's display path, plus where the window lies."""
 
     start_s: float = 0.0
@@ -87,7 +84,7 @@ def live_job(explainer: Explainer, wave: np.ndarray, rate: int, written: int,
                 "log_mel": jobs.colorize(a.log_mel.cpu().numpy()),
                 "H": jobs.colorize(a.H.cpu().numpy()),
                 "interpretation": jobs.colorize(exp.interpretation_log_mag, levels)}
-    return LiveClip(LIVE_PATH, a, exp, jobs.envelope(a.wave), frame.duration_s, pictures,
+    return LiveClip(LIVE, a, exp, jobs.envelope(a.wave), frame.duration_s, pictures,
                     levels, frame.start_s, frame.compute_s)
 
 
@@ -97,16 +94,16 @@ class LivePanel(QToolBar):
     live_changed = Signal(bool)
     frame_shown = Signal(object)  # the LiveClip just drawn
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__("Live interpretation", window)
+    def __init__(self, host: Host) -> None:
+        super().__init__("Live interpretation", host.window)
         self.setObjectName("live_panel")
-        self.window_ = window
+        self.host = host
         self.recorder = LiveRecorder(5.0, 44100, self)
         self.gate = DropGate()
         self.history: deque[tuple[float, int]] = deque(maxlen=2000)  # (start_s, class)
         self.last: LiveClip | None = None
         self.last_latency_s = 0.0
-        self._rid: int | None = None
+        self._job = None  # the analysis in flight
         self._submitted_at = 0.0
         self._live = False
         self._timer = QTimer(self)
@@ -114,10 +111,9 @@ class LivePanel(QToolBar):
         self._timer.timeout.connect(self._tick)
         self._build()
         self.recorder.level.connect(self._on_level)
-        self.recorder.error.connect(window.show_error)
+        self.recorder.error.connect(host.show_error)
         self.recorder.recording_changed.connect(self._on_recording_changed)
-        window.worker.finished.connect(self._on_finished)  # after the window's own slot
-        window.worker.failed.connect(self._on_failed)
+        host.session.bundle_changed.connect(self._on_bundle)
 
     def _build(self) -> None:
         self.addWidget(QLabel(" Live input "))
@@ -156,7 +152,7 @@ class LivePanel(QToolBar):
         self.device.addItem("System default input" if devices else "no input device", None)
         for index, name in devices:
             self.device.addItem(name, index)
-        i = self.device.findText(self.window_.settings.input_device())
+        i = self.device.findText(self.host.settings.input_device())
         if i >= 0:
             self.device.setCurrentIndex(i)
 
@@ -174,28 +170,28 @@ class LivePanel(QToolBar):
 
     def start(self) -> bool:
         """Start listening and explaining; False (with the reason shown) if it cannot."""
-        win = self.window_
+        host, explainer = self.host, self.host.session.explainer
         if self._live:
             return True
-        if win.explainer is None:
-            win.show_error("Open a bundle before starting live interpretation.")
+        if explainer is None:
+            host.show_error("Open a bundle before starting live interpretation.")
             self._update()
             return False
-        if not win.may_drop_recording():
+        if not host.recordings.may_drop():
             self._update()
             return False
-        self.recorder.window_s = window_seconds(win.explainer)
-        self.recorder.requested_rate = win.explainer.cfg.sample_rate
+        self.recorder.window_s = window_seconds(explainer)
+        self.recorder.requested_rate = explainer.cfg.sample_rate
         self.gate.reset()
         self.history.clear()
-        self.last, self._rid = None, None
+        self.last, self._job = None, None
         if not self.recorder.start(self.device.currentData()):
             self._update()
             return False
-        win.settings.set_input_device(self.device.currentText())
-        win.target = None  # explain the top class of each window until one is picked
+        host.settings.set_input_device(self.device.currentText())
+        host.session.explain_top_class()  # each window's top class until one is picked
         # set once: a new label re-lays out the plot, a few ms on every hop
-        win.views.plots[-1].getAxis("bottom").setLabel("time since the take began (s)")
+        host.views.time_axis().setLabel("time since the take began (s)")
         self._live = True
         self._timer.start()
         self._update()
@@ -211,29 +207,27 @@ class LivePanel(QToolBar):
         self._timer.stop()
         take = self.recorder.stop()
         self.gate.abandon()  # an analysis still running is superseded below
-        self._rid = None
-        win = self.window_
+        self._job = None
+        host = self.host
         self.level.setValue(LEVEL_MIN_DB)
-        axis = win.views.plots[-1].getAxis("bottom")
+        axis = host.views.time_axis()
         axis.setTicks(None)
         axis.setLabel("time", units="s")
         if len(take):
-            if analyse and win.explainer is not None:
-                win.analyse_recording(take, self.recorder.sample_rate)
+            if analyse and host.session.explainer is not None:
+                host.recordings.analyse(take, self.recorder.sample_rate)
             else:
-                win.unsaved_recording = (take, self.recorder.sample_rate)
-                win.save_recording_act.setEnabled(True)
+                host.recordings.keep_unsaved(take, self.recorder.sample_rate)
         self._update()
         self.live_changed.emit(False)
         return take
 
     # ---- the hop ----------------------------------------------------------------------
     def _tick(self) -> None:
-        win = self.window_
-        if not self._live or win.explainer is None:
+        session = self.host.session
+        if not self._live or session.explainer is None:
             return
-        if self.gate.busy and self._rid is not None and \
-                not win.worker.is_current("analyse", self._rid):
+        if self.gate.busy and self._job is not None and not self._job.is_current():
             self.gate.abandon()  # another analysis superseded it: no result comes
         if self.recorder.ring.written == 0:
             return  # nothing heard yet
@@ -242,19 +236,20 @@ class LivePanel(QToolBar):
             return
         wave, written = self.recorder.ring.window()
         self._submitted_at = time.perf_counter()
-        self._rid = win.worker.submit("analyse", live_job, win.explainer, wave,
-                                      self.recorder.sample_rate, written, win.target, win.tau,
-                                      cancellable=True)
+        job = self.host.analyse(live_job, session.explainer, wave, self.recorder.sample_rate,
+                                written, session.target, session.tau,
+                                then=lambda r: self._shown(job, r),
+                                failed=lambda _m: self._failed(job))
+        self._job = job
 
-    def _on_finished(self, kind: str, rid: int, result) -> None:
-        if kind == "bundle" and self._live:
-            # another model may want another window: the take is analysed with it (which
-            # also supersedes the window's attempt to reopen the live input as a file)
+    def _on_bundle(self, _explainer) -> None:
+        if self._live:
+            # another model may want another window: the take is analysed with it
             self.stop()
-            self.window_.statusBar().showMessage("live interpretation stopped: the bundle "
-                                                 "changed")
-            return
-        if kind != "analyse" or rid != self._rid or not isinstance(result, LiveClip):
+            self.host.status("live interpretation stopped: the bundle changed")
+
+    def _shown(self, job, result: LiveClip) -> None:
+        if job is not self._job:
             return
         self.gate.finish(ok=True)
         self.last = result
@@ -264,14 +259,14 @@ class LivePanel(QToolBar):
         self._update()
         self.frame_shown.emit(result)
 
-    def _on_failed(self, kind: str, rid: int, _message: str) -> None:
-        if kind == "analyse" and rid == self._rid:
+    def _failed(self, job) -> None:
+        if job is self._job:
             self.gate.finish(ok=False)  # the window shows the message
             self._update()
 
     def _label_time_axis(self, start: float, duration: float) -> None:
         """Ticks every second of the take, so the picture scrolls under fixed times."""
-        axis = self.window_.views.plots[-1].getAxis("bottom")
+        axis = self.host.views.time_axis()
         first, last = math.ceil(start), math.floor(start + duration)
         axis.setTicks([[(k - start, f"{k:g}") for k in range(first, last + 1)]])
 
@@ -313,13 +308,12 @@ class _CloseGuard(QObject):
         return False
 
 
-def install_live(window: MainWindow) -> LivePanel:
-    """Add the live panel (a tool bar, shown on first use) and File > Live
-    interpretation to ``window``."""
-    panel = LivePanel(window)
-    window.addToolBar(Qt.ToolBarArea.TopToolBarArea, panel)
+def install(host: Host) -> LivePanel:
+    """The live panel (a tool bar, shown on first use) and File > Live interpretation."""
+    panel = LivePanel(host)
+    host.add_toolbar(panel)
     panel.hide()
-    action = QAction("&Live interpretation", window, checkable=True,
+    action = QAction("&Live interpretation", host.window, checkable=True,
                      shortcut=QKeySequence("Ctrl+L"))
     action.setObjectName("live")
 
@@ -331,10 +325,6 @@ def install_live(window: MainWindow) -> LivePanel:
 
     action.toggled.connect(toggled)
     panel.live_changed.connect(action.setChecked)
-    file_menu = next(a.menu() for a in window.menuBar().actions() if a.menu() is not None)
-    after_record = next((a for a in file_menu.actions() if a.text() == "&Record..."), None)
-    actions = file_menu.actions()
-    before = actions[actions.index(after_record) + 1] if after_record in actions else None
-    file_menu.insertAction(before, action)
-    window.installEventFilter(_CloseGuard(panel))
+    host.add_action("file", action, after="record")
+    host.watch_window(_CloseGuard(panel))
     return panel

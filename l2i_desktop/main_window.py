@@ -1,4 +1,9 @@
-"""The analysis window: open a clip, see why the classifier decided, and hear it."""
+"""The analysis window: open a clip, see why the classifier decided, and hear it.
+
+The window composes views over a Qt-free ``Session`` (l2i_desktop/model): the views show
+the session and report the user's choices to it; the window turns the session's changes
+into engine jobs whose results go back into the session.
+"""
 
 from __future__ import annotations
 
@@ -6,147 +11,101 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QPushButton,
-    QSlider,
-    QSplitter,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QMainWindow
 
-from engine.explanation.explain import Rendering
 from engine.runtime.errors import L2IError
-from l2i_desktop import jobs
+from l2i_desktop import (
+    corruption_dialog,
+    jobs,
+    live_panel,
+    report_dialog,
+    slime_panel,
+    timeline_controller,
+)
 from l2i_desktop.audio import Player
-from l2i_desktop.corruption_dialog import install_corruption
 from l2i_desktop.export import export_view_png
-from l2i_desktop.live_panel import install_live
+from l2i_desktop.host import Host
+from l2i_desktop.layout import build_layout
 from l2i_desktop.manifest_dialog import ManifestDialog
-from l2i_desktop.menus import build_menus
+from l2i_desktop.menus import add_file_extras, add_view_kinds, build_menus, declare
+from l2i_desktop.model import ClipResult, ClipSource, Session
 from l2i_desktop.opening import OpeningMixin
-from l2i_desktop.recording_flow import RecordingMixin
-from l2i_desktop.relevance_view import RelevanceView
-from l2i_desktop.report_dialog import install_report
+from l2i_desktop.recording_flow import RecordingFlow
 from l2i_desktop.settings import Settings
-from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
-from l2i_desktop.slime_panel import install_slime
-from l2i_desktop.time_views import TimeViews
-from l2i_desktop.timeline_controller import install_timeline
-from l2i_desktop.welcome import WelcomePanel
-from l2i_desktop.worker import EngineWorker
+from l2i_desktop.worker import EXPLAIN, RENDER, EngineWorker, Lane
+
+BUNDLE, COMPONENT, EXPORT = Lane("bundle"), Lane("component"), Lane("export")
+# every tool, installed in this order (menus entries follow it): name, install(host)
+TOOLS = (("corruption", corruption_dialog.install), ("live", live_panel.install),
+         ("report", report_dialog.install), ("timeline", timeline_controller.install),
+         ("slime", slime_panel.install))
 
 
-class MainWindow(RecordingMixin, OpeningMixin, QMainWindow):
+class MainWindow(OpeningMixin, QMainWindow):
     def __init__(self, bundle_path: Path | None, settings: Settings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("L2I Desktop")
         self.settings = settings or Settings()
         self.setAcceptDrops(True)
-        self.worker = EngineWorker()
-        self.worker.finished.connect(self._on_finished)
-        self.worker.failed.connect(self._on_failed)
+        self.session = Session(tau=self.settings.tau())
+        self.worker = EngineWorker(on_failure=self.show_error)
         self.player = Player()
         self.player.error.connect(self.show_error)
-        self.explainer = None
-        self.unsaved_recording: tuple[np.ndarray, int] | None = None
-        self.clip: jobs.ClipResult | None = None
-        self.explanation = None
-        self.rendering = None
-        self.tau = self.settings.tau()
-        self.target: int | None = None  # the class to explain; None: the top one
-        self.shown_clip: Path | None = None  # the clip whose results are on screen
+        self.shown: ClipSource | None = None  # whose explanation is on screen
         self._pending_clip: Path | None = None
-        self._component_request: int | None = None
-        self.playing_kind: str | None = None
-        self._build()
-        self.tau_slider.setValue(round(self.tau * 100))
+        self._component_job = None
+        self._new_clip = False
+        build_layout(self)  # l2i_desktop/layout.py: views, panels, transport
+        self.recordings = RecordingFlow(self, self.session, self.settings,
+                                        lambda *a: self.host.analyse(*a), self.show_error,
+                                        self.statusBar().showMessage)
+        self.menus, self.menu_actions = build_menus(self, declare(self))
+        self.recent_menu = add_file_extras(self, self.menus, self.menu_actions)
+        self._fill_recent()
+        add_view_kinds(self, self.menus["view"])
+        self.host = Host(self, self.session, self.worker, self.settings, self.views,
+                         self.menus, self.present, self.analysis_failed,
+                         lambda w: self.centralWidget().layout().insertWidget(0, w),
+                         self.recordings)
+        self._follow_session()  # first: tools that follow it draw over the window's views
+        self.tools = {name: install(self.host) for name, install in TOOLS}
+        self._connect_views()
+        self.set_has_clip(False)
+        self._show_tau(self.session.tau)
         if self.settings.geometry() is not None:
             self.restoreGeometry(self.settings.geometry())
         if bundle_path is not None:
             self.open_bundle(bundle_path)
 
-    # ---- layout -----------------------------------------------------------------
-    def _build(self) -> None:
-        self.views = TimeViews()
-        self.predictions = PredictionsPanel()
-        self.relevance = RelevanceView()
-        self.components = ComponentsPanel()
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.views)
-        top.addWidget(self.predictions)
-        top.setSizes([900, 300])
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(self.relevance)
-        bottom.addWidget(self.components)
-        bottom.setSizes([700, 500])
-        main = QSplitter(Qt.Orientation.Vertical)
-        main.addWidget(top)
-        main.addWidget(bottom)
-        main.setSizes([620, 260])
-        self.splitters = {"top": top, "bottom": bottom, "main": main}
-        for name, splitter in self.splitters.items():
-            sizes = self.settings.splitter_sizes(name)
-            if len(sizes) == splitter.count():
-                splitter.setSizes(sizes)
+    def _follow_session(self) -> None:
+        s = self.session
+        s.bundle_changed.connect(self._on_bundle)
+        s.clip_changed.connect(self._on_clip)
+        s.explanation_changed.connect(self._on_explanation)
+        s.rendering_changed.connect(self._on_rendering)
+        s.choices_changed.connect(self._on_choices)
+        s.history.changed.connect(self._on_history)
+        self._on_history(s.history)
 
-        self.tau_slider = QSlider(Qt.Orientation.Horizontal)
-        self.tau_slider.setRange(0, 99)
-        self.tau_label = QLabel(f"relevance threshold tau {self.tau:.2f}")
-        tip = ("Components whose relevance to the explained class is above tau make the "
-               "interpretation; lower tau keeps more of them")
-        self.tau_label.setToolTip(tip)
-        self.tau_slider.setToolTip(tip)
-        self.tau_slider.valueChanged.connect(lambda v: self.set_tau(v / 100))
-        transport = QHBoxLayout()
-        self.buttons = {}
-        for kind, text in (("original", "▶ original"), ("interpretation", "▶ interpretation"),
-                           ("residual", "▶ residual"), ("stop", "■ stop")):
-            b = QPushButton(text)
-            b.setObjectName(f"play_{kind}")
-            b.clicked.connect(lambda _c=False, kind=kind: self.play(kind))
-            transport.addWidget(b)
-            self.buttons[kind] = b
-        transport.addStretch(1)
-        transport.addWidget(self.tau_label)
-        transport.addWidget(self.tau_slider, 1)
-        self.error_label = QLabel("")
-        self.error_label.setStyleSheet("color: #b00020")
-        # before any clip: the ways to start (welcome.py); the views once there is one
-        self.welcome = WelcomePanel()
-        self.welcome.open_requested.connect(self._ask_clip)
-        self.welcome.record_requested.connect(self._ask_record)
-        self.welcome.example_chosen.connect(self.open_clip)
-        self.pages = QStackedWidget()
-        self.pages.addWidget(self.welcome)
-        self.pages.addWidget(main)
-        central = QWidget()
-        lay = QVBoxLayout(central)
-        lay.addWidget(self.pages, 1)
-        lay.addLayout(transport)
-        lay.addWidget(self.error_label)
-        self.setCentralWidget(central)
-        self.resize(1280, 900)
-
+    def _connect_views(self) -> None:
+        s = self.session
+        self.tools["live"].live_changed.connect(lambda on: self.show_views() if on else None)
         self.views.hovered.connect(lambda t: self.statusBar().showMessage(t))
-        self.relevance.tau_changed.connect(lambda t: self.tau_slider.setValue(round(t * 100)))
-        self.predictions.target_changed.connect(self.set_target)
-        self.components.toggles_changed.connect(self._render_toggles)
+        self.views.region_chosen.connect(lambda r: s.choose(region=r))
+        self.relevance.tau_changed.connect(lambda t: s.choose(tau=t))
+        self.tau_slider.valueChanged.connect(lambda v: s.choose(tau=v / 100))
+        self.predictions.target_changed.connect(lambda t: s.choose(target=int(t)))
+        self.components.toggled.connect(s.toggle)
         self.components.play_component.connect(self.play_component)
         self.player.position.connect(self.views.set_cursor)
+        self.welcome.open_requested.connect(self.ask_clip)
+        self.welcome.record_requested.connect(self.recordings.ask_record)
+        self.welcome.example_chosen.connect(self.open_clip)
 
-        build_menus(self)  # l2i_desktop/menus.py
-        install_corruption(self)  # Analyse > Corrupt and compare (corruption_dialog.py)
-        live = install_live(self)  # File > Live interpretation (l2i_desktop/live_panel.py)
-        live.live_changed.connect(lambda on: self.show_views() if on else None)
-        self.set_has_clip(False)
-        install_report(self)  # File > Batch report... (l2i_desktop/report_dialog.py)
-        install_timeline(self)  # long clips: timeline above the views (timeline_controller.py)
-        install_slime(self)  # Analyse > SLIME beside L2I (l2i_desktop/slime_panel.py)
+    @property
+    def shown_clip(self) -> Path | None:
+        """The file whose explanation is on screen (None for a recording, or nothing)."""
+        return self.shown.path if self.shown is not None else None
 
     def show_views(self) -> None:
         """Leave the welcome page for the views (a clip or live input is on its way)."""
@@ -156,14 +115,14 @@ class MainWindow(RecordingMixin, OpeningMixin, QMainWindow):
         """Controls that act on a clip are enabled only while there is one."""
         for button in self.buttons.values():
             button.setEnabled(has)
-        self.export_act.setEnabled(has)
+        self.menu_actions["export"].setEnabled(has)
 
-    # ---- requests to the engine -------------------------------------------------
+    # ---- requests -------------------------------------------------------------------
     def open_bundle(self, path: Path, trust_code: bool = False) -> None:
         """``trust_code``: the bundle's classifier may run its own Python code."""
         self.statusBar().showMessage(f"loading bundle {Path(path).name}...")
-        self.worker.submit("bundle", jobs.open_bundle, Path(path), self.explainer,
-                           trust_code)
+        self.worker.submit(BUNDLE, jobs.open_bundle, Path(path), self.session.explainer,
+                           trust_code, done=self._bundle_opened)
 
     def show_training_wizard(self):
         from l2i_desktop.wizard import TrainWizard  # loaded on first use only
@@ -183,153 +142,194 @@ class MainWindow(RecordingMixin, OpeningMixin, QMainWindow):
         self.recent_menu.setEnabled(bool(self.settings.recent_files()))
 
     def open_clip(self, path: Path) -> None:
-        if not self.may_drop_recording():
+        if not self.recordings.may_drop():
             return
-        if self.explainer is None:
+        if self.session.explainer is None:
             self._pending_clip = Path(path)
             return
         self.statusBar().showMessage(f"analysing {Path(path).name}...")
         self.show_views()
-        self.target = None  # a new clip is explained for its own top class first
-        if self.timeline.open_long(Path(path)):  # an hour: its timeline, not all of it
-            return
-        self.worker.submit("analyse", jobs.analyse_clip, self.explainer, Path(path), None,
-                           self.tau, cancellable=True)
-
-    def set_tau(self, tau: float) -> None:
-        self.tau = float(tau)
-        self.settings.set_tau(self.tau)
-        self.tau_label.setText(f"relevance threshold tau {self.tau:.2f}")
-        self._explain()
-
-    def set_target(self, target: int) -> None:
-        self.target = int(target)
-        self._explain()
+        self.session.explain_top_class()  # a new clip: its own top class first
+        if any(opener(Path(path)) for opener in self.host.clip_openers):
+            return  # a tool took it (an hour-long file: its timeline)
+        self.host.analyse(jobs.analyse_clip, self.session.explainer,
+                          ClipSource.file(Path(path)), None, self.session.tau)
 
     def _explain(self) -> None:
-        if self.clip is None or self.explainer is None:
+        s = self.session
+        if s.clip is None or s.explainer is None:
             return
-        target = self.target if self.target is not None else self.clip.analysis.predicted
-        self.worker.submit("explain", jobs.explain, self.explainer, self.clip.analysis,
-                           target, self.tau, self.clip.levels)
+        c = s.choices
+        self.worker.submit(EXPLAIN, jobs.explain, s.explainer, s.clip.analysis,
+                           s.explained_class(), c.tau, s.clip.levels, c.muted, c.soloed,
+                           done=self._explained)
 
-    def _render_toggles(self) -> None:
-        if self.clip is not None:
-            self.worker.submit("render", jobs.render, self.explainer, self.clip.analysis,
-                               self.components.active(), self.clip.levels)
+    def _render(self) -> None:
+        s = self.session
+        if s.clip is not None:
+            self.worker.submit(RENDER, jobs.render, s.explainer, s.clip.analysis,
+                               s.active_components(), s.clip.levels, done=self._rendered)
 
-    # ---- results ----------------------------------------------------------------
-    def _on_finished(self, kind: str, _rid: int, result) -> None:
+    # ---- results into the session --------------------------------------------------
+    def _bundle_opened(self, result: jobs.BundleResult) -> None:
+        self.components.set_patterns(result.patterns)
+        pending = self._pending_clip or (self.session.clip.path if self.session.clip
+                                         else None)
+        self._pending_clip = None
+        self.session.set_bundle(result.explainer)
+        if pending is not None:  # the same clip again, through the new model
+            self.open_clip(pending)
+
+    def present(self, clip: ClipResult) -> None:
+        """An analysis came back: it becomes the session's clip."""
         self.error_label.setText("")
-        if kind == "bundle":
-            self.explainer = result.explainer
-            self.components.set_patterns(result.patterns)
-            b = self.explainer.bundle
-            self.setWindowTitle(f"L2I Desktop — {b.name} (K={b.k}, {len(b.classes)} classes)")
-            self.welcome.set_model(f"Model: <b>{b.name}</b>, which tells apart "
-                                   f"{len(b.classes)} classes: {', '.join(b.classes)}")
-            self.statusBar().showMessage(f"bundle {b.name} ready")
-            if b.path is not None:
-                self.settings.set_bundle(b.path)
-            pending = self._pending_clip or (self.clip.path if self.clip else None)
-            self._pending_clip = None
-            self.clip, self.explanation, self.rendering = None, None, None
-            if pending is not None:  # the same clip again, through the new model
-                self.open_clip(pending)
-        elif kind == "analyse":
-            self.clip = result
-            self.show_views()
-            self.set_has_clip(True)
-            a = result.analysis
-            values = {"log_mag": a.log_mag.cpu().numpy(), "log_mel": a.log_mel.cpu().numpy(),
-                      "H": a.H.cpu().numpy()}
-            self.views.show_clip(result.envelope, result.duration_s, a.sample_rate,
-                                 result.pictures, values)
-            exp = result.explanation  # the state now, the side panels a turn later:
-            self.explanation = exp  # two short paints instead of one long one
-            self.rendering = Rendering(exp.selected, exp.interpretation_log_mag,
-                                       exp.interpretation, exp.residual)
-            QTimer.singleShot(0, self.views.show_activations)
-            QTimer.singleShot(0, lambda: self._show_explanation(
-                result.explanation, result.pictures["interpretation"]))
-            if result.path.exists():  # recordings have no file to reopen
-                self.settings.add_recent(result.path)
-                self._fill_recent()
-            self.statusBar().showMessage(f"{result.path.name}: analysed")
-        elif kind == "explain":
-            self._show_explanation(result.result, result.picture)
-        elif kind == "render":
-            # a toggle made just before a new explanation arrived is stale: drop it
-            if self.explanation is not None and \
-                    set(result.result.indices) <= set(self.explanation.selected):
-                self._show_rendering(result.result, result.picture)
-        elif kind == "export":
-            self.statusBar().showMessage(f"exported {len(result)} files to "
-                                         f"{result[0].parent if result else ''}")
-        elif kind == "component":
-            if _rid == self._component_request:  # not if stop or another play came since
-                self.player.play(result, self.clip.analysis.sample_rate)
+        self._new_clip = True
+        self.session.set_clip(clip)
+        self._new_clip = False
 
-    def _show_explanation(self, exp, picture) -> None:
-        self.explanation = exp
-        self.shown_clip = self.clip.path
-        a = self.clip.analysis
+    def _explained(self, p: jobs.Pictured) -> None:
+        self.error_label.setText("")
+        self.session.set_explanation(p.result, p.rendering, p.picture)
+        played = p.rendering.indices if p.rendering is not None else p.result.selected
+        if list(played) != self.session.active_components():
+            self._render()  # mute or solo changed while it was computed (a quick redo)
+
+    def _rendered(self, p: jobs.Pictured) -> None:
+        # a toggle made just before a new explanation arrived is stale: drop it
+        exp = self.session.explanation
+        if exp is not None and set(p.result.indices) <= set(exp.selected):
+            self.session.set_rendering(p.result, p.picture)
+
+    # ---- the session, shown --------------------------------------------------------
+    def _on_bundle(self, explainer) -> None:
+        self.error_label.setText("")
+        b = explainer.bundle
+        self.setWindowTitle(f"L2I Desktop — {b.name} (K={b.k}, {len(b.classes)} classes)")
+        self.welcome.set_model(f"Model: <b>{b.name}</b>, which tells apart "
+                               f"{len(b.classes)} classes: {', '.join(b.classes)}")
+        self.statusBar().showMessage(f"bundle {b.name} ready")
+        if b.path is not None:
+            self.settings.set_bundle(b.path)
+
+    def _on_clip(self, clip: ClipResult) -> None:
+        self.show_views()
+        self.set_has_clip(True)
+        a = clip.analysis
+        values = {"log_mag": a.log_mag.cpu().numpy(), "log_mel": a.log_mel.cpu().numpy(),
+                  "H": a.H.cpu().numpy()}
+        self.views.show_clip(clip.envelope, clip.duration_s, a.sample_rate, clip.pictures,
+                             values)
+        # the views now, the activations and side panels a turn later: short paints
+        QTimer.singleShot(0, self.views.show_activations)
+        if clip.path is not None:  # recordings have no file to reopen
+            self.settings.add_recent(clip.path)
+            self._fill_recent()
+        self.statusBar().showMessage(f"{clip.source.name}: analysed")
+
+    def _on_explanation(self, exp) -> None:
+        if self._new_clip:
+            QTimer.singleShot(0, lambda: self._draw_explanation(exp))
+        else:
+            self._draw_explanation(exp)
+
+    def _draw_explanation(self, exp) -> None:
+        s = self.session
+        if exp is not s.explanation or s.clip is None:
+            return  # a newer one came meanwhile
+        self.shown = s.clip.source
+        a = s.clip.analysis
         self.predictions.show_predictions(a.classes, a.probabilities,
                                           a.interpreter_probabilities, exp.target,
-                                          self.explainer.bundle.multilabel)
+                                          s.explainer.bundle.multilabel)
         self.relevance.show_relevance(exp.relevance, exp.threshold)
         self.components.show_components(exp.selected, exp.relevance)
+        self.components.show_toggles(s.choices.muted, s.choices.soloed)
         self.views.mark_components(exp.selected)
-        self._show_rendering(Rendering(exp.selected, exp.interpretation_log_mag,
-                                       exp.interpretation, exp.residual), picture)
 
-    def _show_rendering(self, rendering, picture) -> None:
-        self.rendering = rendering
-        self.views.show_interpretation(picture, rendering.log_mag)
-        if self.player.is_playing and self.playing_kind in ("interpretation", "residual"):
-            self.player.replace(self.current_audio(self.playing_kind))
+    def _on_rendering(self, rendering) -> None:
+        if self.session.picture is not None:
+            self.views.show_interpretation(self.session.picture, rendering.log_mag)
+        if self.player.is_playing and self.session.playing in ("interpretation", "residual"):
+            self.player.replace(self.current_audio(self.session.playing))
 
-    def _on_failed(self, kind: str, _rid: int, message: str) -> None:
-        self.show_error(message)
-        if kind == "analyse" and self.clip is None:  # nothing to show: the ways to start
-            self.pages.setCurrentIndex(0)
+    def _on_choices(self, changed: frozenset[str]) -> None:
+        c = self.session.choices
+        if "tau" in changed:
+            self._show_tau(c.tau)
+            self.settings.set_tau(c.tau)
+        if "region" in changed:
+            self.views.set_region(c.region)
+        if changed & {"muted", "soloed"}:
+            self.components.show_toggles(c.muted, c.soloed)
+        if changed & {"target", "tau"}:
+            self._explain()  # it renders any mute/solo kept with it
+        elif changed & {"muted", "soloed"}:
+            self._render()
+
+    def _show_tau(self, tau: float) -> None:
+        self.tau_label.setText(f"relevance threshold tau {tau:.2f}")
+        self.tau_slider.blockSignals(True)  # the session already has it
+        self.tau_slider.setValue(round(tau * 100))
+        self.tau_slider.blockSignals(False)
+
+    def _on_history(self, history) -> None:
+        for key, text in (("undo", history.undo_text()), ("redo", history.redo_text())):
+            act = self.menu_actions[key]
+            act.setEnabled(text is not None)
+            act.setText(f"&{key.capitalize()} {text}" if text else f"&{key.capitalize()}")
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)
         self.statusBar().showMessage(message)
 
-    # ---- audio --------------------------------------------------------------------
+    def analysis_failed(self, message: str) -> None:
+        self.show_error(message)
+        if self.session.clip is None:  # nothing to show: the ways to start
+            self.pages.setCurrentIndex(0)
+
+    # ---- audio ------------------------------------------------------------------------
     def current_audio(self, kind: str) -> np.ndarray | None:
-        if self.clip is None:
+        s = self.session
+        if s.clip is None:
             return None
         if kind == "original":
-            return self.clip.analysis.wave
-        if self.rendering is None:
+            return s.clip.analysis.wave
+        if s.rendering is None:
             return None
-        return self.rendering.interpretation if kind == "interpretation" \
-            else self.rendering.residual
+        return s.rendering.interpretation if kind == "interpretation" else s.rendering.residual
 
     def play(self, kind: str) -> None:
-        self._component_request = None
+        self._component_job = None
         if kind == "stop":
             self.player.stop()
             return
         wave = self.current_audio(kind)
         if wave is not None:
-            self.playing_kind = kind
-            start, end = self.views.selected_range()
-            self.player.play(wave, self.clip.analysis.sample_rate, start, end)
+            self.session.set_playing(kind)
+            start, end = self.session.choices.region or (0.0, self.session.clip.duration_s)
+            self.player.play(wave, self.session.clip.analysis.sample_rate, start, end)
+
+    def play_pause(self) -> None:
+        self.play("stop" if self.player.is_playing else "interpretation")
 
     def play_component(self, k: int) -> None:
-        if self.clip is not None:
-            self.playing_kind = "component"
-            self._component_request = self.worker.submit(
-                "component", jobs.component, self.explainer, self.clip.analysis, k)
+        s = self.session
+        if s.clip is not None:
+            s.set_playing("component")
+            rate = s.clip.analysis.sample_rate
+            self._component_job = self.worker.submit(
+                COMPONENT, jobs.component, s.explainer, s.clip.analysis, k,
+                done=lambda wave: self._play_component(wave, rate))
+
+    def _play_component(self, wave: np.ndarray, rate: int) -> None:
+        if self._component_job is not None:  # not if stop or another play came since
+            self.player.play(wave, rate)
 
     # ---- export and dialogs -----------------------------------------------------------
     def export_to(self, folder: Path) -> None:
         """Pictures now (they are widgets), audio and CSV files on the worker."""
-        if self.clip is None or self.explanation is None:
+        s = self.session
+        if s.clip is None or s.explanation is None:
             self.show_error("Nothing to export yet: open a clip first.")
             return
         try:
@@ -339,24 +339,28 @@ class MainWindow(RecordingMixin, OpeningMixin, QMainWindow):
         except (L2IError, OSError) as exc:
             self.show_error(str(exc))
             return
-        self.worker.submit("export", jobs.export_data, folder, self.explainer, self.clip,
-                           self.explanation, self.rendering)
+        self.worker.submit(EXPORT, jobs.export_data, folder, s.explainer, s.clip,
+                           s.explanation, s.rendering, done=self._exported)
 
-    def _ask_export(self) -> None:
+    def _exported(self, written: list[Path]) -> None:
+        self.statusBar().showMessage(f"exported {len(written)} files to "
+                                     f"{written[0].parent if written else ''}")
+
+    def ask_export(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to folder",
                                                   self.settings.last_folder())
         if folder:
             self.export_to(Path(folder))
 
     def show_manifest(self) -> None:
-        if self.explainer is None:
+        if self.session.explainer is None:
             self.show_error("No bundle is open.")
             return
-        dialog = ManifestDialog(self.explainer.bundle, self)
+        dialog = ManifestDialog(self.session.explainer.bundle, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
-    # ---- dialogs and lifetime ---------------------------------------------------------
+    # ---- lifetime ---------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
@@ -373,7 +377,7 @@ class MainWindow(RecordingMixin, OpeningMixin, QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        if not self.may_drop_recording():
+        if not self.recordings.may_drop():
             event.ignore()
             return
         self.settings.save_window(self.saveGeometry(), self.saveState())

@@ -34,13 +34,13 @@ class OpeningMixin:
                 return
         self.open_bundle(path, trust_code=code is not None)
 
-    def _ask_clip(self) -> None:
+    def ask_clip(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open clip", self.settings.last_folder(),
                                               AUDIO_FILTER)
         if path:
             self.open_clip(Path(path))
 
-    def _ask_bundle(self) -> None:
+    def ask_bundle(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open bundle", "",
                                               "Bundles (*.l2i manifest.json);;All files (*)")
         if path:

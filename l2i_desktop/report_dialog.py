@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMainWindow,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine.bundles.bundle import read_manifest
 from engine.runtime.errors import L2IError
+from l2i_desktop.host import Host
 
 
 def _bundle_label(path: Path) -> str:
@@ -200,38 +200,28 @@ class ReportDialog(QDialog):
         super().done(result)
 
 
-def show_report_dialog(window: QMainWindow) -> ReportDialog | None:
+def show_report_dialog(host: Host) -> ReportDialog | None:
     """With the window's bundle (already trusted there), or the one that ships."""
     from resources import default_bundle_path
 
-    explainer = getattr(window, "explainer", None)
+    explainer = host.session.explainer
     bundle = explainer.bundle.path if explainer is not None else None
     trust = explainer is not None and explainer.bundle.classifier_code is not None
     bundle = bundle or default_bundle_path()
     if bundle is None:
-        window.show_error("Open a bundle first: the batch report explains with it.")
+        host.show_error("Open a bundle first: the batch report explains with it.")
         return None
-    settings = getattr(window, "settings", None)
-    dialog = ReportDialog(Path(bundle), window, tau=getattr(window, "tau", 0.1),
-                          trust_code=trust,
-                          folder=settings.last_folder() if settings is not None else "")
+    dialog = ReportDialog(Path(bundle), host.window, tau=host.session.tau, trust_code=trust,
+                          folder=host.settings.last_folder())
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
     return dialog
 
 
-def install_report(window: QMainWindow) -> QAction:
-    """File > Batch report..., placed before the File menu's first separator."""
-    act = QAction("Batch &report...", window)
+def install(host: Host) -> QAction:
+    """File > Batch report..., after Export."""
+    act = QAction("Batch &report...", host.window)
     act.setObjectName("batch_report")
-    act.triggered.connect(lambda: show_report_dialog(window))
-    menus = [a.menu() for a in window.menuBar().actions() if a.text() == "&File"]
-    if not menus:
-        window.menuBar().addMenu("&File").addAction(act)
-        return act
-    separators = [a for a in menus[0].actions() if a.isSeparator()]
-    if separators:
-        menus[0].insertAction(separators[0], act)
-    else:
-        menus[0].addAction(act)
+    act.triggered.connect(lambda: show_report_dialog(host))
+    host.add_action("file", act, after="export")
     return act

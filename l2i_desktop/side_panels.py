@@ -62,7 +62,7 @@ class ComponentsPanel(QWidget):
     build in a few milliseconds, so a change of tau never stalls the window.
     """
 
-    toggles_changed = Signal()
+    toggled = Signal(int, str, bool)  # component, "muted" or "soloed", on: the user's click
     play_component = Signal(int)
     MUTE, SOLO, PLAY = 3, 4, 5
 
@@ -112,27 +112,29 @@ class ComponentsPanel(QWidget):
         item.setCheckState(Qt.CheckState.Unchecked)
         return item
 
+    def show_toggles(self, muted: frozenset[int], soloed: frozenset[int]) -> None:
+        """Check the boxes the session says are on (no ``toggled``: not a click)."""
+        self._filling = True
+        for r, k in enumerate(self.indices):
+            for column, on in ((self.MUTE, k in muted), (self.SOLO, k in soloed)):
+                item = self.table.item(r, column)
+                if item is not None:
+                    item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        self._filling = False
+
     def set_checked(self, k: int, column: int, on: bool) -> None:
+        """As a click on the mute or solo box of component ``k``."""
         row = self.indices.index(k)
         self.table.item(row, column).setCheckState(Qt.CheckState.Checked if on
                                                    else Qt.CheckState.Unchecked)
 
-    def _checked(self, column: int) -> list[int]:
-        return [k for r, k in enumerate(self.indices)
-                if self.table.item(r, column).checkState() == Qt.CheckState.Checked]
-
     def _on_item_changed(self, item: QTableWidgetItem) -> None:
-        if not self._filling and item.column() in (self.MUTE, self.SOLO):
-            self.toggles_changed.emit()
+        if not self._filling and item.column() in (self.MUTE, self.SOLO) \
+                and 0 <= item.row() < len(self.indices):
+            kind = "muted" if item.column() == self.MUTE else "soloed"
+            self.toggled.emit(self.indices[item.row()], kind,
+                              item.checkState() == Qt.CheckState.Checked)
 
     def _on_cell_clicked(self, row: int, column: int) -> None:
         if column == self.PLAY and 0 <= row < len(self.indices):
             self.play_component.emit(self.indices[row])
-
-    def active(self) -> list[int]:
-        """Components the interpretation plays: the soloed ones, else all but the muted."""
-        solo = self._checked(self.SOLO)
-        if solo:
-            return solo
-        muted = set(self._checked(self.MUTE))
-        return [k for k in self.indices if k not in muted]

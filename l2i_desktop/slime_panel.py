@@ -39,7 +39,11 @@ from engine.explanation.explain import Analysis, Explainer
 from engine.runtime.errors import Cancelled
 from engine.runtime.progress import TaskState
 from engine.tools import slime
+from l2i_desktop.host import Host
 from l2i_desktop.jobs import MAX_PICTURE_ROWS, colorize
+from l2i_desktop.worker import Lane
+
+SLIME = Lane("slime")
 
 KINDS = {"patches": "time-frequency patches (5 x 4)", "time": "time segments (10)",
          "freq": "frequency bands (8, mel-spaced)"}
@@ -106,15 +110,16 @@ def compute(ex: Explainer, analysis: Analysis, target: int, config: slime.SlimeC
 class SlimePanel(QWidget):
     progress = Signal(int, int)  # done, total: emitted on the worker thread
 
-    def __init__(self, window) -> None:
+    def __init__(self, host: Host) -> None:
         super().__init__()
-        self.window = window
-        self.worker = window.worker
+        self.host = host
+        self.session = host.session
+        self.worker = host.worker
         self.result: SlimeResult | None = None
         self.error: tuple | None = None  # (key, message) of the last failure
         self._cache: dict = {}
         self._cache_for: Analysis | None = None
-        self._pending: int | None = None  # request id of the job in flight
+        self._pending = None  # the job in flight
         self._pending_key: tuple | None = None
         self._seen: Analysis | None = None  # the window's analysis, numbered by _serial
         self._serial = 0
@@ -185,8 +190,8 @@ class SlimePanel(QWidget):
         lay.addWidget(self.table)
 
         self.progress.connect(self._on_progress)
-        self.worker.finished.connect(self._on_finished)
-        self.worker.failed.connect(self._on_failed)
+        self.session.explanation_changed.connect(lambda _e: self.kick())
+        self.session.bundle_changed.connect(self._on_bundle)
         self.kind.currentIndexChanged.connect(lambda _i: self.restart())
         self._debounce = QTimer(self, singleShot=True, interval=600)  # typing, arrows
         self._debounce.timeout.connect(self.restart)
@@ -196,12 +201,12 @@ class SlimePanel(QWidget):
     def config(self) -> slime.SlimeConfig:
         # small batches: the job notices sooner that L2I's work is waiting
         return slime.SlimeConfig(segmentation=self.kind.currentData(),
-                                 n_samples=self.samples.value(), threshold=self.window.tau,
+                                 n_samples=self.samples.value(), threshold=self.session.tau,
                                  batch_size=8)
 
     def wanted(self) -> tuple | None:
         """What the panel should show now: the window's clip, class and L2I selection."""
-        w = self.window
+        w = self.session
         if w.clip is None or w.explanation is None or w.explainer is None:
             return None
         if w.clip.analysis is not self._seen:  # a serial, not id(): ids are reused
@@ -226,7 +231,7 @@ class SlimePanel(QWidget):
         if (self.result is not None and self.result.key == want) or \
                 (self.error is not None and self.error[0] == want):
             return
-        w = self.window
+        w = self.session
         if self._cache_for is not w.clip.analysis:  # a new clip: nothing to reuse
             self._cache, self._cache_for = {}, w.clip.analysis
         self._task = _StepAside(self.worker, lambda r: self.progress.emit(int(r.done),
@@ -235,8 +240,9 @@ class SlimePanel(QWidget):
                             f"the clip for '{w.clip.analysis.classes[want[1]]}'...")
         self._pending_key = want
         self._pending = self.worker.submit(
-            "slime", compute, w.explainer, w.clip.analysis, want[1], want[3],
-            list(want[2]), w.clip.levels, want, self._cache, self._task)
+            SLIME, compute, w.explainer, w.clip.analysis, want[1], want[3],
+            list(want[2]), w.clip.levels, want, self._cache, self._task,
+            done=self._on_finished, failed=self._on_failed)
 
     def set_shown(self, _shown: bool) -> None:
         """Work only while the dock is visible (hidden: the job keeps what it did)."""
@@ -247,20 +253,22 @@ class SlimePanel(QWidget):
         self.kick()
 
     # ---- results --------------------------------------------------------------------
-    def _on_finished(self, kind: str, rid: int, result) -> None:
-        if kind == "slime" and rid == self._pending:
-            self._pending, self._task = None, None
-            if result is not None and result.key == self.wanted():
-                self.show_result(result)
-        elif kind == "bundle":
-            self.result, self._cache, self._cache_for = None, {}, None
-        self.kick()  # after any job: what is shown may be out of date now
+    def _on_finished(self, result: SlimeResult | None) -> None:
+        """``None``: the job stepped aside for others; kicked again, it queues behind
+        them and goes on from its cache."""
+        self._pending, self._task = None, None
+        if result is not None and result.key == self.wanted():
+            self.show_result(result)
+        self.kick()  # what is shown may be out of date now
 
-    def _on_failed(self, kind: str, rid: int, message: str) -> None:
-        if kind == "slime" and rid == self._pending:
-            self.error = (self._pending_key, message)
-            self._pending, self._task = None, None
-            self.status.setText(f"SLIME: {message}")
+    def _on_bundle(self, _explainer) -> None:
+        self.result, self._cache, self._cache_for = None, {}, None
+        self.kick()
+
+    def _on_failed(self, message: str) -> None:
+        self.error = (self._pending_key, message)
+        self._pending, self._task = None, None
+        self.status.setText(f"SLIME: {message}")
         self.kick()
 
     def _on_progress(self, done: int, total: int) -> None:
@@ -269,8 +277,8 @@ class SlimePanel(QWidget):
 
     def show_result(self, r: SlimeResult) -> None:
         self.result = r
-        exp, a = r.explanation, self.window.clip.analysis
-        cfg = self.window.explainer.cfg
+        exp, a = r.explanation, self.session.clip.analysis
+        cfg = self.session.explainer.cfg
         F, T = exp.mask.shape
         duration, nyquist = a.n_samples / a.sample_rate, cfg.sample_rate / 2
         sx, sy = duration / T, nyquist / (F - 1)
@@ -335,39 +343,29 @@ class SlimePanel(QWidget):
 
     # ---- audio ------------------------------------------------------------------------
     def play(self, kind: str) -> None:
-        w = self.window
+        player, w = self.host.player, self.session
         if kind == "stop":
-            w.player.stop()
+            player.stop()
             return
         if self.result is None or w.clip is None:
             return
         exp = self.result.explanation
-        w.playing_kind = f"slime_{kind}"  # the window must not swap L2I audio into it
-        w.player.play(exp.interpretation if kind == "interpretation" else exp.residual,
-                      w.clip.analysis.sample_rate)
+        w.set_playing(f"slime_{kind}")  # the window must not swap L2I audio into it
+        player.play(exp.interpretation if kind == "interpretation" else exp.residual,
+                    w.clip.analysis.sample_rate)
 
 
-def _analyse_menu(window):
-    """The window's Analyse menu (other tools add to it too): found, or made once."""
-    for act in window.menuBar().actions():
-        menu = act.menu()
-        if menu is not None and menu.title().replace("&", "") == "Analyse":
-            return menu
-    return window.menuBar().addMenu("&Analyse")
-
-
-def install_slime(window) -> SlimePanel:
-    """A hidden "SLIME" dock on the right of ``window`` and Analyse > SLIME to show it."""
-    panel = SlimePanel(window)
-    dock = QDockWidget("SLIME: perturbation explanation", window)
+def install(host: Host) -> SlimePanel:
+    """A hidden "SLIME" dock on the right of the window and Analyse > SLIME to show it."""
+    panel = SlimePanel(host)
+    dock = QDockWidget("SLIME: perturbation explanation", host.window)
     dock.setObjectName("slime_dock")
     dock.setWidget(panel)
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    host.add_dock(dock)
     dock.hide()
     dock.visibilityChanged.connect(panel.set_shown)
     act = dock.toggleViewAction()
     act.setText("&SLIME beside L2I")
     act.setObjectName("slime_show")
-    _analyse_menu(window).addAction(act)
-    window.slime_panel = panel
+    host.add_action("analyse", act)
     return panel

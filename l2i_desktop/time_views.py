@@ -9,6 +9,7 @@ from PySide6.QtCore import Signal
 
 class TimeViews(pg.GraphicsLayoutWidget):
     hovered = Signal(str)
+    region_chosen = Signal(object)  # (start, end) in seconds, or None for the whole clip
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,6 +45,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.region = pg.LinearRegionItem(brush=pg.mkBrush(None),
                                           pen=pg.mkPen("#1f77b4", width=2))
         self.region.setZValue(-10)
+        self.region.sigRegionChangeFinished.connect(self._on_region)
         self.plots[0].addItem(self.region)
         self._marks = pg.PlotCurveItem(connect="pairs",
                                        pen=pg.mkPen(0, 200, 255, 110, width=1))
@@ -113,6 +115,17 @@ class TimeViews(pg.GraphicsLayoutWidget):
         lo, hi = self.region.getRegion()
         return float(lo), float(hi)
 
+    def _on_region(self, _item=None) -> None:
+        lo, hi = self.selected_range()
+        whole = lo <= 1e-9 and hi >= self._scale[2] - 1e-9
+        self.region_chosen.emit(None if whole else (round(lo, 4), round(hi, 4)))
+
+    def set_region(self, region: tuple[float, float] | None) -> None:
+        """Show the play range the session holds (None: the whole clip)."""
+        self.region.blockSignals(True)  # a range shown is not a range chosen
+        self.region.setRegion(region if region is not None else (0, self._scale[2]))
+        self.region.blockSignals(False)
+
     def show_interpretation(self, picture: np.ndarray, values: np.ndarray) -> None:
         self._values["interpretation"] = values
         self.images[2].setImage(picture, autoLevels=False)
@@ -123,6 +136,10 @@ class TimeViews(pg.GraphicsLayoutWidget):
         ys = np.repeat(np.asarray(indices, float) + 0.5, 2)
         xs = np.tile([0.0, self._scale[2]], len(indices))
         self._marks.setData(xs, ys)
+
+    def time_axis(self) -> pg.AxisItem:
+        """The one time axis, under the last view."""
+        return self.plots[-1].getAxis("bottom")
 
     def set_cursor(self, seconds: float) -> None:
         for c in self.cursors:

@@ -2,11 +2,12 @@
 are computed by ``engine.tools.timeline`` on the engine worker, a few batches per job (each job
 queues the next), so a click or a tau change waits for one short job, not the hour.
 
-``install_timeline(window)`` adds the view above the main window's views.
+``install(host)`` adds the view above the window's views (l2i_desktop/host.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,10 @@ from engine.tools.timeline import (
     window_samples,
 )
 from l2i_desktop import jobs
+from l2i_desktop.host import Host
+from l2i_desktop.model import ClipResult, ClipSource
 from l2i_desktop.timeline_view import TimelineView, clock
+from l2i_desktop.worker import Lane
 
 BATCHES_PER_JOB = 3  # about two seconds of CPU per job for the ESC-10 model
 # longer files open on their timeline, first window explained: analysing an hour whole
@@ -35,7 +39,7 @@ TIMELINE_FIRST_S = 600.0
 
 
 @dataclass
-class WindowResult(jobs.ClipResult):
+class WindowResult(ClipResult):
     """One window of a long recording, analysed as a clip of its own."""
 
     index: int
@@ -92,62 +96,64 @@ def advance(run: _Run, batches: int, waiting: Callable[[], bool],
                   (s.n_samples or s.estimated_samples) / s.rate)
 
 
-def analyse_window(explainer: Explainer, source: Source, path: Path, index: int,
+def analyse_window(explainer: Explainer, source: Source, clip: ClipSource, index: int,
                    start_s: float, tau: float, task: TaskState | None = None) -> WindowResult:
     """Worker job: one window read from the file alone and explained like a clip."""
     rate = explainer.cfg.sample_rate
     wave = read_window(source, start_s, window_samples(explainer) / rate, rate)
-    clip = jobs.analyse_clip(explainer, path, None, tau, (wave, rate), task)
-    return WindowResult(**vars(clip), index=index, start_s=start_s)
+    result = jobs.analyse_clip(explainer, dataclasses.replace(clip, start_s=float(start_s)),
+                               None, tau, (wave, rate), task)
+    return WindowResult(**vars(result), index=index, start_s=start_s)
+
+
+TIMELINE = Lane("timeline")
 
 
 class TimelineController(QObject):
     """Starts a timeline when a long clip has been analysed, feeds it chunk by chunk, and
-    turns clicks into window analyses, shown by the main window's own handler."""
+    turns clicks into window analyses, shown as any clip is."""
 
-    def __init__(self, window) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, host: Host) -> None:
+        super().__init__(host.window)
+        self.host = host
         self.view = TimelineView()
         self.view.hide()
         self.run: _Run | None = None  # while windows are being computed
-        self.path: Path | None = None  # the recording on the timeline, and its source
-        self.source: Source | None = None
+        self.clip: ClipSource | None = None  # the recording on the timeline
+        self.source: Source | None = None  # where its samples are read from
         self.explainer: Explainer | None = None
-        window.worker.finished.connect(self._on_finished)  # after the window's handler
-        window.worker.failed.connect(self._on_failed)
+        host.session.bundle_changed.connect(self._on_bundle)
+        host.session.clip_changed.connect(self._on_clip)
+        host.clip_openers.append(self.open_long)
         self.view.window_clicked.connect(self.explain_window)
         self.view.whole_clip.connect(self.show_whole_clip)
 
-    def _on_finished(self, kind: str, _rid: int, result) -> None:
-        if kind == "bundle":
-            self._stop()  # the window re-analyses the clip with the new model
-            self.explainer = None
-        elif kind == "analyse" and isinstance(result, WindowResult):
-            self.view.highlight(result.index)
-            self.window.statusBar().showMessage(
-                f"{result.path.name}: window {clock(result.start_s)} to "
-                f"{clock(result.start_s + self.view.timeline.window_s)}")
-        elif kind == "analyse":
-            self._clip_analysed(result)
-        elif kind == "timeline" and result.run is self.run:
-            self._chunk(result)
+    def _on_bundle(self, _explainer) -> None:
+        self._stop()  # the window re-analyses the clip with the new model
+        self.explainer = None
 
-    def _clip_analysed(self, clip: jobs.ClipResult) -> None:
-        explainer = self.window.explainer
+    def _on_clip(self, clip: ClipResult) -> None:
+        if isinstance(clip, WindowResult):
+            self.view.highlight(clip.index)
+            self.host.status(f"{clip.source.name}: window {clock(clip.start_s)} to "
+                             f"{clock(clip.start_s + self.view.timeline.window_s)}")
+        else:
+            self._clip_analysed(clip)
+
+    def _clip_analysed(self, clip: ClipResult) -> None:
+        explainer = self.host.session.explainer
         window = window_samples(explainer)
         if not is_long(clip.analysis.n_samples, window):
             self._stop()
             self.view.hide()
             self.explainer = None
             return
-        is_file = clip.path.exists()
-        if is_file and self.path == clip.path and self.explainer is explainer:
+        if clip.source.is_file and self.clip == clip.source and self.explainer is explainer:
             self.view.highlight(None)  # the same recording again, whole: keep its timeline
             return
         self._stop()
-        self.path, self.explainer = clip.path, explainer
-        self.source = clip.path if is_file else clip.analysis.wave
+        self.clip, self.explainer = clip.source, explainer
+        self.source = clip.source.path if clip.source.is_file else clip.analysis.wave
         self.run, rate = _Run(explainer, self.source), explainer.cfg.sample_rate
         self.view.start(explainer.bundle.classes, clip.duration_s, window / rate,
                         window // 2 / rate,
@@ -159,7 +165,8 @@ class TimelineController(QObject):
         """Open a file longer than TIMELINE_FIRST_S on its timeline, explaining its first
         window; False for shorter files (and any file soundfile cannot probe), which
         the window analyses whole as before."""
-        win, explainer = self.window, self.window.explainer
+        session = self.host.session
+        explainer = session.explainer
         try:
             info = sf.info(str(path))
             seconds = info.frames / info.samplerate
@@ -170,21 +177,23 @@ class TimelineController(QObject):
         rate, window = explainer.cfg.sample_rate, window_samples(explainer)
         n_samples = -(-info.frames * rate // info.samplerate)
         self._stop()
-        self.path = self.source = Path(path)
+        self.clip, self.source = ClipSource.file(Path(path)), Path(path)
         self.explainer = explainer
         self.run = _Run(explainer, self.source)
         self.view.start(explainer.bundle.classes, seconds, window / rate, window // 2 / rate,
                         count_windows(n_samples, window, window // 2))
         self.view.show()
-        win.target = None
-        win.worker.submit("analyse", analyse_window, explainer, self.source, self.path, 0,
-                          0.0, win.tau, cancellable=True)
+        session.explain_top_class()
+        self.host.analyse(analyse_window, explainer, self.source, self.clip, 0, 0.0,
+                          session.tau)
         self._next()
         return True
 
     def _chunk(self, chunk: _Chunk) -> None:
+        if chunk.run is not self.run:
+            return  # a timeline replaced meanwhile
         if chunk.error is not None:
-            self.window.show_error(f"timeline: {chunk.error}")
+            self.host.show_error(f"timeline: {chunk.error}")
             self.run = None
             return
         for starts, clf, interp in chunk.batches:
@@ -196,14 +205,15 @@ class TimelineController(QObject):
         self._next()
 
     def _next(self) -> None:
-        worker = self.window.worker
-        worker.submit("timeline", advance, self.run, BATCHES_PER_JOB, worker.has_waiting_jobs,
-                      cancellable=True)
+        worker = self.host.worker
+        worker.submit(TIMELINE, advance, self.run, BATCHES_PER_JOB, worker.has_waiting_jobs,
+                      cancellable=True, done=self._chunk, failed=self._failed)
 
-    def _on_failed(self, kind: str, _rid: int, _message: str) -> None:
-        if kind == "timeline" and self.run is not None:  # cancelled (Esc): keep what is done
+    def _failed(self, message: str) -> None:
+        if self.run is not None:  # cancelled (Esc): keep what is done
             self.run = None
             self.view.stopped()
+        self.host.show_error(message)
 
     def _stop(self) -> None:
         """Drop the timeline being computed: its next job closes its file (or, if that job
@@ -213,28 +223,27 @@ class TimelineController(QObject):
         self.run = None
 
     def explain_window(self, index: int) -> None:
-        t, win = self.view.timeline, self.window
-        if self.source is None or win.explainer is None or t is None:
+        t, session = self.view.timeline, self.host.session
+        if self.source is None or session.explainer is None or t is None:
             return
-        win.target = None  # each window is explained for its own top class first
-        win.statusBar().showMessage(f"analysing the window at {clock(t.starts[index])}...")
-        win.worker.submit("analyse", analyse_window, win.explainer, self.source,
-                          self.path, index, float(t.starts[index]), win.tau, cancellable=True)
+        session.explain_top_class()  # each window is explained for its own top class first
+        self.host.status(f"analysing the window at {clock(t.starts[index])}...")
+        self.host.analyse(analyse_window, session.explainer, self.source, self.clip, index,
+                          float(t.starts[index]), session.tau)
 
     def show_whole_clip(self) -> None:
-        win = self.window
-        if self.source is None or win.explainer is None:
+        session = self.host.session
+        if self.source is None or session.explainer is None:
             return
         recorded = None if isinstance(self.source, Path) else \
-            (self.source, win.explainer.cfg.sample_rate)
-        win.target = None
-        win.worker.submit("analyse", jobs.analyse_clip, win.explainer, self.path, None,
-                          win.tau, recorded, cancellable=True)
+            (self.source, session.explainer.cfg.sample_rate)
+        session.explain_top_class()
+        self.host.analyse(jobs.analyse_clip, session.explainer, self.clip, None,
+                          session.tau, recorded)
 
 
-def install_timeline(window) -> TimelineController:
-    """Put the timeline above the views of a MainWindow (hidden until a long clip)."""
-    controller = TimelineController(window)
-    window.centralWidget().layout().insertWidget(0, controller.view)
-    window.timeline = controller
+def install(host: Host) -> TimelineController:
+    """The timeline above the window's views (hidden until a long clip)."""
+    controller = TimelineController(host)
+    host.put_above_views(controller.view)
     return controller

@@ -1,61 +1,99 @@
 """The engine's own thread: the UI thread hands it jobs and never computes.
 
-Jobs of one kind supersede each other: a newer request makes older queued ones moot,
-and a running job's result is dropped if something newer was asked meanwhile. Any
-exception in a job becomes a ``failed`` signal with one line, never a dead app.
+Each job returns its result (or its failure) to the callbacks its submitter gave, on
+the UI thread. Jobs run in lanes: a newer job makes older queued ones of its lane (and
+of the lanes it supersedes) moot, and a running job's result is dropped if something
+newer was asked meanwhile. Any exception in a job becomes one line for its ``failed``
+callback, never a dead app.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.runtime.errors import Cancelled, failure_message
+from engine.runtime.errors import Cancelled, L2IError, failure_message
 from engine.runtime.progress import TaskState
 
-# kinds whose newer requests make the listed kinds stale too
-_SUPERSEDES = {"analyse": ("analyse", "explain", "render"), "explain": ("explain", "render"),
-               "render": ("render",)}
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Jobs that supersede each other; ``supersedes``: other lanes a newer job here
+    makes stale too (a new clip makes a pending explanation of the old one moot)."""
+
+    name: str
+    supersedes: tuple[str, ...] = ()
+
+
+ANALYSE = Lane("analyse", ("explain", "render"))
+EXPLAIN = Lane("explain", ("render",))
+RENDER = Lane("render")
+
+
+@dataclass(eq=False)
+class Job:
+    lane: Lane
+    id: int
+    done: Callable[[Any], None] | None
+    failed: Callable[[str], None] | None
+    worker: EngineWorker = field(repr=False)
+
+    def is_current(self) -> bool:
+        """False once a newer job of its lane (or a superseding one) was submitted."""
+        return self.worker.is_current(self)
 
 
 class EngineWorker(QObject):
-    finished = Signal(str, int, object)  # kind, request id, result
-    failed = Signal(str, int, str)  # kind, request id, message
+    _deliver = Signal(object, bool, object)  # job, ok, result or message
 
-    def __init__(self) -> None:
+    def __init__(self, on_failure: Callable[[str], None] | None = None) -> None:
         super().__init__()
+        # what a failure says when its submitter gave no ``failed`` callback
+        self.on_failure = on_failure or (lambda message: log.warning("job failed: %s",
+                                                                     message))
         self._jobs: queue.Queue = queue.Queue()
         self._latest: dict[str, int] = {}
         self._counter = 0
         self._lock = threading.Lock()
-        self._running: tuple[str, int, TaskState] | None = None
+        self._running: tuple[Job, TaskState] | None = None
         self._stopping = False
+        self._deliver.connect(self._dispatch)
         self._thread = threading.Thread(target=self._run, name="l2i-engine")
         self._thread.start()
 
-    def submit(self, kind: str, fn: Callable[..., Any], *args: Any,
-               cancellable: bool = False) -> int:
-        """``cancellable``: ``fn`` takes ``task=`` (a TaskState) and checks it, so that a
-        newer request of a superseding kind, or stop(), ends it early (a long clip)."""
+    def submit(self, lane: Lane, fn: Callable[..., Any], *args: Any,
+               done: Callable[[Any], None] | None = None,
+               failed: Callable[[str], None] | None = None,
+               cancellable: bool = False) -> Job:
+        """Run ``fn(*args)`` on the engine thread; ``done(result)`` or ``failed(message)``
+        is then called on the UI thread, if the job is still current. ``cancellable``:
+        ``fn`` takes ``task=`` (a TaskState) and checks it, so that a newer job or stop()
+        ends it early (a long clip)."""
         with self._lock:
             self._counter += 1
-            for k in _SUPERSEDES.get(kind, (kind,)):
-                self._latest[k] = self._counter
-            self._latest[kind] = self._counter
-            rid = self._counter
+            job = Job(lane, self._counter, done, failed, self)
+            for name in (lane.name, *lane.supersedes):
+                self._latest[name] = job.id
             running = self._running
-            if running is not None and self._latest.get(running[0]) != running[1]:
-                running[2].cancel()  # superseded: its result would be dropped anyway
-        self._jobs.put((kind, rid, fn, args, cancellable))
-        return rid
+            if running is not None and not self._current(running[0]):
+                running[1].cancel()  # superseded: its result would be dropped anyway
+        self._jobs.put((job, fn, args, cancellable))
+        return job
 
-    def is_current(self, kind: str, rid: int) -> bool:
+    def _current(self, job: Job) -> bool:
+        return self._latest.get(job.lane.name) == job.id
+
+    def is_current(self, job: Job) -> bool:
         with self._lock:
-            return self._latest.get(kind) == rid
+            return self._current(job)
 
     def has_waiting_jobs(self) -> bool:
         """True while jobs wait behind the running one: long background work (SLIME)
@@ -64,40 +102,52 @@ class EngineWorker(QObject):
 
     def _run(self) -> None:
         while True:
-            job = self._jobs.get()
-            if job is None:
+            item = self._jobs.get()
+            if item is None:
                 return
-            kind, rid, fn, args, cancellable = job
+            job, fn, args, cancellable = item
             task = TaskState()
             with self._lock:
-                if self._latest.get(kind) != rid:
+                if not self._current(job):
                     continue
-                self._running = (kind, rid, task)
+                self._running = (job, task)
             try:
                 result = fn(*args, task=task) if cancellable else fn(*args)
             except Cancelled:
-                if self.is_current(kind, rid) and not self._stopping:
-                    self.failed.emit(kind, rid, "cancelled")
+                if self.is_current(job) and not self._stopping:
+                    self._deliver.emit(job, False, "cancelled")
                 continue
             except Exception as exc:  # a bug or no memory must not kill the app: say it
-                self.failed.emit(kind, rid, failure_message(exc))
+                if isinstance(exc, L2IError):  # the user's input: their message says it
+                    log.info("job %s: %s", job.lane.name, exc)
+                else:
+                    log.error("job %s failed", job.lane.name, exc_info=exc)
+                self._deliver.emit(job, False, failure_message(exc))
                 continue
             finally:
                 with self._lock:
                     self._running = None
-            if self.is_current(kind, rid):
-                self.finished.emit(kind, rid, result)
+            if self.is_current(job):
+                self._deliver.emit(job, True, result)
+
+    def _dispatch(self, job: Job, ok: bool, payload: Any) -> None:
+        """On the UI thread: hand the outcome to its submitter."""
+        if ok:
+            if job.done is not None and self.is_current(job):
+                job.done(payload)
+        else:
+            (job.failed or self.on_failure)(payload)
 
     def cancel_running(self) -> None:
         """Stop the running job if it can be stopped (it then reports 'cancelled')."""
         with self._lock:
             if self._running is not None:
-                self._running[2].cancel()
+                self._running[1].cancel()
 
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
             if self._running is not None:
-                self._running[2].cancel()  # a long analysis must not hold up closing
+                self._running[1].cancel()  # a long analysis must not hold up closing
         self._jobs.put(None)
         self._thread.join(timeout=10)

@@ -36,23 +36,24 @@ def main() -> int:
 
     def poll() -> None:
         if a.clip is None:
-            if win.explainer is not None:
+            if win.session.explainer is not None:
                 timer.stop()
                 QTimer.singleShot(500, finish)
             return
-        if win.clip is None:
+        if win.session.clip is None:
             return
         if not state["target_set"]:
             state["target_set"] = True
-            win.set_target(win.explainer.bundle.classes.index(a.target))
+            win.session.choose(target=win.session.explainer.bundle.classes.index(a.target))
             return
         if not state["tau_set"]:
             state["tau_set"] = True
             win.tau_slider.setValue(round(a.tau * 100))
             return
-        wanted = win.target if win.target is not None else win.clip.analysis.predicted
-        if win.explanation is not None and abs(win.explanation.threshold - a.tau) < 1e-6 \
-                and win.explanation.target == wanted:
+        s = win.session
+        wanted = s.explained_class()
+        if s.explanation is not None and abs(s.explanation.threshold - a.tau) < 1e-6 \
+                and s.explanation.target == wanted and win.shown == s.clip.source:
             timer.stop()
             QTimer.singleShot(500, finish)
 

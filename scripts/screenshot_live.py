@@ -55,7 +55,7 @@ def main() -> int:
         state = {"step": "wait bundle", "t_second": None}
 
         def poll() -> None:
-            if state["step"] == "wait bundle" and win.explainer is not None:
+            if state["step"] == "wait bundle" and win.session.explainer is not None:
                 panel.start()
                 state["step"] = "lead-in"
             elif state["step"] == "lead-in" and panel.recorder.duration > 0.5:
@@ -77,14 +77,14 @@ def main() -> int:
             win.grab().save(str(a.out))
             c = panel.gate.counts()
             top = np.argsort(-panel.last.analysis.probabilities)[:2]
-            names = [f"{win.explainer.bundle.classes[i]} "
+            names = [f"{win.session.explainer.bundle.classes[i]} "
                      f"{panel.last.analysis.probabilities[i]:.2f}" for i in top]
             print(f"-> {a.out}: {c.done} analysed, {c.dropped} dropped, "
                   f"{panel.recorder.overflows} input overflows; window "
                   f"{panel.last.start_s:.1f}-{panel.last.start_s + 5:.1f} s: {names}")
             player.stop()
             panel.stop(analyse=False)
-            win.unsaved_recording = None
+            win.recordings.unsaved = None
             win.close()
             app.quit()
 

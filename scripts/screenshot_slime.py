@@ -30,7 +30,7 @@ def main() -> int:
     win = MainWindow(a.bundle)
     win.resize(1760, 960)
     win.show()
-    panel = win.slime_panel
+    panel = win.tools["slime"]
     panel.kind.setCurrentIndex(panel.kind.findData(a.segments))
     panel.samples.setValue(a.samples)
     dock = win.findChild(QDockWidget, "slime_dock")

@@ -58,16 +58,16 @@ def main() -> int:
     state = {"clicked": False}
 
     def poll() -> None:
-        view = win.timeline.view
+        view = win.tools["timeline"].view
         t = view.timeline
-        if t is None or win.timeline.run is not None or not len(t.starts):
+        if t is None or win.tools["timeline"].run is not None or not len(t.starts):
             return  # the timeline is still being computed
         if not state["clicked"]:
             state["clicked"] = True
             QTest.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton,
                              Qt.KeyboardModifier.NoModifier, view.point_of(a.click))
             return
-        if isinstance(win.clip, WindowResult) and win.explanation is not None \
+        if isinstance(win.session.clip, WindowResult) and win.session.explanation is not None \
                 and win.shown_clip == clip:
             timer.stop()
             QTimer.singleShot(700, finish)

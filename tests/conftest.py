@@ -197,7 +197,7 @@ def window(qtbot, tiny_bundle, tmp_path):
     win = MainWindow(tiny_bundle, settings)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=60_000)
     yield win
     win.close()
 

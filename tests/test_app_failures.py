@@ -29,7 +29,7 @@ def _analysed(qtbot, win, clip) -> None:
 def test_an_engine_job_that_fails_leaves_the_window_working(qtbot, window, esc10_clip,
                                                             monkeypatch, error):
     _analysed(qtbot, window, esc10_clip)
-    shown = window.clip
+    shown = window.session.clip
     real = jobs.analyse_clip
 
     def failing(*args, **kwargs):
@@ -39,11 +39,11 @@ def test_an_engine_job_that_fails_leaves_the_window_working(qtbot, window, esc10
     qtbot.waitUntil(lambda: window.error_label.text() != "", timeout=TIMEOUT)
     assert window.error_label.text().endswith(failure_message(error))
     assert "\n" not in window.error_label.text()
-    assert window.clip is shown  # what was on screen stays there
+    assert window.session.clip is shown  # what was on screen stays there
     assert window.worker._thread.is_alive()
     monkeypatch.setattr(jobs, "analyse_clip", real)
     window.tau_slider.setValue(5)  # the same worker thread still serves requests
-    qtbot.waitUntil(lambda: window.explanation.threshold == pytest.approx(0.05),
+    qtbot.waitUntil(lambda: window.session.explanation.threshold == pytest.approx(0.05),
                     timeout=TIMEOUT)
     _analysed(qtbot, window, esc10_clip)
     assert window.error_label.text() == ""
@@ -125,7 +125,7 @@ def test_an_audio_device_that_vanishes_mid_playback(qtbot, window, esc10_clip):
     assert "cannot play audio" in window.error_label.text()
     assert not window.player.is_playing
     window.tau_slider.setValue(7)  # the analysis side is untouched
-    qtbot.waitUntil(lambda: window.explanation.threshold == pytest.approx(0.07),
+    qtbot.waitUntil(lambda: window.session.explanation.threshold == pytest.approx(0.07),
                     timeout=TIMEOUT)
     fake.present = True  # plugged back in: playback works again
     window.play("residual")

@@ -204,9 +204,9 @@ def test_main_window_plays_the_interpretation(qtbot, server, request):
     qtbot.addWidget(win)
     try:
         win.open_clip(esc10_clip)
-        qtbot.waitUntil(lambda: win.rendering is not None, timeout=60_000)
-        ref = np.asarray(win.rendering.interpretation, np.float32)
-        assert win.clip.analysis.sample_rate == RATE
+        qtbot.waitUntil(lambda: win.session.rendering is not None, timeout=60_000)
+        ref = np.asarray(win.session.rendering.interpretation, np.float32)
+        assert win.session.clip.analysis.sample_rate == RATE
         assert np.abs(ref).max() > 0.01, "the interpretation is silent: nothing to hear"
         with Capture() as cap:
             win.play("interpretation")
@@ -228,7 +228,7 @@ def test_main_window_plays_the_interpretation(qtbot, server, request):
     # itself, sample for sample, and not the original.
     heard = rec[lag:]
     assert relative_error(heard, ref[:len(heard)]) < 0.02
-    original = np.asarray(win.clip.analysis.wave, np.float32)
+    original = np.asarray(win.session.clip.analysis.wave, np.float32)
     assert relative_error(heard, original[:len(heard)]) > 0.3
 
 
@@ -333,14 +333,14 @@ def test_a_clip_recorded_from_the_default_input_is_analysed_by_the_window(qtbot,
     try:
         win.open_clip(esc10_clip)
         qtbot.waitUntil(lambda: win.shown_clip == esc10_clip, timeout=60_000)
-        from_file = win.clip.analysis.probabilities.copy()
-        win.analyse_recording(wave, rec.sample_rate)
-        qtbot.waitUntil(lambda: win.shown_clip is not None and win.shown_clip.name ==
+        from_file = win.session.clip.analysis.probabilities.copy()
+        win.recordings.analyse(wave, rec.sample_rate)
+        qtbot.waitUntil(lambda: win.shown is not None and win.shown.name ==
                         "recording", timeout=60_000)
-        from_mic = win.clip.analysis.probabilities
+        from_mic = win.session.clip.analysis.probabilities
         assert int(np.argmax(from_mic)) == int(np.argmax(from_file))
         assert win.predictions.table.rowCount() == len(from_file)
-        assert win.unsaved_recording is not None  # closing would ask (test_unsaved_recording)
+        assert win.recordings.unsaved is not None  # closing would ask (test_unsaved_recording)
     finally:
-        win.unsaved_recording = None
+        win.recordings.unsaved = None
         win.close()

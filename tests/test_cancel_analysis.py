@@ -7,7 +7,7 @@ import threading
 from PySide6.QtCore import Qt
 
 from l2i_desktop import jobs
-from l2i_desktop.worker import EngineWorker
+from l2i_desktop.worker import ANALYSE, EngineWorker
 
 TIMEOUT = 60_000
 
@@ -27,12 +27,12 @@ def _endless(started: threading.Event, ended: list, task=None):
 def test_a_newer_request_cancels_the_running_one(qtbot):
     worker = EngineWorker()
     started, ended, failed, done = threading.Event(), [], [], []
-    worker.failed.connect(lambda kind, rid, msg: failed.append(msg))
-    worker.finished.connect(lambda kind, rid, result: done.append(result))
     try:
-        worker.submit("analyse", _endless, started, ended, cancellable=True)
+        worker.submit(ANALYSE, _endless, started, ended, cancellable=True,
+                      done=done.append, failed=failed.append)
         assert started.wait(10)
-        worker.submit("analyse", lambda: "second clip")
+        worker.submit(ANALYSE, lambda: "second clip", done=done.append,
+                      failed=failed.append)
         qtbot.waitUntil(lambda: done == ["second clip"], timeout=TIMEOUT)
         assert ended == ["Cancelled"] and failed == []  # superseded: nothing to say
     finally:
@@ -42,7 +42,7 @@ def test_a_newer_request_cancels_the_running_one(qtbot):
 def test_stop_ends_a_running_analysis_at_once():
     worker = EngineWorker()
     started, ended = threading.Event(), []
-    worker.submit("analyse", _endless, started, ended, cancellable=True)
+    worker.submit(ANALYSE, _endless, started, ended, cancellable=True)
     assert started.wait(10)
     worker.stop()
     assert not worker._thread.is_alive() and ended == ["Cancelled"]
@@ -52,7 +52,7 @@ def test_escape_cancels_the_analysis_and_the_window_goes_on(qtbot, window, esc10
                                                            monkeypatch):
     window.open_clip(esc10_clip)
     qtbot.waitUntil(lambda: window.shown_clip == esc10_clip, timeout=TIMEOUT)
-    shown = window.clip
+    shown = window.session.clip
     real = jobs.analyse_clip
     started, ended = threading.Event(), []
 
@@ -63,7 +63,7 @@ def test_escape_cancels_the_analysis_and_the_window_goes_on(qtbot, window, esc10
     assert started.wait(10)
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: "cancelled" in window.error_label.text(), timeout=TIMEOUT)
-    assert ended == ["Cancelled"] and window.clip is shown
+    assert ended == ["Cancelled"] and window.session.clip is shown
     monkeypatch.setattr(jobs, "analyse_clip", real)
     window.open_clip(esc10_clip)
-    qtbot.waitUntil(lambda: window.clip is not shown, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.session.clip is not shown, timeout=TIMEOUT)

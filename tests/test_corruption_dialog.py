@@ -56,7 +56,7 @@ def window(qapp, tmp_path_factory):
     win = MainWindow(bundle, _settings(tmp_path_factory.mktemp("corrupt_settings")))
     win.show()
     try:
-        _wait(lambda: win.explainer is not None)
+        _wait(lambda: win.session.explainer is not None)
         win.open_clip(clip)
         _wait(lambda: win.shown_clip == clip)
         yield win
@@ -70,7 +70,7 @@ def _open_dialog(window) -> CorruptionDialog:
     assert act is not None and "Analyse" in [a.text().replace("&", "")
                                              for a in window.menuBar().actions()]
     act.trigger()
-    dialog = window.corruption_dialog
+    dialog = window.tools["corruption"].dialog
     assert isinstance(dialog, CorruptionDialog) and dialog.isVisible()
     return dialog
 
@@ -112,7 +112,7 @@ def test_without_a_clip_the_menu_says_what_to_do(qtbot, tmp_path):
         act = win.findChild(type(win.menuBar().actions()[0]), "corrupt_compare")
         act.trigger()
         assert "Open a clip first" in win.error_label.text()
-        assert getattr(win, "corruption_dialog", None) is None
+        assert win.tools["corruption"].dialog is None
     finally:
         win.close()
 
@@ -135,12 +135,12 @@ def test_white_noise_is_explained_on_the_worker_and_shown_side_by_side(qtbot, wi
     assert dialog.error.text() == ""
     assert threads and threads[0] != threading.get_ident()  # never the GUI thread
     comp = dialog.result.comparison
-    clean = window.clip.analysis
+    clean = window.session.clip.analysis
     assert comp.clean is clean
     # the same class and tau as the window's explanation, whatever the noise predicts
     assert comp.clean_explanation.target == comp.corrupted_explanation.target \
-        == window.explanation.target
-    assert comp.corrupted_explanation.threshold == pytest.approx(window.tau)
+        == window.session.explanation.target
+    assert comp.corrupted_explanation.threshold == pytest.approx(window.session.tau)
     assert comp.corrupted.wave.shape == clean.wave.shape
     added = comp.corrupted.wave.astype(np.float64) - clean.wave
     assert energy_db(clean.wave, added) == pytest.approx(0.0, abs=0.01)

@@ -32,12 +32,13 @@ def _new_window(qtbot, bundle, tmp_path_factory) -> MainWindow:
 def window(qtbot, tiny_bundle, esc10_clip, tmp_path_factory):
     win = _new_window(qtbot, tiny_bundle, tmp_path_factory)
     win.show()
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
     win.open_clip(esc10_clip)
     # the explanation follows the clip in a later turn of the event loop
-    qtbot.waitUntil(lambda: win.clip is not None and win.clip.path == esc10_clip
-                    and win.rendering is not None
-                    and win.rendering.interpretation.shape == win.clip.analysis.wave.shape,
+    qtbot.waitUntil(lambda: win.session.clip is not None and win.session.clip.path == esc10_clip
+                    and win.session.rendering is not None
+                    and win.session.rendering.interpretation.shape
+                    == win.session.clip.analysis.wave.shape,
                     timeout=TIMEOUT)
     yield win
     win.close()
@@ -45,7 +46,7 @@ def window(qtbot, tiny_bundle, esc10_clip, tmp_path_factory):
 
 def _with_tau(qtbot, win, value: int) -> None:
     win.tau_slider.setValue(value)
-    qtbot.waitUntil(lambda: win.explanation.threshold == value / 100, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.session.explanation.threshold == value / 100, timeout=TIMEOUT)
 
 
 def _read(path):
@@ -54,14 +55,14 @@ def _read(path):
 
 
 def _audio(win, folder, **kw):
-    return export.export_audio(folder, win.explainer, win.clip, win.explanation,
-                               win.rendering, **kw)
+    s = win.session
+    return export.export_audio(folder, s.explainer, s.clip, s.explanation, s.rendering, **kw)
 
 
 def test_audio_export_matches_the_window(qtbot, window, tmp_path):
     _with_tau(qtbot, window, 0)
-    a, exp = window.clip.analysis, window.explanation
-    rate = window.explainer.bundle.frontend.sample_rate
+    a, exp = window.session.clip.analysis, window.session.explanation
+    rate = window.session.explainer.bundle.frontend.sample_rate
     assert len(exp.selected) >= 2
     written = _audio(window, tmp_path / "out")
     n_files = 2 + len(exp.selected)
@@ -72,14 +73,14 @@ def test_audio_export_matches_the_window(qtbot, window, tmp_path):
         assert sf.info(str(p)).channels == 1
     interp, _ = _read(tmp_path / "out" / "interpretation.wav")
     resid, _ = _read(tmp_path / "out" / "residual.wav")
-    np.testing.assert_allclose(interp, window.rendering.interpretation, rtol=0, atol=1e-7)
-    np.testing.assert_allclose(resid, window.rendering.residual, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(interp, window.session.rendering.interpretation, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(resid, window.session.rendering.residual, rtol=0, atol=1e-7)
     assert np.abs(interp).max() > 1e-4 and not np.allclose(interp, resid)
 
     comp_dir = tmp_path / "out" / "components"
     names = sorted(p.name for p in comp_dir.iterdir())
     assert names == sorted(f"component_{k:03d}.wav" for k in exp.selected)
-    expected = window.explainer.component_audio(a, exp.selected)
+    expected = window.session.explainer.component_audio(a, exp.selected)
     for k in exp.selected:
         wave, _ = _read(comp_dir / f"component_{k:03d}.wav")
         np.testing.assert_allclose(wave, expected[k], rtol=0, atol=1e-7)
@@ -90,30 +91,30 @@ def test_audio_export_matches_the_window(qtbot, window, tmp_path):
 
 def test_muting_a_component_changes_the_exported_interpretation(qtbot, window, tmp_path):
     _with_tau(qtbot, window, 0)
-    chosen = list(window.explanation.selected)
+    chosen = list(window.session.explanation.selected)
     assert len(chosen) >= 2
     _audio(window, tmp_path)
     before, _ = _read(tmp_path / "interpretation.wav")
     window.components.set_checked(chosen[0], window.components.MUTE, True)
-    qtbot.waitUntil(lambda: window.rendering.indices == chosen[1:], timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.session.rendering.indices == chosen[1:], timeout=TIMEOUT)
     _audio(window, tmp_path)  # the same folder: files are replaced
     after, _ = _read(tmp_path / "interpretation.wav")
-    np.testing.assert_allclose(after, window.rendering.interpretation, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(after, window.session.rendering.interpretation, rtol=0, atol=1e-7)
     assert not np.allclose(after, before, atol=1e-4)
     # what was muted went to the residual; the selection (and its files) is unchanged
     resid, _ = _read(tmp_path / "residual.wav")
-    np.testing.assert_allclose(resid, window.rendering.residual, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(resid, window.session.rendering.residual, rtol=0, atol=1e-7)
     assert len(list((tmp_path / "components").iterdir())) == len(chosen)
 
 
 def test_a_smaller_selection_leaves_no_stale_component_files(qtbot, window, tmp_path):
     _with_tau(qtbot, window, 0)
-    many = list(window.explanation.selected)
+    many = list(window.session.explanation.selected)
     _audio(window, tmp_path)
-    r = np.sort(window.explanation.relevance)[::-1]
+    r = np.sort(window.session.explanation.relevance)[::-1]
     assert r[0] > 0.99 > r[1] > 0  # the top one is 1 by construction
     _with_tau(qtbot, window, 99)
-    fewer = list(window.explanation.selected)
+    fewer = list(window.session.explanation.selected)
     assert 0 < len(fewer) < len(many)
     _audio(window, tmp_path)
     names = sorted(p.name for p in (tmp_path / "components").iterdir())
@@ -121,7 +122,7 @@ def test_a_smaller_selection_leaves_no_stale_component_files(qtbot, window, tmp_
 
 
 def test_audio_at_the_files_native_rate(qtbot, window, tmp_path):
-    a = window.clip.analysis
+    a = window.session.clip.analysis
     rate = a.sample_rate
     written = _audio(window, tmp_path, native_rate=rate // 2)
     for p in written:
@@ -131,8 +132,8 @@ def test_audio_at_the_files_native_rate(qtbot, window, tmp_path):
 
 
 def test_relevance_and_activations_csv(qtbot, window, tmp_path):
-    a, exp = window.clip.analysis, window.explanation
-    K = window.explainer.bundle.k
+    a, exp = window.session.clip.analysis, window.session.explanation
+    K = window.session.explainer.bundle.k
     path = export.export_relevance_csv(tmp_path / "relevance.csv", a.classes, exp)
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
@@ -147,7 +148,7 @@ def test_relevance_and_activations_csv(qtbot, window, tmp_path):
         assert sel == ("1" if int(comp) in exp.selected else "0")
     assert sum(r[2] == "1" for r in body) == len(exp.selected) > 0
 
-    frame_s = window.explainer.cfg.hop_length / window.explainer.cfg.sample_rate
+    frame_s = window.session.explainer.cfg.hop_length / window.session.explainer.cfg.sample_rate
     path = export.export_activations_csv(tmp_path / "act.csv", a, frame_s)
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
@@ -173,15 +174,15 @@ def test_view_images(qtbot, window, tmp_path):
 
 def _export_everything(window, folder) -> dict[str, object]:
     """What File > Export writes: the data files (on the worker) and the two pictures."""
-    written = jobs.export_data(folder, window.explainer, window.clip, window.explanation,
-                               window.rendering)
+    s = window.session
+    written = jobs.export_data(folder, s.explainer, s.clip, s.explanation, s.rendering)
     written += [export.export_view_png(folder / "views.png", window.views),
                 export.export_view_png(folder / "relevance.png", window.relevance)]
     return {p.relative_to(folder).as_posix(): p for p in written}
 
 
 def test_export_everything(qtbot, window, tmp_path):
-    exp = window.explanation
+    exp = window.session.explanation
     out = _export_everything(window, tmp_path / "all")
     expected = {"interpretation.wav", "residual.wav", "relevance.csv", "activations.csv",
                 "views.png", "relevance.png"}
@@ -201,8 +202,8 @@ def test_exporting_under_a_file_gives_one_clear_error(qtbot, window, tmp_path):
     assert "not_a_folder" in message and "is a file" in message
     assert "\n" not in message
     with pytest.raises(L2IError, match="is a file"):
-        export.export_relevance_csv(blocker / "r.csv", window.clip.analysis.classes,
-                                    window.explanation)
+        export.export_relevance_csv(blocker / "r.csv", window.session.clip.analysis.classes,
+                                    window.session.explanation)
     with pytest.raises(L2IError, match="is a file"):
         export.export_view_png(blocker / "v.png", window.views)
     assert blocker.read_text() == "x"
@@ -210,20 +211,21 @@ def test_exporting_under_a_file_gives_one_clear_error(qtbot, window, tmp_path):
 
 
 def test_an_explanation_of_another_class_is_refused(qtbot, window, tmp_path):
-    other = dataclasses.replace(window.explanation,
-                                target=(window.explanation.target + 1) % 3)
+    other = dataclasses.replace(window.session.explanation,
+                                target=(window.session.explanation.target + 1) % 3)
     with pytest.raises(L2IError, match="does not belong"):
-        export.export_audio(tmp_path, window.explainer, window.clip, other, window.rendering)
+        export.export_audio(tmp_path, window.session.explainer, window.session.clip, other,
+                            window.session.rendering)
     assert list(tmp_path.iterdir()) == []
-    export.export_audio(tmp_path, window.explainer, window.clip, window.explanation,
-                        window.rendering)
+    s = window.session
+    export.export_audio(tmp_path, s.explainer, s.clip, s.explanation, s.rendering)
     assert (tmp_path / "interpretation.wav").is_file()
 
 
 def test_nothing_to_export_before_a_clip(qtbot, tiny_bundle, tmp_path, tmp_path_factory):
     win = _new_window(qtbot, tiny_bundle, tmp_path_factory)
     try:
-        qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
         win.export_to(tmp_path / "out")
         assert "open a clip" in win.error_label.text()
         assert list(tmp_path.iterdir()) == []

@@ -17,8 +17,9 @@ from test_live import DOG, ROOSTER, five_seconds
 from test_main_window import TIMEOUT, fresh_settings
 
 from engine.dsp.audio import load_audio
-from l2i_desktop.live_panel import LIVE_PATH, LivePanel
+from l2i_desktop.live_panel import LIVE, LivePanel
 from l2i_desktop.main_window import MainWindow
+from l2i_desktop.model import ClipSource
 from resources import default_bundle_path
 
 __all__ = ["player"]  # a fixture shared with test_audio_server
@@ -29,7 +30,7 @@ def _window(qtbot, tmp_path, bundle: Path | None) -> MainWindow:
     qtbot.addWidget(win)
     win.show()
     if bundle is not None:
-        qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
     return win
 
 
@@ -46,7 +47,7 @@ def _close(win: MainWindow, panel: LivePanel) -> None:
     """Close without the question about an unsaved take (a failed test must not hang)."""
     if panel.is_live:
         panel.stop(analyse=False)
-    win.unsaved_recording = None
+    win.recordings.unsaved = None
     win.close()
 
 
@@ -79,7 +80,7 @@ def test_live_interpretation_follows_what_the_microphone_hears(qtbot, server, pl
     dog, rooster = (five_seconds(load_audio(esc10 / d / f, RATE)) for d, f in (DOG, ROOSTER))
     win = _window(qtbot, tmp_path, default_bundle_path())
     panel, action = _live_parts(win)
-    classes = win.explainer.bundle.classes
+    classes = win.session.explainer.bundle.classes
     levels: list[int] = []
     panel.level.valueChanged.connect(levels.append)
     probe = StallProbe()
@@ -105,9 +106,9 @@ def test_live_interpretation_follows_what_the_microphone_hears(qtbot, server, pl
 
         # what is on screen is the newest window, through the window's own views
         last = panel.last
-        assert win.clip is last and win.clip.path == LIVE_PATH
+        assert win.session.clip is last and win.session.clip.source == LIVE
         assert win.predictions.table.item(0, 0).text() == "Rooster"
-        assert len(win.relevance.heights) == win.explainer.bundle.k == 100
+        assert len(win.relevance.heights) == win.session.explainer.bundle.k == 100
         assert win.views.images[1].image.shape[:2] == tuple(last.analysis.H.shape)
         ticks = win.views.plots[-1].getAxis("bottom")._tickLevels[0]
         labels = [float(label) for _pos, label in ticks]
@@ -130,11 +131,11 @@ def test_live_interpretation_follows_what_the_microphone_hears(qtbot, server, pl
         action.trigger()
         assert not panel.is_live and not action.isChecked()
         assert panel.button.text() == "● Start live" and panel.device.isEnabled()
-        qtbot.waitUntil(lambda: win.shown_clip == Path("recording"), timeout=TIMEOUT)
-        take, rate = win.unsaved_recording
+        qtbot.waitUntil(lambda: win.shown == ClipSource.recording(), timeout=TIMEOUT)
+        take, rate = win.recordings.unsaved
         assert rate == RATE and len(take) / RATE >= t_end
-        assert win.save_recording_act.isEnabled()
-        assert win.clip.duration_s == pytest.approx(len(take) / RATE, abs=0.01)
+        assert win.recordings.save_act.isEnabled()
+        assert win.session.clip.duration_s == pytest.approx(len(take) / RATE, abs=0.01)
         assert win.views.plots[-1].getAxis("bottom")._tickLevels is None  # plain seconds
     finally:
         probe.stop()
@@ -176,13 +177,13 @@ def test_opening_another_bundle_while_live_stops_and_analyses_the_take(qtbot, se
     try:
         assert panel.start()
         qtbot.waitUntil(lambda: panel.gate.counts().done >= 1, timeout=TIMEOUT)
-        old = win.explainer
+        old = win.session.explainer
         win.open_bundle(default_bundle_path())
-        qtbot.waitUntil(lambda: win.explainer is not old and not panel.is_live,
+        qtbot.waitUntil(lambda: win.session.explainer is not old and not panel.is_live,
                         timeout=TIMEOUT)
         assert not action.isChecked()
-        qtbot.waitUntil(lambda: win.shown_clip == Path("recording"), timeout=TIMEOUT)
-        assert win.error_label.text() == "" and win.unsaved_recording is not None
+        qtbot.waitUntil(lambda: win.shown == ClipSource.recording(), timeout=TIMEOUT)
+        assert win.error_label.text() == "" and win.recordings.unsaved is not None
     finally:
         _close(win, panel)
 

@@ -25,7 +25,7 @@ def _analysed(qtbot, win, clip):
 
 def test_a_real_clip_fills_every_view(qtbot, window, esc10_clip):
     _analysed(qtbot, window, esc10_clip)
-    a, exp = window.clip.analysis, window.explanation
+    a, exp = window.session.clip.analysis, window.session.explanation
     assert window.predictions.table.rowCount() == 3
     top = window.predictions.table.item(0, 0).text()
     assert top == a.classes[int(np.argmax(a.probabilities))]
@@ -33,33 +33,33 @@ def test_a_real_clip_fills_every_view(qtbot, window, esc10_clip):
     assert len(window.relevance.bars.opts["height"]) == len(exp.selected)
     assert window.components.table.rowCount() == len(exp.selected) > 0
     assert window.views.images[1].image.shape[:2] == tuple(a.H.shape)
-    assert window.rendering.interpretation.shape == a.wave.shape
+    assert window.session.rendering.interpretation.shape == a.wave.shape
 
 
 def test_tau_and_class_changes_update_the_explanation(qtbot, window, esc10_clip):
     _analysed(qtbot, window, esc10_clip)
-    n_before = len(window.explanation.selected)
+    n_before = len(window.session.explanation.selected)
     window.tau_slider.setValue(0)
-    qtbot.waitUntil(lambda: window.explanation.threshold == 0.0, timeout=TIMEOUT)
-    assert len(window.explanation.selected) >= n_before
-    other = (window.explanation.target + 1) % 3
-    window.set_target(other)
-    qtbot.waitUntil(lambda: window.explanation.target == other
+    qtbot.waitUntil(lambda: window.session.explanation.threshold == 0.0, timeout=TIMEOUT)
+    assert len(window.session.explanation.selected) >= n_before
+    other = (window.session.explanation.target + 1) % 3
+    window.session.choose(target=other)
+    qtbot.waitUntil(lambda: window.session.explanation.target == other
                     and window.predictions.combo.currentData() == other, timeout=TIMEOUT)
 
 
 def test_muting_a_component_changes_the_interpretation_audio(qtbot, window, esc10_clip):
     _analysed(qtbot, window, esc10_clip)
     window.tau_slider.setValue(0)
-    qtbot.waitUntil(lambda: window.explanation.threshold == 0.0, timeout=TIMEOUT)
-    chosen = window.explanation.selected
+    qtbot.waitUntil(lambda: window.session.explanation.threshold == 0.0, timeout=TIMEOUT)
+    chosen = window.session.explanation.selected
     assert len(chosen) >= 2
-    before = window.rendering.interpretation.copy()
+    before = window.session.rendering.interpretation.copy()
     window.components.set_checked(chosen[0], window.components.MUTE, True)
-    qtbot.waitUntil(lambda: chosen[0] not in window.rendering.indices, timeout=TIMEOUT)
-    assert not np.allclose(window.rendering.interpretation, before)
+    qtbot.waitUntil(lambda: chosen[0] not in window.session.rendering.indices, timeout=TIMEOUT)
+    assert not np.allclose(window.session.rendering.interpretation, before)
     window.components.set_checked(chosen[1], window.components.SOLO, True)
-    qtbot.waitUntil(lambda: window.rendering.indices == [chosen[1]], timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.session.rendering.indices == [chosen[1]], timeout=TIMEOUT)
 
 
 def test_a_bad_file_shows_an_error_and_the_app_keeps_working(qtbot, window, tmp_path,
@@ -75,13 +75,13 @@ def test_a_bad_file_shows_an_error_and_the_app_keeps_working(qtbot, window, tmp_
 def test_settings_are_remembered_by_the_next_window(qtbot, tiny_bundle, tmp_path, esc10_clip):
     first = MainWindow(tiny_bundle, fresh_settings(tmp_path))
     qtbot.addWidget(first)
-    qtbot.waitUntil(lambda: first.explainer is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: first.session.explainer is not None, timeout=TIMEOUT)
     _analysed(qtbot, first, esc10_clip)
     first.tau_slider.setValue(42)
     first.close()
     second = MainWindow(tiny_bundle, fresh_settings(tmp_path))
     qtbot.addWidget(second)
-    assert second.tau == pytest.approx(0.42)
+    assert second.session.tau == pytest.approx(0.42)
     assert second.settings.recent_files()[0] == esc10_clip
     assert [a.text() for a in second.recent_menu.actions()] == [str(esc10_clip)]
     second.close()
@@ -112,7 +112,7 @@ def test_mel_view_shows_what_the_classifier_sees(qtbot, window, esc10_clip):
     assert "Mel" in views.plots[1].titleLabel.text
     assert views.images[0].image.shape[0] == 128  # mel bands, drawn at full resolution
     assert views.images[0].image.shape != before.shape
-    np.testing.assert_array_equal(views.images[0].image, window.clip.pictures["log_mel"])
+    np.testing.assert_array_equal(views.images[0].image, window.session.clip.pictures["log_mel"])
 
 
 def test_dropping_a_clip_opens_it(qtbot, window, esc10_clip):
@@ -141,8 +141,9 @@ def test_the_engine_work_runs_off_the_ui_thread(qtbot, window, esc10_clip, monke
         monkeypatch.setattr(jobs, name, spy)
     _analysed(qtbot, window, esc10_clip)
     window.tau_slider.setValue(0)
-    qtbot.waitUntil(lambda: window.explanation.threshold == 0.0, timeout=TIMEOUT)
-    window.components.set_checked(window.explanation.selected[0], window.components.MUTE, True)
+    qtbot.waitUntil(lambda: window.session.explanation.threshold == 0.0, timeout=TIMEOUT)
+    window.components.set_checked(window.session.explanation.selected[0],
+                                  window.components.MUTE, True)
     qtbot.waitUntil(lambda: any(n == "render" for n, _ in seen), timeout=TIMEOUT)
     assert {n for n, _ in seen} == {"analyse_clip", "explain", "render"}
     assert not any(on_ui for _, on_ui in seen)
@@ -161,9 +162,9 @@ def test_export_from_the_window_writes_audio_csv_and_pictures(qtbot, window, esc
     assert {"views.png", "relevance.png", "interpretation.wav", "residual.wav",
             "relevance.csv", "activations.csv"} <= names
     wave, rate = sf.read(out / "interpretation.wav", dtype="float32")
-    assert rate == window.clip.analysis.sample_rate
-    np.testing.assert_allclose(wave, window.rendering.interpretation, atol=1e-6)
-    assert len(list((out / "components").glob("*.wav"))) == len(window.explanation.selected)
+    assert rate == window.session.clip.analysis.sample_rate
+    np.testing.assert_allclose(wave, window.session.rendering.interpretation, atol=1e-6)
+    assert len(list((out / "components").glob("*.wav"))) == len(window.session.explanation.selected)
 
 
 def test_manifest_dialog_opens_from_the_bundle_menu(qtbot, window):
@@ -187,10 +188,11 @@ def test_playback_uses_the_selected_range_and_space_toggles(qtbot, window, esc10
     window.play("residual")
     wave, rate, start, end = calls[-1]
     assert (start, end) == pytest.approx((1.25, 3.5))
-    assert wave is window.rendering.residual and rate == window.clip.analysis.sample_rate
+    assert wave is window.session.rendering.residual
+    assert rate == window.session.clip.analysis.sample_rate
     space = next(a for a in window.actions() if a.text() == "Play/pause")
     space.trigger()  # nothing playing: Space plays the interpretation
-    assert calls[-1][0] is window.rendering.interpretation
+    assert calls[-1][0] is window.session.rendering.interpretation
 
 
 def test_hovering_a_view_reads_out_time_frequency_and_value(qtbot, window, esc10_clip):
@@ -213,10 +215,10 @@ def test_opening_another_bundle_re_explains_the_open_clip(qtbot, window, esc10_c
 
     _analysed(qtbot, window, esc10_clip)
     other = save_bundle(random_bundle(n_classes=3, k=12), tmp_path / "random.l2i")
-    old = window.explainer
+    old = window.session.explainer
     window.open_bundle(other)
-    qtbot.waitUntil(lambda: window.explainer is not old and window.shown_clip == esc10_clip
-                    and window.explanation is not None
-                    and len(window.explanation.relevance) == 12, timeout=TIMEOUT)
-    assert window.clip.analysis.H.shape[0] == 12
+    qtbot.waitUntil(lambda: window.session.explainer is not old and window.shown_clip == esc10_clip
+                    and window.session.explanation is not None
+                    and len(window.session.explanation.relevance) == 12, timeout=TIMEOUT)
+    assert window.session.clip.analysis.H.shape[0] == 12
     assert "random" in window.windowTitle()

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QDesktopServices
 
-from l2i_desktop.report_dialog import ReportDialog, install_report
+from l2i_desktop.report_dialog import ReportDialog
 from resources import default_bundle_path
 
 TIMEOUT = 120_000
@@ -116,12 +116,19 @@ def test_the_file_menu_has_batch_report(qtbot, tmp_path):
     win.close()
 
 
-def test_install_report_adds_one_entry(qtbot):
-    from PySide6.QtWidgets import QMainWindow
+def test_the_report_entry_is_once_in_file_after_export(qtbot, tmp_path):
+    """Installed through the tool host, found by the File menu's id, not its title."""
+    from PySide6.QtCore import QSettings
 
-    win = QMainWindow()
+    from l2i_desktop.main_window import MainWindow
+    from l2i_desktop.settings import Settings
+
+    store = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(None, Settings(store))
     qtbot.addWidget(win)
-    win.menuBar().addMenu("&File").addAction("&Quit")
-    install_report(win)
-    names = [a.objectName() for a in win.menuBar().actions()[0].menu().actions()]
-    assert names.count("batch_report") == 1
+    try:
+        names = [a.objectName() for a in win.menus["file"].actions()]
+        assert names.count("batch_report") == 1
+        assert names.index("batch_report") == names.index("export") + 1
+    finally:
+        win.close()

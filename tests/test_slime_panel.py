@@ -29,7 +29,7 @@ def window(qtbot, tmp_path, esc10):
     win = MainWindow(default_bundle_path(), settings)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
     yield win
     win.close()
 
@@ -39,7 +39,7 @@ def clip(esc10, folder: str, i: int = 0):
 
 
 def open_and_show(qtbot, win, path, samples: int, kind: str = "freq", wait: bool = True):
-    panel = win.slime_panel
+    panel = win.tools["slime"]
     panel.kind.setCurrentIndex(panel.kind.findData(kind))
     panel.samples.setValue(samples)
     win.open_clip(path)
@@ -61,9 +61,9 @@ def wait_current(qtbot, panel):
 
 def test_panel_shows_slime_beside_l2i_and_refits_for_another_class(qtbot, window, esc10):
     panel = open_and_show(qtbot, window, clip(esc10, "009 - Rooster"), samples=24)
-    r, a = panel.result, window.clip.analysis
+    r, a = panel.result, window.session.clip.analysis
     exp = r.explanation
-    assert exp.target == window.explanation.target == a.predicted
+    assert exp.target == window.session.explanation.target == a.predicted
     assert len(exp.weights) == 8
     np.testing.assert_allclose(panel.bars.opts["height"], exp.weights)
     red = [j for j, b in enumerate(panel.bars.opts["brushes"]) if b == "#d62728"]
@@ -76,13 +76,13 @@ def test_panel_shows_slime_beside_l2i_and_refits_for_another_class(qtbot, window
     assert table.item(0, 1).text() == f"{r.faith['SLIME'].ff:+.3f}"
     assert table.item(3, 1).text() == f"{len(exp.selected)} of 8 segments"
     with Explainer(load_bundle(default_bundle_path())) as ex:  # not the worker's
-        ref = explain_terms(ex, ex.analyse(a.wave), window.tau)
+        ref = explain_terms(ex, ex.analyse(a.wave), window.session.tau)
     assert r.faith["L2I"].ff == pytest.approx(ref.faithfulness, abs=1e-5)
 
     pert = panel._cache["freq"]
     assert pert.complete and pert.done == 24
     other = int(np.argsort(-a.probabilities)[1])
-    window.set_target(other)
+    window.session.choose(target=other)
     qtbot.waitUntil(lambda: panel.result.key[1] == other and panel.result.key == panel.wanted(),
                     timeout=TIMEOUT)
     assert panel._cache["freq"] is pert and pert.done == 24  # refit, nothing reclassified
@@ -100,13 +100,13 @@ def test_a_new_clip_makes_running_work_step_aside(qtbot, window, esc10):
     window.open_clip(second)
     qtbot.waitUntil(lambda: window.shown_clip == second, timeout=TIMEOUT)
     assert 0 < stale.done < 3000  # it stopped, part-way, for the new clip's analysis
-    qtbot.waitUntil(lambda: panel._cache_for is window.clip.analysis
+    qtbot.waitUntil(lambda: panel._cache_for is window.session.clip.analysis
                     and panel._cache.get("freq") is not None, timeout=TIMEOUT)
     assert panel._cache["freq"] is not stale  # the new clip starts afresh
     panel.samples.setValue(20)  # the fewest the panel offers
     panel.restart()
     wait_current(qtbot, panel)
-    assert panel._cache["freq"].done == 20 and panel._cache_for is window.clip.analysis
+    assert panel._cache["freq"].done == 20 and panel._cache_for is window.session.clip.analysis
 
 
 def heard(qtbot, panel, button: str, seconds: float = 1.5) -> np.ndarray:
@@ -132,13 +132,13 @@ def test_panel_plays_slime_explanation_and_residual(qtbot, server, window, esc10
     errors = []
     window.player.error.connect(errors.append)
     exp = panel.result.explanation
-    hz = window.explainer.cfg.sample_rate / window.explainer.cfg.n_fft
+    hz = window.session.explainer.cfg.sample_rate / window.session.explainer.cfg.n_fft
     bands = [(exp.segments[j].f0 * hz, exp.segments[j].f1 * hz) for j in exp.selected]
     shares = {}
     for button, mine, other in (("interpretation", exp.interpretation, exp.residual),
                                 ("residual", exp.residual, exp.interpretation)):
         rec = heard(qtbot, panel, button)
-        assert window.playing_kind == f"slime_{button}"
+        assert window.session.playing == f"slime_{button}"
         _, match = best_lag(rec, mine, RATE // 2)
         _, mismatch = best_lag(rec, other, RATE // 2)
         shares[button] = in_bands(rec, bands)

@@ -22,24 +22,24 @@ def window(qtbot, tmp_path):
     win = MainWindow(default_bundle_path(), fresh_settings(tmp_path))
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
     yield win
     win.close()
 
 
 def _timeline_done(win, n: int) -> bool:
-    t = win.timeline.view.timeline
-    return t is not None and len(t.starts) == n and win.timeline.run is None
+    t = win.tools["timeline"].view.timeline
+    return t is not None and len(t.starts) == n and win.tools["timeline"].run is None
 
 
 def test_clicking_a_window_explains_it_in_the_views(qtbot, window, esc10, esc10_clip,
                                                     tmp_path):
     long = concatenate([f for _, f in clips_of(esc10)[:4]], tmp_path / "twenty s.wav")
     window.open_clip(long)
-    view = window.timeline.view
+    view = window.tools["timeline"].view
     qtbot.waitUntil(lambda: _timeline_done(window, 7), timeout=TIMEOUT)
     assert view.isVisible()
-    assert window.clip.analysis.n_samples == 4 * CLIP  # the whole clip, as before
+    assert window.session.clip.analysis.n_samples == 4 * CLIP  # the whole clip, as before
     timeline = view.timeline
     assert timeline.starts.tolist() == [0, 2.5, 5, 7.5, 10, 12.5, 15]
     assert len(view.labels) >= 1 and view.labels[0].textItem.toPlainText() in timeline.classes
@@ -50,10 +50,10 @@ def test_clicking_a_window_explains_it_in_the_views(qtbot, window, esc10, esc10_
 
     qtbot.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton, pos=view.point_of(10.1))
     # the window's handler and the timeline's run as two queued calls: wait for both
-    qtbot.waitUntil(lambda: isinstance(window.clip, WindowResult)
-                    and window.explanation is window.clip.explanation
+    qtbot.waitUntil(lambda: isinstance(window.session.clip, WindowResult)
+                    and window.session.explanation is window.session.clip.explanation
                     and view.chosen.isVisible(), timeout=TIMEOUT)
-    clip = window.clip
+    clip = window.session.clip
     assert (clip.index, clip.start_s) == (3, 7.5)  # the window centred nearest 10.1 s
     assert view.chosen.getRegion() == pytest.approx((7.5, 12.5))
     a = clip.analysis
@@ -65,31 +65,32 @@ def test_clicking_a_window_explains_it_in_the_views(qtbot, window, esc10, esc10_
     assert "window 0:07.5 to 0:12.5" in window.statusBar().currentMessage()
 
     qtbot.mouseClick(view.whole, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not isinstance(window.clip, WindowResult)
+    qtbot.waitUntil(lambda: not isinstance(window.session.clip, WindowResult)
                     and not view.chosen.isVisible(), timeout=TIMEOUT)
-    assert window.clip.analysis.n_samples == 4 * CLIP
-    assert view.timeline is timeline and window.timeline.run is None  # not recomputed
+    assert window.session.clip.analysis.n_samples == 4 * CLIP
+    assert view.timeline is timeline and window.tools["timeline"].run is None  # not recomputed
 
     window.open_clip(esc10_clip)  # a 5-s clip (5.001 s): the whole-clip views only
-    qtbot.waitUntil(lambda: window.clip.path == esc10_clip and not view.isVisible(),
+    qtbot.waitUntil(lambda: window.session.clip.path == esc10_clip and not view.isVisible(),
                     timeout=TIMEOUT)
-    assert not isinstance(window.clip, WindowResult)
-    assert CLIP < window.clip.analysis.n_samples < 1.1 * CLIP
+    assert not isinstance(window.session.clip, WindowResult)
+    assert CLIP < window.session.clip.analysis.n_samples < 1.1 * CLIP
 
 
 def test_a_long_recording_in_memory_gets_a_timeline(qtbot, window, esc10):
     wave = np.concatenate([load_audio(f, RATE)[:CLIP] for _, f in clips_of(esc10)[4:7]])
-    window.analyse_recording(wave[:12 * RATE], RATE, saved=True)
+    window.recordings.analyse(wave[:12 * RATE], RATE, saved=True)
     qtbot.waitUntil(lambda: _timeline_done(window, 4), timeout=TIMEOUT)
-    view = window.timeline.view
+    view = window.tools["timeline"].view
     qtbot.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton, pos=view.point_of(9.0))
-    qtbot.waitUntil(lambda: isinstance(window.clip, WindowResult) and view.chosen.isVisible(),
+    qtbot.waitUntil(lambda: isinstance(window.session.clip, WindowResult)
+                    and view.chosen.isVisible(),
                     timeout=TIMEOUT)
-    assert window.clip.start_s == 7.5
-    tail = window.clip.analysis.wave
+    assert window.session.clip.start_s == 7.5
+    tail = window.session.clip.analysis.wave
     assert np.array_equal(tail[:int(4.5 * RATE)], wave[int(7.5 * RATE):12 * RATE])
     assert not tail[int(4.5 * RATE):].any()  # the last window is padded, as in the timeline
-    assert np.allclose(window.clip.analysis.probabilities, view.timeline.classifier[3],
+    assert np.allclose(window.session.clip.analysis.probabilities, view.timeline.classifier[3],
                        atol=1e-5)
 
 
@@ -97,13 +98,13 @@ def test_esc_stops_a_timeline_and_keeps_what_it_has(qtbot, window, esc10, tmp_pa
     long = concatenate([f for _, f in clips_of(esc10)[:4]], tmp_path / "minute.wav",
                        seconds=60)
     window.open_clip(long)
-    view = window.timeline.view
+    view = window.tools["timeline"].view
     qtbot.waitUntil(lambda: view.timeline is not None and len(view.timeline.starts) > 0,
                     timeout=TIMEOUT)
 
     def escaped() -> bool:  # Esc stops the running job: press it until a chunk runs
         qtbot.keyClick(window, Qt.Key.Key_Escape)
-        return window.timeline.run is None
+        return window.tools["timeline"].run is None
 
     qtbot.waitUntil(escaped, timeout=TIMEOUT)
     n = len(view.timeline.starts)
@@ -111,9 +112,10 @@ def test_esc_stops_a_timeline_and_keeps_what_it_has(qtbot, window, esc10, tmp_pa
     qtbot.wait(500)
     assert len(view.timeline.starts) == n  # nothing more comes
     qtbot.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton, pos=view.point_of(2.5))
-    qtbot.waitUntil(lambda: isinstance(window.clip, WindowResult) and view.chosen.isVisible(),
+    qtbot.waitUntil(lambda: isinstance(window.session.clip, WindowResult)
+                    and view.chosen.isVisible(),
                     timeout=TIMEOUT)
-    assert window.clip.index == 0
+    assert window.session.clip.index == 0
 
 
 def test_a_very_long_file_opens_on_its_timeline_never_whole(qtbot, window, esc10, tmp_path,
@@ -132,10 +134,10 @@ def test_a_very_long_file_opens_on_its_timeline_never_whole(qtbot, window, esc10
         return real(explainer, path, target, tau, recorded, task)
     monkeypatch.setattr(jobs, "analyse_clip", spy)
     window.open_clip(long)
-    qtbot.waitUntil(lambda: isinstance(window.clip, WindowResult), timeout=TIMEOUT)
-    assert window.clip.index == 0 and window.clip.analysis.n_samples == CLIP
-    assert window.timeline.view.isVisible() and whole == [False]
+    qtbot.waitUntil(lambda: isinstance(window.session.clip, WindowResult), timeout=TIMEOUT)
+    assert window.session.clip.index == 0 and window.session.clip.analysis.n_samples == CLIP
+    assert window.tools["timeline"].view.isVisible() and whole == [False]
     qtbot.waitUntil(lambda: _timeline_done(window, 7), timeout=TIMEOUT)
-    assert np.allclose(window.clip.analysis.probabilities,
-                       window.timeline.view.timeline.classifier[0], atol=1e-5)
+    assert np.allclose(window.session.clip.analysis.probabilities,
+                       window.tools["timeline"].view.timeline.classifier[0], atol=1e-5)
     assert whole == [False]

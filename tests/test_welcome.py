@@ -22,7 +22,7 @@ def window(qtbot, tmp_path):
     win = MainWindow(bundle, settings)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
     yield win
     win.close()
 
@@ -41,7 +41,7 @@ def test_examples_ship_within_the_promised_size_with_their_attribution():
 def test_the_welcome_page_comes_first_and_clip_controls_wait_for_a_clip(window):
     assert window.pages.currentWidget() is window.welcome
     assert not any(b.isEnabled() for b in window.buttons.values())
-    assert not window.export_act.isEnabled()
+    assert not window.menu_actions["export"].isEnabled()
     assert "10 classes" in window.welcome.model_label.text()
     file_menu = window.menuBar().actions()[0].menu()
     example_menu = next(a.menu() for a in file_menu.actions() if a.text() == "Open e&xample")
@@ -54,8 +54,8 @@ def test_an_example_button_opens_and_explains_that_clip(qtbot, window):
     qtbot.waitUntil(lambda: window.shown_clip == path, timeout=TIMEOUT)
     assert window.pages.currentIndex() == 1
     assert all(b.isEnabled() for b in window.buttons.values())
-    assert window.export_act.isEnabled()
-    assert window.components.table.rowCount() == len(window.explanation.selected)
+    assert window.menu_actions["export"].isEnabled()
+    assert window.components.table.rowCount() == len(window.session.explanation.selected)
 
 
 def test_a_file_that_fails_first_leaves_the_welcome_page_with_the_error(qtbot, window,
@@ -65,4 +65,4 @@ def test_a_file_that_fails_first_leaves_the_welcome_page_with_the_error(qtbot, w
     window.open_clip(bad)
     qtbot.waitUntil(lambda: "noise.wav" in window.error_label.text(), timeout=TIMEOUT)
     assert window.pages.currentWidget() is window.welcome
-    assert not window.export_act.isEnabled()
+    assert not window.menu_actions["export"].isEnabled()

@@ -15,10 +15,10 @@ def test_multilabel_bundle_marks_every_active_class(qtbot, tmp_path, esc10_clip)
     win = MainWindow(bundle, fresh_settings(tmp_path))
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
     win.open_clip(esc10_clip)
     qtbot.waitUntil(lambda: win.shown_clip == esc10_clip, timeout=TIMEOUT)
-    a = win.clip.analysis
+    a = win.session.clip.analysis
     table = win.predictions.table
     shown = {table.item(r, 0).text().removeprefix("● "): table.item(r, 0).text()
              for r in range(table.rowCount())}

@@ -95,11 +95,11 @@ def _main_window_asks_before_running_code(qtbot, tmp_path, bundle: Path, monkeyp
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
     win.open_bundle_asking(bundle)
     assert len(asked) == 1 and "classifier.py" in asked[0] and "trust" in asked[0]
-    assert win.explainer is None  # nothing was asked of the engine
+    assert win.session.explainer is None  # nothing was asked of the engine
     assert "loading bundle" not in win.statusBar().currentMessage()
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     win.open_bundle_asking(bundle)
-    qtbot.waitUntil(lambda: win.explainer is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
     assert win.explainer.bundle.classifier_input == "waveform" and len(asked) == 2
     win.close()
 
