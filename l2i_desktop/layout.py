@@ -16,8 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from l2i_desktop.predictions_panel import PredictionsPanel
 from l2i_desktop.relevance_view import RelevanceView
-from l2i_desktop.side_panels import ComponentsPanel, PredictionsPanel
+from l2i_desktop.side_panels import ComponentsPanel
 from l2i_desktop.time_views import TimeViews
 from l2i_desktop.welcome import WelcomePanel
 

@@ -49,6 +49,7 @@ class Session:
         self.choices = Choices(tau=float(tau))
         self.picture: np.ndarray | None = None  # RGBA of the rendering's spectrogram
         self.playing: str | None = None  # original, interpretation, residual, component
+        self.focused: int | None = None  # the component the user is looking at
         self.history = UndoStack(self._restore)
         self.bundle_changed: Event[Any] = Event("bundle changed")
         self.clip_changed: Event[ClipResult] = Event("clip changed")
@@ -56,6 +57,7 @@ class Session:
         self.rendering_changed: Event[Rendering] = Event("rendering changed")
         self.choices_changed: Event[frozenset[str]] = Event("choices changed")
         self.playing_changed: Event[str | None] = Event("playing changed")
+        self.focused_changed: Event[int | None] = Event("focused component changed")
 
     # ---- reading ------------------------------------------------------------------
     @property
@@ -144,6 +146,7 @@ class Session:
         self.explainer = explainer
         self.clip, self.explanation, self.rendering, self.picture = None, None, None, None
         self.history.clear()
+        self.focus(None)
         self.bundle_changed.emit(explainer)
 
     def set_clip(self, clip: ClipResult) -> None:
@@ -174,6 +177,13 @@ class Session:
     def set_rendering(self, rendering: Rendering, picture: np.ndarray | None = None) -> None:
         self.rendering, self.picture = rendering, picture
         self.rendering_changed.emit(rendering)
+
+    def focus(self, k: int | None) -> None:
+        """Look at component ``k`` (a bar or a row clicked): every view shows it. Not an
+        edit: it changes nothing that is heard."""
+        if k != self.focused:
+            self.focused = k
+            self.focused_changed.emit(k)
 
     def set_playing(self, kind: str | None) -> None:
         if kind != self.playing:
