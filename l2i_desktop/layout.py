@@ -20,12 +20,17 @@ from l2i_desktop.predictions_panel import PredictionsPanel
 from l2i_desktop.relevance_view import RelevanceView
 from l2i_desktop.side_panels import ComponentsPanel
 from l2i_desktop.time_views import TimeViews
+from l2i_desktop.trust_view import TrustView
 from l2i_desktop.welcome import WelcomePanel
 
 TAU_TIP = ("Components whose relevance to the explained class is above tau make the "
            "interpretation; lower tau keeps more of them")
-PLAY = (("original", "▶ original"), ("interpretation", "▶ interpretation"),
-        ("residual", "▶ residual"), ("stop", "■ stop"))
+PLAY = (("original", "▶ original", "Play the clip as it is (the play range, if chosen)"),
+        ("interpretation", "▶ interpretation",
+         "Play what the selected components explain: what the classifier relied on "
+         "(Space)"),
+        ("residual", "▶ residual", "Play everything else: the clip without those components"),
+        ("stop", "■ stop", "Stop playing (Space)"))
 
 
 def build_layout(win: QMainWindow) -> None:
@@ -34,11 +39,17 @@ def build_layout(win: QMainWindow) -> None:
     splitters); ``win`` has ``settings`` and a ``play(kind)`` method."""
     win.views = TimeViews()
     win.predictions = PredictionsPanel()
+    win.trust_view = TrustView()
     win.relevance = RelevanceView()
     win.components = ComponentsPanel()
     top = QSplitter(Qt.Orientation.Horizontal)
     top.addWidget(win.views)
-    top.addWidget(win.predictions)
+    right = QWidget()  # what the classifier said, and how far to trust the explanation
+    column = QVBoxLayout(right)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.addWidget(win.predictions, 1)
+    column.addWidget(win.trust_view)
+    top.addWidget(right)
     top.setSizes([900, 300])
     bottom = QSplitter(Qt.Orientation.Horizontal)
     bottom.addWidget(win.relevance)
@@ -61,8 +72,9 @@ def build_layout(win: QMainWindow) -> None:
     win.tau_slider.setToolTip(TAU_TIP)
     transport = QHBoxLayout()
     win.buttons = {}
-    for kind, text in PLAY:
+    for kind, text, tip in PLAY:
         b = QPushButton(text)
+        b.setToolTip(tip)
         b.setObjectName(f"play_{kind}")
         b.clicked.connect(lambda _c=False, kind=kind: win.play(kind))
         transport.addWidget(b)

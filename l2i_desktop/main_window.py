@@ -32,6 +32,7 @@ from l2i_desktop.model import ClipResult, ClipSource, Session
 from l2i_desktop.opening import OpeningMixin
 from l2i_desktop.recording_flow import RecordingFlow
 from l2i_desktop.settings import Settings
+from l2i_desktop.trust_view import TrustMeter
 from l2i_desktop.worker import EXPLAIN, RENDER, EngineWorker, Lane
 
 BUNDLE, COMPONENT, EXPORT = Lane("bundle"), Lane("component"), Lane("export")
@@ -85,6 +86,8 @@ class MainWindow(OpeningMixin, QMainWindow):
         s.rendering_changed.connect(self._on_rendering)
         s.choices_changed.connect(self._on_choices)
         s.history.changed.connect(self._on_history)
+        self.trust_meter = TrustMeter(s, self.worker)  # trust of what plays, measured
+        s.trust_changed.connect(lambda t: self.trust_view.show_session(s))
         self._on_history(s.history)
 
     def _connect_views(self) -> None:
@@ -207,7 +210,10 @@ class MainWindow(OpeningMixin, QMainWindow):
         self.setWindowTitle(f"L2I Desktop — {b.name} (K={b.k}, {len(b.classes)} classes)")
         self.welcome.set_model(f"Model: <b>{b.name}</b>, which tells apart "
                                f"{len(b.classes)} classes: {', '.join(b.classes)}")
-        self.statusBar().showMessage(f"bundle {b.name} ready")
+        restored = self.session.clip is None and self.settings.has_tau()
+        self.statusBar().showMessage(f"bundle {b.name} ready" + (
+            f"; tau {self.session.tau:.2f} restored from your last session" if restored
+            else ""))
         if b.path is not None:
             self.settings.set_bundle(b.path)
 

@@ -14,10 +14,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from l2i_desktop import help_dialogs
 from resources import examples
 
 MENUS = (("file", "&File"), ("edit", "&Edit"), ("bundle", "&Bundle"), ("train", "&Train"),
-         ("view", "&View"), ("analyse", "&Analyse"))
+         ("view", "&View"), ("analyse", "&Analyse"), ("help", "&Help"))
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ def declare(win: Any) -> list[ActionSpec]:
                    "Load another model bundle (.l2i file or folder)"),
         ActionSpec("manifest", "bundle", "Show &manifest...", win.show_manifest),
         ActionSpec("train_new", "train", "&New interpreter...", win.show_training_wizard),
+        ActionSpec("how_to_read", "help", "&How to read this window...",
+                   lambda: help_dialogs.show_how_to_read(win), std.HelpContents,
+                   "What each part of the window shows, with its picture"),
+        ActionSpec("shortcuts", "help", "&Keyboard shortcuts...",
+                   lambda: help_dialogs.show_shortcuts(win)),
+        ActionSpec("about", "help", "&About L2I Desktop...",
+                   lambda: help_dialogs.show_about(win, win.session.explainer)),
         ActionSpec("play_pause", None, "Play/pause", win.play_pause, Qt.Key.Key_Space),
         ActionSpec("cancel", None, "Cancel analysis", win.worker.cancel_running, "Esc"),
     ]

@@ -32,6 +32,10 @@ class Settings:
         except (TypeError, ValueError):
             return 0.1
 
+    def has_tau(self) -> bool:
+        """True when tau comes from a previous session rather than the default."""
+        return self.store.contains("tau")
+
     def set_tau(self, tau: float) -> None:
         self.store.setValue("tau", float(tau))
 

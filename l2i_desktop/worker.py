@@ -33,9 +33,10 @@ class Lane:
     supersedes: tuple[str, ...] = ()
 
 
-ANALYSE = Lane("analyse", ("explain", "render"))
-EXPLAIN = Lane("explain", ("render",))
-RENDER = Lane("render")
+# a new clip, class or mute/solo makes pending work on the old one moot, its trust too
+ANALYSE = Lane("analyse", ("explain", "render", "trust"))
+EXPLAIN = Lane("explain", ("render", "trust"))
+RENDER = Lane("render", ("trust",))
 
 
 @dataclass(eq=False)

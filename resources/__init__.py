@@ -22,3 +22,9 @@ def examples() -> list[tuple[str, Path]]:
         slug, _, clip = path.stem.partition("-")
         out.append((f"{slug.replace('_', ' ').capitalize()} ({clip})", path))
     return sorted(out)
+
+
+def help_picture() -> Path | None:
+    """The window's picture with its parts numbered (Help > How to read this window)."""
+    path = HERE / "help" / "window.png"
+    return path if path.is_file() else None

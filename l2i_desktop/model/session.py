@@ -50,6 +50,7 @@ class Session:
         self.picture: np.ndarray | None = None  # RGBA of the rendering's spectrogram
         self.playing: str | None = None  # original, interpretation, residual, component
         self.focused: int | None = None  # the component the user is looking at
+        self.trust: Any = None  # engine.explanation.trust.Trust of the rendering shown
         self.history = UndoStack(self._restore)
         self.bundle_changed: Event[Any] = Event("bundle changed")
         self.clip_changed: Event[ClipResult] = Event("clip changed")
@@ -58,6 +59,7 @@ class Session:
         self.choices_changed: Event[frozenset[str]] = Event("choices changed")
         self.playing_changed: Event[str | None] = Event("playing changed")
         self.focused_changed: Event[int | None] = Event("focused component changed")
+        self.trust_changed: Event[Any] = Event("trust changed")
 
     # ---- reading ------------------------------------------------------------------
     @property
@@ -184,6 +186,11 @@ class Session:
         if k != self.focused:
             self.focused = k
             self.focused_changed.emit(k)
+
+    def set_trust(self, trust: Any) -> None:
+        """How far to trust the rendering shown (None: being measured)."""
+        self.trust = trust
+        self.trust_changed.emit(trust)
 
     def set_playing(self, kind: str | None) -> None:
         if kind != self.playing:
