@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.runtime.errors import AudioError, failure_message
-from trainer import cli, commands
+from trainer import cli, dispatch
 
 
 def test_each_kind_of_failure_is_one_readable_line():
@@ -23,15 +23,19 @@ def test_each_kind_of_failure_is_one_readable_line():
 def test_the_command_line_reports_out_of_memory_in_one_line(monkeypatch, capsys, error):
     def run(args):
         raise error
-    monkeypatch.setattr(commands, "run", run)
+    monkeypatch.setattr(dispatch, "run", run)
     assert cli.main(["explain", "x.wav", "--out", "o"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "out of memory" in err and "Traceback" not in err
 
 
-def test_the_command_line_still_shows_a_real_bug(monkeypatch):
+def test_the_command_line_still_shows_a_real_bug(monkeypatch, capsys, tmp_path):
+    """As a bug: its own one line, the traceback in the log (tests/test_cli_errors.py)."""
     def run(args):
         raise RuntimeError("a bug")
-    monkeypatch.setattr(commands, "run", run)
-    with pytest.raises(RuntimeError, match="a bug"):
-        cli.main(["explain", "x.wav", "--out", "o"])
+    monkeypatch.setattr(dispatch, "run", run)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert cli.main(["explain", "x.wav", "--out", "o"]) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("l2i: internal error: RuntimeError: a bug (details in ")
+    assert "RuntimeError: a bug" in (tmp_path / "l2i-desktop" / "l2i.log").read_text()

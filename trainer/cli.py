@@ -1,22 +1,22 @@
 """``l2i``: explain clips, train dictionaries, classifiers and interpreters, evaluate.
 
-Every failure the user can fix ends with one line on stderr and a non-zero exit code.
+Every failure the user can fix ends with one line on stderr and exit code 2; a bug
+ends with one line too (exit code 70), its traceback kept in a log file.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import traceback
 from pathlib import Path
 
-from engine.runtime.errors import Cancelled, L2IError, failure_message
+from engine.runtime.errors import Cancelled, L2IError, failure_message, shown
 from trainer import corruption_cli, report_cli, slime_cli
+from trainer.arg_types import seconds, seed
+from trainer.diagnostics import verbose_logging, write_traceback
+
+EX_SOFTWARE = 70  # sysexits.h: an internal software error
 
 RESUME = "continue an interrupted run from its last checkpoint"
 VAL_BY_RECORDING = ("hold out whole recordings for the validation split (model selection), "
@@ -33,12 +33,12 @@ def _add_data_args(p: argparse.ArgumentParser, test_fold: bool = True) -> None:
     p.add_argument("--inner-folds-of", type=int, default=None, metavar="N",
                    help="use fold N only, split into 5 stratified folds, each source "
                         "recording in one (e.g. the complete fold 4 of esc50-subset)")
-    p.add_argument("--clip-seconds", type=float, default=5.0,
+    p.add_argument("--clip-seconds", type=seconds, default=5.0,
                    help="clips are cut or zero-padded to this length (default 5)")
     p.add_argument("--cache", type=Path, default=None, help="feature cache folder")
     p.add_argument("--device", default="auto",
                    help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument("--seed", type=seed, default=0, help="seed of every random choice")
 
 
 def _add_nmf_args(p: argparse.ArgumentParser, beta_flag: str = "--beta") -> None:
@@ -123,6 +123,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="l2i", description=__doc__.splitlines()[0].replace("``", ""))
+    ap.add_argument("-v", "--verbose", action="count", default=0,
+                    help="say more on stderr: -v what each step decides, -vv debugging "
+                         "detail (give it before the command)")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     ex = sub.add_parser("explain", help="explain one clip and write its audio")
@@ -207,94 +210,51 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-# what libmpg123 (inside libsndfile) prints about broken MP3 data, straight to fd 2
-_DECODER_CHATTER = re.compile(r"^(Note: |Warning: |\[src/libmpg123/)")
-
-
-@contextmanager
-def _decoder_chatter_hidden() -> Iterator[None]:
-    """Divert file descriptor 2 while a clip is decoded and replay it without the
-    decoder's notes, so a broken MP3 still ends in exactly one line of ours."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            for line in sink.read().decode(errors="replace").splitlines(keepends=True):
-                if not _DECODER_CHATTER.match(line):
-                    sys.stderr.write(line)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        _check_outputs(args)
-        from trainer import commands
+    with verbose_logging(args.verbose):
+        try:
+            from trainer import dispatch
 
-        if args.command == "explain":  # no live progress to show: stderr may wait
-            with _decoder_chatter_hidden():
-                return commands.run(args)
-        return commands.run(args)
-    except (KeyboardInterrupt, Cancelled):  # before L2IError: Cancelled is one
-        print("l2i: interrupted; rerun the same command with --resume to continue",
-              file=sys.stderr)
-        return 130
-    except (L2IError, ValueError, FileNotFoundError, PermissionError) as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"l2i: error: {msg}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a file system's refusal that no check above foresaw
-        from engine.runtime.errors import shown
-        from engine.runtime.outputs import reason
+            return dispatch.run(args)
+        except (KeyboardInterrupt, Cancelled):
+            print("l2i: interrupted; rerun the same command with --resume to continue",
+                  file=sys.stderr)
+            return 130
+        except (L2IError, FileNotFoundError, PermissionError) as exc:
+            text = str(exc).strip()
+            print(f"l2i: error: {text.splitlines()[0] if text else type(exc).__name__}",
+                  file=sys.stderr)
+            return 2
+        except OSError as exc:  # a file system's refusal that no check above foresaw
+            from engine.runtime.outputs import reason
 
-        where = f" ({shown(exc.filename, full=True)})" if exc.filename else ""
-        print(f"l2i: error: {reason(exc)}{where}", file=sys.stderr)
-        return 2
-    except MemoryError as exc:
-        print(f"l2i: error: {failure_message(exc)}", file=sys.stderr)
-        return 1
-    except RuntimeError as exc:  # torch's OutOfMemoryError; anything else is a bug
-        if "out of memory" not in str(exc).lower():
-            raise
-        print(f"l2i: error: {failure_message(exc)}", file=sys.stderr)
-        return 1
+            where = f" ({shown(exc.filename, full=True)})" if exc.filename else ""
+            print(f"l2i: error: {reason(exc)}{where}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # noqa: BLE001 - the one place a bug is reported
+            if isinstance(exc, MemoryError) or _out_of_memory(exc):
+                print(f"l2i: error: {failure_message(exc)}", file=sys.stderr)
+                return 1
+            return _internal_error(exc, sys.argv[1:] if argv is None else argv)
 
 
-# (command, subcommand) -> the arguments that name outputs, and what each must be
-_OUTPUTS = {("explain", None): [("out", "folder")], ("report", None): [("out", "folder")],
-            ("evaluate", None): [("json", "file")], ("corrupt", None): [("json", "file")],
-            ("train", "classifier"): [("out", "folder")],
-            ("train", "dictionary"): [("out", "file")],
-            ("train", "interpreter"): [("out", "any")],
-            ("train", "all"): [("out", "any"), ("work", "folder")]}
+def _out_of_memory(exc: BaseException) -> bool:
+    """torch's OutOfMemoryError (a RuntimeError), or another RuntimeError that says so."""
+    return isinstance(exc, RuntimeError) and (type(exc).__name__ == "OutOfMemoryError"
+                                              or "out of memory" in str(exc).lower())
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
-    """Refuse an output path that cannot be written, or a device this machine lacks,
-    before any work starts."""
-    from engine.runtime.devices import resolve_device
-    from engine.runtime.outputs import check_output
-
-    if getattr(args, "device", None) is not None:
-        resolve_device(args.device)
-    for dest, kind in _OUTPUTS.get((args.command, getattr(args, "what", None)), []):
-        path = getattr(args, dest, None)
-        if path is not None:
-            check_output(path, kind, "--" + dest)
-
-
-def print_json(obj) -> None:
-    print(json.dumps(obj, indent=2))
+def _internal_error(exc: Exception, argv: list[str]) -> int:
+    """A bug: one line here, the traceback in the log (on stderr if it cannot be kept)."""
+    where = write_traceback(exc, argv)
+    if where is None:
+        traceback.print_exception(exc)
+        print(f"l2i: internal error: {failure_message(exc)}", file=sys.stderr)
+    else:
+        print(f"l2i: internal error: {failure_message(exc)} "
+              f"(details in {shown(where, full=True)})", file=sys.stderr)
+    return EX_SOFTWARE
 
 
 if __name__ == "__main__":

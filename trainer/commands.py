@@ -1,48 +1,49 @@
-"""What each ``l2i`` subcommand does, given parsed arguments."""
+"""What each ``l2i`` subcommand does, given parsed arguments (trainer.dispatch says
+which function runs which command)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.bundles.bundle import Bundle, load_bundle, save_bundle
 from engine.dsp import nmf
 from engine.explanation.explain import Explainer
-from engine.models.classifier import VGGConfig
+from engine.models.classifier import VGGConfig, vgg_config
 from engine.runtime.errors import L2IError
 from engine.tools.explain_files import explain_to_folder
 from resources import default_bundle_path
-from trainer import corruption_cli, pipeline, report_cli, slime_cli
 from trainer import distributed as D
+from trainer import pipeline, slime_cli
 from trainer.checkpoint import atomic_write_json, seed_everything
 from trainer.contaminate import KINDS
 from trainer.evaluate import evaluate_bundle, format_table
 from trainer.focus_eval import evaluate_focus, format_focus
+from trainer.plan import ClassifierChoice, TrainingPlan, run_plan
 from trainer.progress_bar import TerminalProgress
 from trainer.train_classifier import ClassifierTrainConfig
 from trainer.train_interpreter import InterpreterTrainConfig
+from trainer.work_folder import WorkFiles, default_work
+
+log = logging.getLogger(__name__)
+Handler = Callable[[argparse.Namespace, D.Context, TerminalProgress], int]
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.command == "explain":
-        return _explain(args)
-    if args.command == "corrupt":
-        return corruption_cli.run(args)
-    if args.command == "report":
-        return report_cli.run(args)
+def in_training_context(handler: Handler, args: argparse.Namespace) -> int:
+    """Run a training or evaluation command: one process or torchrun's many, seeded per
+    rank, with progress bars (rank 0's) that the first Ctrl-C stops."""
     ctx = D.setup(getattr(args, "device", "auto"))
+    log.debug("rank %d of %d on %s", ctx.rank, ctx.world_size, ctx.device)
     progress = TerminalProgress(enabled=ctx.is_main)
     previous = _stop_at_the_next_step_on_ctrl_c(progress)
     try:
         seed_everything(getattr(args, "seed", 0) + ctx.rank)
-        if args.command == "evaluate":
-            return _evaluate(args, ctx, progress)
-        return {"classifier": _train_classifier, "dictionary": _train_dictionary,
-                "interpreter": _train_interpreter, "all": _train_all}[args.what](
-            args, ctx, progress)
+        return handler(args, ctx, progress)
     finally:
         progress.close()
         D.cleanup(ctx)
@@ -73,7 +74,7 @@ def _bundle_path(arg: Path | None) -> Path:
     return default
 
 
-def _explain(args) -> int:
+def explain(args: argparse.Namespace) -> int:
     slime_cli.check(args)
     bundle = load_bundle(_bundle_path(args.bundle))
     if args.method == "slime":
@@ -92,6 +93,11 @@ def _prepare(args, ctx, progress) -> pipeline.Prepared:
                          clip_seconds=args.clip_seconds, cache_dir=args.cache,
                          seed=args.seed, ctx=ctx, task=progress,
                          inner_folds_of=args.inner_folds_of)
+    _describe(p, ctx)
+    return p
+
+
+def _describe(p: pipeline.Prepared, ctx: D.Context) -> None:
     if ctx.is_main:
         ds = p.dataset
         print(f"data: {len(ds)} clips, {len(ds.classes)} classes, layout {ds.layout}, "
@@ -99,20 +105,34 @@ def _prepare(args, ctx, progress) -> pipeline.Prepared:
         if p.features.skipped:
             print(f"skipped {len(p.features.skipped)} unreadable files, e.g. "
                   f"{p.features.skipped[0][1]}", file=sys.stderr)
-    return p
 
 
 def _classifier_cfg(args) -> ClassifierTrainConfig:
     model = VGGConfig()
     if getattr(args, "widths", None):
-        model.widths = [int(w) for w in args.widths.split(",")]
+        model.widths = _widths(args.widths)
     return ClassifierTrainConfig(epochs=args.epochs, seed=args.seed, model=model,
                                  val_by_recording=getattr(args, "val_by_recording", False))
+
+
+def _widths(text: str) -> list[int]:
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        raise L2IError("--widths takes channel counts separated by commas, e.g. "
+                       f"16,32,64,128; not {text!r}") from None
+    try:
+        vgg_config({"widths": widths})
+    except ValueError as exc:
+        raise L2IError(f"--widths: {exc}") from None
+    return widths
 
 
 def _nmf_cfg(args) -> nmf.NMFConfig:
     if args.k < 1 or args.iterations < 1 or args.inner < 1 or args.inner_w < 0:
         raise L2IError("--k, --iterations and --inner must be at least 1, --inner-w >= 0")
+    if getattr(args, "max_frames", None) is not None and args.max_frames < 1:
+        raise L2IError("--max-frames must be at least 1")
     return nmf.NMFConfig(k=args.k, sparsity=args.sparsity, beta=args.divergence,
                          iterations=args.iterations, inner=args.inner, seed=args.seed,
                          inner_w=args.inner_w)
@@ -152,7 +172,7 @@ def _layers(args) -> list[str] | None:
     return [s.strip() for s in args.layers.split(",") if s.strip()] if args.layers else None
 
 
-def _train_classifier(args, ctx, progress) -> int:
+def train_classifier(args, ctx, progress) -> int:
     p = _prepare(args, ctx, progress)
     art = pipeline.classifier_stage(p, _classifier_cfg(args), args.out, ctx, args.resume,
                                     progress)
@@ -161,7 +181,7 @@ def _train_classifier(args, ctx, progress) -> int:
     return 0
 
 
-def _train_dictionary(args, ctx, progress) -> int:
+def train_dictionary(args, ctx, progress) -> int:
     p = _prepare(args, ctx, progress)
     W, info = pipeline.dictionary_stage(p, _nmf_cfg(args), args.out, ctx, args.max_frames,
                                         progress)
@@ -171,63 +191,54 @@ def _train_dictionary(args, ctx, progress) -> int:
     return 0
 
 
-def _train_interpreter(args, ctx, progress) -> int:
+def train_interpreter(args, ctx, progress) -> int:
     from trainer.artifacts import load_classifier, load_dictionary
 
     p = _prepare(args, ctx, progress)
     clf = load_classifier(args.classifier)
     W, info = load_dictionary(args.dictionary)
-    ckpt = _work_dir(args) / "interpreter.pt"
+    files = WorkFiles(default_work(args.out))
+    files.root.mkdir(parents=True, exist_ok=True)
     init = load_bundle(args.init) if args.init else None
     bundle = pipeline.interpreter_stage(p, clf, W, info, _interp_cfg(args, init), args.out,
-                                        _layers(args), ctx, args.resume, ckpt, task=progress,
-                                        init=init)
+                                        _layers(args), ctx, args.resume,
+                                        files.interpreter_checkpoint, task=progress, init=init)
     if ctx.is_main:
         print(f"bundle: {bundle.name} (K={bundle.k}, {len(bundle.classes)} classes) "
               f"-> {args.out}")
     return 0
 
 
-def _work_dir(args) -> Path:
-    work = getattr(args, "work", None) or args.out.with_name(args.out.name + ".work")
-    work.mkdir(parents=True, exist_ok=True)
-    return work
+def plan_from_args(args: argparse.Namespace) -> TrainingPlan:
+    """``l2i train all``'s flags as the plan the wizard would make of the same choices."""
+    clf = _classifier_cfg(args)
+    return TrainingPlan(
+        data=str(args.data), work=str(args.work or default_work(args.out)),
+        layout=args.layout, test_fold=args.test_fold, clip_seconds=args.clip_seconds,
+        classifier=ClassifierChoice(widths=list(clf.model.widths), epochs=clf.epochs,
+                                    val_by_recording=clf.val_by_recording),
+        layers=_layers(args), nmf=_nmf_cfg(args).to_dict(), max_frames=args.max_frames,
+        interpreter=_interp_cfg(args).to_dict(), device=args.device,
+        cache=str(args.cache) if args.cache else None, name=args.out.stem, seed=args.seed,
+        inner_folds_of=args.inner_folds_of, out=str(args.out))
 
 
-def _train_all(args, ctx, progress) -> int:
-    from trainer.artifacts import CLASSIFIER_JSON, load_classifier, load_dictionary
-
-    p = _prepare(args, ctx, progress)  # checks the data before anything is created
-    work = _work_dir(args)
-    clf_dir = work / "classifier"
-    if args.resume and (clf_dir / CLASSIFIER_JSON).is_file():
-        clf = load_classifier(clf_dir)
-    else:
-        clf = pipeline.classifier_stage(p, _classifier_cfg(args), clf_dir, ctx, args.resume,
-                                        progress)
-    dict_file = work / "dictionary.safetensors"
-    if args.resume and dict_file.is_file():
-        W, dinfo = load_dictionary(dict_file)
-    else:
-        W, dinfo = pipeline.dictionary_stage(p, _nmf_cfg(args), dict_file, ctx,
-                                             args.max_frames, progress)
-    bundle = pipeline.interpreter_stage(p, clf, W, dinfo, _interp_cfg(args), args.out,
-                                        _layers(args), ctx, args.resume,
-                                        work / "interpreter.pt", task=progress)
+def train_all(args, ctx, progress) -> int:
+    plan = plan_from_args(args)  # the flags are checked before the data is read
+    result = run_plan(plan, progress, args.resume, ctx, on_data=lambda p: _describe(p, ctx))
     if ctx.is_main:
-        result = pipeline.evaluation_stage(bundle, p, args.out, device=str(ctx.device),
-                                           task=progress)
-        atomic_write_json(work / "evaluation.json", result)
-        print(format_table(result))
+        print(format_table(result.metrics))
         print(f"bundle -> {args.out}")
-    D.barrier(ctx)
     return 0
 
 
-def _evaluate(args, ctx, progress) -> int:
+def evaluate(args, ctx, progress) -> int:
     if not ctx.is_main:
         return 0
-    taus = [float(t) for t in args.taus.split(",") if t.strip()]
+    try:
+        taus = [float(t) for t in args.taus.split(",") if t.strip()]
+    except ValueError:
+        taus = []
     if not taus or any(not 0 <= t < 1 for t in taus):
         raise L2IError("--taus must be numbers in [0, 1), e.g. 0.1,0.3,0.5")
     kinds = [k.strip() for k in args.contaminate.split(",") if k.strip()]

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from engine.runtime.errors import L2IError
+from trainer.arg_types import seed
 
 # the heavy imports (torch, the bundle) wait until the command runs: ``l2i --help`` and
 # the parser stay quick
@@ -32,7 +33,7 @@ def add_parser(sub) -> None:
     p.add_argument("--level", default=None,
                    help="with --mix: its level in dB relative to each clip, comma list "
                         "(default -6)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the white noise")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the white noise")
     p.add_argument("--threshold", type=float, default=0.1, help="tau (default 0.1)")
     p.add_argument("--glob", default="*",
                    help="only files whose name matches, e.g. '1-*' for ESC-10 fold 1")

@@ -30,6 +30,7 @@ from engine.explanation.metrics import (
     topk_fidelity,
 )
 from engine.explanation.quality import METRICS, ClipTerms, explain_terms, summarise
+from engine.runtime.errors import L2IError
 from engine.runtime.progress import TaskState, report
 from trainer.contaminate import Contaminator, other_class_picker
 from trainer.datasets import Dataset
@@ -100,7 +101,7 @@ def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[fl
                 quality[cont.kind].append(explain_terms(ex, ex.analyse(copy), quality_tau))
         report(task, "evaluation", i + 1, len(rows))
     if not p_clf:
-        raise ValueError("no readable clips to evaluate")
+        raise L2IError("no readable clips to evaluate")
     P, Q, Y = np.stack(p_clf), np.stack(p_int), np.stack(labels)
     if bundle.multilabel:
         classifier = {"macro_auprc": auprc(Y, P)["macro_auprc"]}

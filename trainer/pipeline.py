@@ -36,6 +36,7 @@ from trainer.features_cache import Features, compute_features, fix_length
 from trainer.train_classifier import ClassifierTrainConfig, train_classifier
 from trainer.train_dictionary import learn_dictionary
 from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
+from trainer.work_folder import CLASSIFIER_CHECKPOINT
 
 
 class ClipWaves:
@@ -107,7 +108,7 @@ def classifier_stage(p: Prepared, cfg: ClassifierTrainConfig, out: Path,
     groups = None if ds.groups is None else ds.groups[p.train_rows]
     model, info = train_classifier(
         p.features.log_mel[p.train_rows], ds.labels[p.train_rows], len(ds.classes),
-        ds.multilabel, cfg, ctx, out / "checkpoint.pt", resume, task, groups)
+        ds.multilabel, cfg, ctx, out / CLASSIFIER_CHECKPOINT, resume, task, groups)
     art = ClassifierArtifact(model.cpu(), "vgg", cfg.model.to_dict(), ds.classes,
                              ds.multilabel, p.frontend, p.clip_seconds,
                              {**provenance(p), "training": cfg.to_dict(), **info})
@@ -141,12 +142,12 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
     ctx = ctx or D.Context()
     ds = p.dataset
     if list(clf.classes) != list(ds.classes):
-        raise ValueError("the classifier's classes differ from the data's: "
-                         f"{clf.classes[:3]}... vs {ds.classes[:3]}...")
+        raise L2IError("the classifier's classes differ from the data's: "
+                       f"{clf.classes[:3]}... vs {ds.classes[:3]}...")
     if W.shape[0] != p.frontend.n_freqs:
-        raise ValueError(f"the dictionary has {W.shape[0]} frequency bins, the front-end "
-                         f"gives {p.frontend.n_freqs}")
-    layers = layers or default_taps(clf.model)
+        raise L2IError(f"the dictionary has {W.shape[0]} frequency bins, the front-end "
+                       f"gives {p.frontend.n_freqs}")
+    layers = _tapped(clf.model, layers)
     if init is not None and (init.W.shape != W.shape
                              or not torch.allclose(init.W.float(), W.float(), atol=1e-3)):
         raise L2IError("--init: the bundle's dictionary is not the one given by --dictionary")
@@ -191,6 +192,20 @@ def evaluation_stage(bundle: Bundle, p: Prepared, out: Path | None,
     if out is not None:
         save_bundle(bundle, out)
     return result
+
+
+def _tapped(model: torch.nn.Module, layers: list[str] | None) -> list[str]:
+    """The layers to tap, checked here: the user names them (--layers, the wizard)."""
+    if not layers:
+        try:
+            return default_taps(model)
+        except ValueError as exc:  # a model of the user's own: no default
+            raise L2IError(str(exc)) from None
+    known = dict(model.named_modules())
+    missing = [name for name in layers if name not in known]
+    if missing:
+        raise L2IError(f"the classifier has no layer named {', '.join(missing)}")
+    return list(layers)
 
 
 def _started_from(init: Bundle | None) -> dict:

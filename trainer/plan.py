@@ -1,21 +1,21 @@
 """A whole training run as one plain function over a serialisable plan: what the desktop
-wizard runs in its worker (and what ``l2i train all`` does, with more choices for the
-classifier). Every product lands in the plan's work folder, so a cancelled or crashed
-run resumes from its checkpoints: finished stages are read back, the unfinished one
-continues from its last epoch.
+wizard runs in its worker and what ``l2i train all`` runs (its flags make the same
+plan). Every product lands in the plan's work folder (trainer.work_folder names them),
+so a cancelled or crashed run resumes from its checkpoints: finished stages are read
+back, the unfinished one continues from its last epoch.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine.bundles.bundle import MANIFEST, Bundle, load_bundle
+from engine.bundles.bundle import Bundle
 from engine.dsp import nmf
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import VGGConfig
@@ -29,19 +29,15 @@ from engine.runtime.errors import L2IError
 from engine.runtime.progress import TaskState, report
 from trainer import distributed as D
 from trainer import pipeline
-from trainer.artifacts import (
-    CLASSIFIER_JSON,
-    ClassifierArtifact,
-    load_classifier,
-    load_dictionary,
-)
+from trainer.artifacts import ClassifierArtifact, load_classifier, load_dictionary
 from trainer.checkpoint import atomic_write_json, seed_everything
 from trainer.train_classifier import ClassifierTrainConfig
 from trainer.train_interpreter import InterpreterTrainConfig
+from trainer.work_folder import WorkFiles
 
-PLAN_FILE = "plan.json"
-# settings that may change between a run and its resumption
-_FREE_TO_CHANGE = ("device", "cache")
+log = logging.getLogger(__name__)
+# settings that may change between a run and its resumption (the work folder may move)
+_FREE_TO_CHANGE = ("device", "cache", "work")
 
 
 @dataclass
@@ -49,6 +45,7 @@ class ClassifierChoice:
     kind: str = "builtin"  # "builtin" (train the CNN), "bundle" (reuse), "custom" (bring)
     widths: list[int] = field(default_factory=lambda: list(VGGConfig().widths))
     epochs: int = 60
+    val_by_recording: bool = False  # builtin: no recording on both sides of validation
     bundle: str | None = None
     code_file: str | None = None  # custom: a Python file ...
     function: str = "build_model"  # ... and the function in it
@@ -78,11 +75,14 @@ class TrainingPlan:
     layers: list[str] | None = None  # None: the built-in CNN's last three blocks
     nmf: dict = field(default_factory=lambda: nmf.NMFConfig().to_dict())
     dictionary_file: str | None = None  # reuse a learned dictionary
+    max_frames: int | None = None  # the dictionary learns from at most this many frames
     interpreter: dict = field(default_factory=lambda: InterpreterTrainConfig().to_dict())
     device: str = "cpu"
     cache: str | None = None
     name: str = "interpreter"
     seed: int = 0
+    inner_folds_of: int | None = None  # use this fold alone, split into inner folds
+    out: str | None = None  # the bundle (folder or .l2i); None: WORK/bundle
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,6 +92,9 @@ class TrainingPlan:
         d = dict(d)
         d["classifier"] = ClassifierChoice(**d.get("classifier", {}))
         return cls(**d)
+
+    def files(self) -> WorkFiles:
+        return WorkFiles(Path(self.work), Path(self.out) if self.out else None)
 
     def frontend(self) -> FrontEndConfig:
         c = self.classifier
@@ -111,27 +114,33 @@ def _comparable(d: dict) -> dict:
     return {k: v for k, v in d.items() if k not in _FREE_TO_CHANGE}
 
 
-def _start(work: Path, plan: TrainingPlan, resume: bool) -> None:
-    """Record the plan; a resumed run must have the settings it was started with."""
-    stored = work / PLAN_FILE
-    if resume and stored.is_file():
-        before = json.loads(stored.read_text())
-        if _comparable(before) != _comparable(plan.to_dict()):
-            changed = sorted(k for k in set(before) | set(plan.to_dict())
-                             if k not in _FREE_TO_CHANGE
-                             and before.get(k) != plan.to_dict().get(k))
-            raise L2IError(f"the settings changed since this run stopped ({', '.join(changed)}):"
-                           " start a new run instead of resuming")
-    if not resume:  # products of an older run in the same folder must not be reused
-        for name in ("classifier", "dictionary.safetensors", "interpreter.pt", "bundle",
-                     "evaluation.json"):
-            target = work / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(stored, plan.to_dict())
+def _check_unchanged(files: WorkFiles, plan: TrainingPlan) -> None:
+    """A resumed run must have the settings it was started with."""
+    stored = files.read_plan()
+    if stored is None:
+        return
+    try:  # through the dataclass: settings added since then compare as their defaults
+        before = _comparable(TrainingPlan.from_dict(stored).to_dict())
+    except TypeError:
+        raise L2IError(f"{files.plan} was written by another version: start a new run "
+                       "instead of resuming") from None
+    now = _comparable(plan.to_dict())
+    if before != now:
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        raise L2IError(f"the settings changed since this run stopped ({', '.join(changed)}):"
+                       " start a new run instead of resuming")
+
+
+def _start(files: WorkFiles, plan: TrainingPlan, resume: bool, ctx: D.Context) -> None:
+    """Record the plan; every rank checks it, rank 0 alone writes."""
+    if resume:
+        _check_unchanged(files, plan)
+    if ctx.is_main:
+        if not resume:  # products of an older run in the same folder must not be reused
+            files.clear()
+        files.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(files.plan, plan.to_dict())
+    D.barrier(ctx)
 
 
 def _align_classes(p: pipeline.Prepared, classes: list[str]) -> None:
@@ -154,16 +163,17 @@ def _align_classes(p: pipeline.Prepared, classes: list[str]) -> None:
     ds.classes = list(classes)
 
 
-def _classifier(plan: TrainingPlan, p: pipeline.Prepared, work: Path, ctx: D.Context,
+def _classifier(plan: TrainingPlan, p: pipeline.Prepared, files: WorkFiles, ctx: D.Context,
                 resume: bool, task: TaskState | None) -> ClassifierArtifact:
     c = plan.classifier
     if c.kind == "builtin":
-        folder = work / "classifier"
-        if resume and (folder / CLASSIFIER_JSON).is_file():
-            return load_classifier(folder)
+        if resume and files.finished_classifier():
+            log.info("reusing the finished classifier in %s", files.classifier)
+            return load_classifier(files.classifier)
         cfg = ClassifierTrainConfig(epochs=c.epochs, seed=plan.seed,
-                                    model=VGGConfig(widths=list(c.widths)))
-        return pipeline.classifier_stage(p, cfg, folder, ctx, resume, task)
+                                    model=VGGConfig(widths=list(c.widths)),
+                                    val_by_recording=c.val_by_recording)
+        return pipeline.classifier_stage(p, cfg, files.classifier, ctx, resume, task)
     if c.kind == "bundle":
         if not c.bundle:
             raise L2IError("choose the bundle whose classifier to reuse")
@@ -191,48 +201,57 @@ def _classifier(plan: TrainingPlan, p: pipeline.Prepared, work: Path, ctx: D.Con
     raise L2IError(f"unknown classifier choice {c.kind!r}")
 
 
-def run_plan(plan: TrainingPlan, task: TaskState | None = None,
-             resume: bool = False) -> PlanResult:
+def run_plan(plan: TrainingPlan, task: TaskState | None = None, resume: bool = False,
+             ctx: D.Context | None = None,
+             on_data: Callable[[pipeline.Prepared], None] | None = None) -> PlanResult:
     """Data -> classifier -> dictionary -> interpreter -> evaluation, into ``plan.work``.
 
     With ``resume``, what a previous run of the same plan finished is reused and the
-    stage it stopped in continues from its last checkpoint."""
-    work = Path(plan.work)
-    ctx = D.Context(device=D.resolve_device(plan.device))
+    stage it stopped in continues from its last checkpoint (trainer.work_folder says
+    what counts as finished). ``ctx``: the processes of a torchrun launch (default: one,
+    on ``plan.device``); rank 0 alone evaluates, the others return empty metrics.
+    ``on_data`` is shown the prepared data before any training."""
+    files = plan.files()
+    ctx = ctx or D.Context(device=D.resolve_device(plan.device))
     # the data is checked before the work folder is touched
     p = pipeline.prepare(plan.data, plan.layout, plan.test_fold, plan.frontend(),
                          plan.clip_seconds, plan.cache and Path(plan.cache), plan.seed,
-                         task=task, device=str(ctx.device))
-    _start(work, plan, resume)
-    seed_everything(plan.seed)
-    clf = _classifier(plan, p, work, ctx, resume, task)
+                         ctx=ctx, task=task, device=str(ctx.device),
+                         inner_folds_of=plan.inner_folds_of)
+    if on_data is not None:
+        on_data(p)
+    _start(files, plan, resume, ctx)
+    seed_everything(plan.seed + ctx.rank)
+    clf = _classifier(plan, p, files, ctx, resume, task)
 
-    dict_file = work / "dictionary.safetensors"
     if plan.dictionary_file:
         W, dinfo = load_dictionary(plan.dictionary_file)
         if W.shape[0] != p.frontend.n_freqs:
             raise L2IError(f"the dictionary has {W.shape[0]} frequency bins; this front-end "
                            f"gives {p.frontend.n_freqs}")
-    elif resume and dict_file.is_file():
-        W, dinfo = load_dictionary(dict_file)
+    elif resume and files.finished_dictionary():
+        log.info("reusing the finished dictionary %s", files.dictionary)
+        W, dinfo = load_dictionary(files.dictionary)
     else:
-        W, dinfo = pipeline.dictionary_stage(p, nmf.NMFConfig(**plan.nmf), dict_file, ctx,
-                                             task=task)
+        W, dinfo = pipeline.dictionary_stage(p, nmf.NMFConfig(**plan.nmf), files.dictionary,
+                                             ctx, plan.max_frames, task)
 
-    out = work / "bundle"
-    if resume and (out / MANIFEST).is_file():  # interpreter done, evaluation was not
-        bundle = load_bundle(out, trust_code=True)  # this run's own (already trusted) code
+    out = files.bundle
+    bundle = files.finished_bundle(plan.classifier.trust_code) if resume else None
+    if bundle is not None:  # interpreter done, evaluation perhaps not
+        log.info("reusing the finished bundle %s", out)
     else:
         bundle = pipeline.interpreter_stage(
             p, clf, W, dinfo, InterpreterTrainConfig(**plan.interpreter), out, plan.layers,
-            ctx, resume, work / "interpreter.pt", plan.name, task)
-    evaluated = work / "evaluation.json"
-    if resume and evaluated.is_file() and bundle.manifest.get("metrics"):
-        metrics = bundle.manifest["metrics"]
-    else:
+            ctx, resume, files.interpreter_checkpoint, plan.name, task)
+    metrics = files.finished_metrics(bundle) if resume else None
+    if metrics is not None:
+        log.info("reusing the finished evaluation %s", files.evaluation)
+    elif ctx.is_main:
         metrics = pipeline.evaluation_stage(bundle, p, out, device=str(ctx.device), task=task)
-        atomic_write_json(evaluated, metrics)
-    return PlanResult(out, metrics, bundle)
+        atomic_write_json(files.evaluation, metrics)
+    D.barrier(ctx)
+    return PlanResult(out, metrics or {}, bundle)
 
 
 def cuda_devices() -> list[str]:

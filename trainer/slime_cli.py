@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from engine.runtime.errors import L2IError
+from trainer.arg_types import seed
 
 SLIME_ONLY = ("segments", "samples", "seed", "top")
 
@@ -17,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(5 x 4); default patches")
     p.add_argument("--samples", type=int, default=None,
                    help="slime: perturbed copies classified (default 300)")
-    p.add_argument("--seed", type=int, default=None, help="slime: sampling seed (default 0)")
+    p.add_argument("--seed", type=seed, default=None, help="slime: sampling seed (default 0)")
     p.add_argument("--top", type=int, default=None,
                    help="slime: at most this many segments, each with weight / max weight "
                         "above --threshold (default 3)")

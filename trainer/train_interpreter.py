@@ -159,12 +159,15 @@ def train_interpreter(
     frozen = frozen_outputs(classifier, layers, log_mel, multilabel, dev, task=task)
     if cfg.faithful:  # gradients flow through the classifier to the masks, never into it
         classifier.eval().requires_grad_(False)
-    icfg = InterpreterConfig(k=int(W.shape[1]), n_classes=n_classes,
-                             map_shapes=[list(m.shape[1:]) for m in frozen.maps],
-                             pooling=cfg.pooling, mask_domain=cfg.mask_domain,
-                             adapter_channels=cfg.adapter_channels, hidden=cfg.hidden,
-                             temporal_stride=cfg.temporal_stride,
-                             refine_iterations=cfg.refine_iterations)
+    try:  # the settings and the tapped layers are the user's choice (flags, the wizard)
+        icfg = InterpreterConfig(k=int(W.shape[1]), n_classes=n_classes,
+                                 map_shapes=[list(m.shape[1:]) for m in frozen.maps],
+                                 pooling=cfg.pooling, mask_domain=cfg.mask_domain,
+                                 adapter_channels=cfg.adapter_channels, hidden=cfg.hidden,
+                                 temporal_stride=cfg.temporal_stride,
+                                 refine_iterations=cfg.refine_iterations)
+    except ValueError as exc:
+        raise L2IError(str(exc)) from None
     interp = Interpreter(icfg)
     if init is not None:
         warm_start(interp, init)

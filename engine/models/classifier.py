@@ -73,6 +73,11 @@ def register(name: str) -> Callable:
 
 @register("vgg")
 def _build_vgg(n_classes: int, config: dict) -> nn.Module:
+    return VGGClassifier(n_classes, vgg_config(config))
+
+
+def vgg_config(config: dict) -> VGGConfig:
+    """Settings from a manifest or a user, checked before any layer is made."""
     known = VGGConfig.__dataclass_fields__
     unknown = set(config) - set(known)
     if unknown:
@@ -87,7 +92,7 @@ def _build_vgg(n_classes: int, config: dict) -> nn.Module:
         raise ValueError(f"convs_per_block must be 1..8: {cfg.convs_per_block!r}")
     if not (isinstance(cfg.dropout, (int, float)) and 0 <= cfg.dropout < 1):
         raise ValueError(f"dropout must lie in [0, 1): {cfg.dropout!r}")
-    return VGGClassifier(n_classes, cfg)
+    return cfg
 
 
 def build_classifier(architecture: str, n_classes: int, config: dict) -> nn.Module:
