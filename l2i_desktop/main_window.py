@@ -189,6 +189,11 @@ class MainWindow(OpeningMixin, QMainWindow):
         self._new_clip = True
         self.session.set_clip(clip)
         self._new_clip = False
+        exp, s = clip.explanation, self.session
+        if abs(exp.threshold - s.tau) > 1e-9 or exp.target != s.explained_class():
+            self._explain()  # tau or the class changed while it was being analysed
+        elif list(s.rendering.indices) != s.active_components():
+            self._render()  # mute or solo (of the same recording) made meanwhile
 
     def _explained(self, p: jobs.Pictured) -> None:
         self.error_label.setText("")

@@ -101,6 +101,12 @@ class EngineWorker(QObject):
         checks it to step aside and continue later."""
         return not self._jobs.empty()
 
+    def is_idle(self) -> bool:
+        """Nothing running and nothing waiting (results may still be on their way to
+        the UI thread's event queue)."""
+        with self._lock:
+            return self._running is None and self._jobs.empty()
+
     def _run(self) -> None:
         while True:
             item = self._jobs.get()

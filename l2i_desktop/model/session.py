@@ -154,11 +154,14 @@ class Session:
     def set_clip(self, clip: ClipResult) -> None:
         """A new analysis. Another source starts a new history; the same source again
         (live input, a window of the same file) keeps the choices that still apply."""
-        if self.clip is None or clip.source.path != self.clip.source.path \
-                or clip.source.name != self.clip.source.name:
+        new = self.clip is None or clip.source.path != self.clip.source.path \
+            or clip.source.name != self.clip.source.name
+        if new:
             self.history.clear()
         self.clip = clip
-        self.set_choices(dataclasses.replace(self.choices, region=None))
+        self.set_choices(dataclasses.replace(self.choices, region=None) if not new else
+                         dataclasses.replace(self.choices, region=None, muted=frozenset(),
+                                             soloed=frozenset()))
         self.clip_changed.emit(clip)
         self.set_explanation(clip.explanation, picture=clip.pictures.get("interpretation"))
 

@@ -1,0 +1,194 @@
+"""A seeded monkey for the analysis window: random user actions on a real window, and
+after each pause, checks that the session and every view agree.
+
+Replay a failure with the seed and count it prints:
+    L2I_MONKEY_SEED=S L2I_MONKEY_ACTIONS=N pytest tests/test_monkey.py
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog
+
+# action: weight (how often a user does it)
+WEIGHTS = {"open_clip": 6, "open_hostile": 1, "tau_slider": 10, "tau_key": 3, "target": 6,
+           "mute": 8, "solo": 5, "region": 4, "play": 5, "stop": 3, "play_component": 3,
+           "undo": 6, "redo": 4, "view_kind": 2, "slime_toggle": 1, "corruption": 1,
+           "cancel": 2, "reopen_bundle": 1, "pause": 12}
+
+
+@dataclass
+class Monkey:
+    win: object
+    clips: list[Path]
+    hostile: list[Path]
+    bundle: Path
+    seed: int
+    log: list[str] = field(default_factory=list)
+    checks: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.names = list(WEIGHTS)
+        self.weights = [WEIGHTS[n] for n in self.names]
+
+    # ---- driving --------------------------------------------------------------------
+    def run(self, actions: int, settle_s: float = 60.0) -> None:
+        for i in range(actions):
+            name = self.rng.choices(self.names, self.weights)[0]
+            self.log.append(name)
+            try:
+                getattr(self, name)()
+                QApplication.processEvents()
+                if name == "pause" or i == actions - 1:
+                    self.settle(settle_s)
+                    self.check()
+            except Exception as exc:
+                raise AssertionError(f"monkey seed {self.seed}, action {i + 1} ({name}); "
+                                     f"last actions {self.log[-12:]}: {exc}") from exc
+
+    def settle(self, timeout_s: float) -> None:
+        """Until the engine is idle and its results are delivered."""
+        end = time.monotonic() + timeout_s
+        quiet = 0
+        while quiet < 3:
+            QApplication.processEvents()
+            busy = not self.win.worker.is_idle()
+            quiet = 0 if busy else quiet + 1
+            if time.monotonic() > end:
+                raise AssertionError("the engine did not settle")
+            time.sleep(0.02 if busy else 0.005)
+
+    # ---- actions --------------------------------------------------------------------
+    def _session(self):
+        return self.win.session
+
+    def open_clip(self) -> None:
+        self.win.open_clip(self.rng.choice(self.clips))
+
+    def open_hostile(self) -> None:
+        self.win.open_clip(self.rng.choice(self.hostile))
+
+    def tau_slider(self) -> None:
+        self.win.tau_slider.setValue(self.rng.randrange(0, 100))
+
+    def tau_key(self) -> None:
+        key = self.rng.choice([Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Left,
+                               Qt.Key.Key_Right])
+        self.win.tau_slider.setFocus()
+        QApplication.sendEvent(self.win.tau_slider, _key(key))
+
+    def target(self) -> None:
+        s = self._session()
+        if s.clip is not None:
+            self.win.predictions.target_changed.emit(
+                self.rng.randrange(len(s.clip.analysis.classes)))
+
+    def _toggle(self, column: int) -> None:
+        panel = self.win.components
+        if panel.indices:
+            k = self.rng.choice(panel.indices)
+            row = panel.indices.index(k)
+            item = panel.table.item(row, column)
+            on = item.checkState() != Qt.CheckState.Checked
+            panel.set_checked(k, column, on)
+
+    def mute(self) -> None:
+        self._toggle(self.win.components.MUTE)
+
+    def solo(self) -> None:
+        self._toggle(self.win.components.SOLO)
+
+    def region(self) -> None:
+        s = self._session()
+        if s.clip is not None:
+            a, b = sorted(self.rng.uniform(0, s.clip.duration_s) for _ in range(2))
+            self.win.views.region.setRegion((a, b))
+            self.win.views.region.sigRegionChangeFinished.emit(self.win.views.region)
+
+    def play(self) -> None:
+        self.win.play(self.rng.choice(["original", "interpretation", "residual"]))
+
+    def stop(self) -> None:
+        self.win.play("stop")
+
+    def play_component(self) -> None:
+        if self.win.components.indices:
+            self.win.play_component(self.rng.choice(self.win.components.indices))
+
+    def undo(self) -> None:
+        self.win.menu_actions["undo"].trigger()
+
+    def redo(self) -> None:
+        self.win.menu_actions["redo"].trigger()
+
+    def view_kind(self) -> None:
+        self.win.views.set_spectrum_kind(self.rng.choice(["log_mag", "log_mel"]))
+
+    def slime_toggle(self) -> None:
+        dock = self.win.tools["slime"].parentWidget()
+        dock.setVisible(not dock.isVisible())
+
+    def corruption(self) -> None:
+        tool = self.win.tools["corruption"]
+        if tool.dialog is not None and self.rng.random() < 0.5:
+            tool.dialog.close()
+            return
+        dialog = tool.open()
+        if dialog is not None and self.rng.random() < 0.5:
+            dialog.run()
+
+    def cancel(self) -> None:
+        self.win.worker.cancel_running()
+
+    def reopen_bundle(self) -> None:
+        self.win.open_bundle(self.bundle)
+
+    def pause(self) -> None:
+        pass
+
+    # ---- invariants -----------------------------------------------------------------
+    def check(self) -> None:
+        """The engine is idle: whatever is on screen is the session's current state."""
+        win, s = self.win, self._session()
+        self.checks += 1
+        assert win.worker._thread.is_alive()
+        assert win.tau_slider.value() == round(s.tau * 100)
+        if s.clip is None or s.explanation is None:
+            return
+        exp = s.explanation
+        assert win.shown == s.clip.source
+        assert exp.target == s.explained_class(), "explained class is the chosen one"
+        assert abs(exp.threshold - s.tau) < 1e-9, "explanation made at the current tau"
+        assert win.predictions.combo.currentData() == exp.target
+        assert win.components.indices == list(exp.selected)
+        c = s.choices
+        for r, k in enumerate(win.components.indices):
+            muted = win.components.table.item(r, win.components.MUTE).checkState()
+            soloed = win.components.table.item(r, win.components.SOLO).checkState()
+            assert (muted == Qt.CheckState.Checked) == (k in c.muted)
+            assert (soloed == Qt.CheckState.Checked) == (k in c.soloed)
+        assert list(s.rendering.indices) == s.active_components(), "the audio is the choice"
+        assert abs(win.relevance.tau_line.value() - exp.threshold) < 1e-9
+        lo, hi = win.views.selected_range()
+        want = c.region or (0.0, s.clip.duration_s)
+        assert abs(lo - want[0]) < 1e-3 and abs(hi - want[1]) < 1e-3
+        if s.trust is not None:
+            assert s.trust.components == tuple(s.rendering.indices)
+
+
+def _key(key):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+    return QKeyEvent(QEvent.Type.KeyPress, key, Qt.KeyboardModifier.NoModifier)
+
+
+def close_dialogs() -> None:
+    for w in QApplication.topLevelWidgets():
+        if isinstance(w, QDialog) and w.isVisible():
+            w.close()
