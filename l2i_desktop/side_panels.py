@@ -1,17 +1,29 @@
-"""The list of selected components: relevance, pattern, mute, solo, play."""
+"""The list of selected components (relevance, pattern, mute, solo, play) and the
+spectral pattern of the component in focus."""
 
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+HEADER_TIPS = ("The component's number (its row of H)",
+               "Relevance to the explained class, normalised to the largest; negative "
+               "means evidence against the class",
+               "Its spectral pattern, low frequencies left (click the row for a larger one)",
+               "Mute: leave it out of the interpretation",
+               "Solo: play only the soloed components",
+               "Play this component alone")
 
 
 class ComponentsPanel(QWidget):
@@ -23,6 +35,7 @@ class ComponentsPanel(QWidget):
 
     toggled = Signal(int, str, bool)  # component, "muted" or "soloed", on: the user's click
     play_component = Signal(int)
+    focus_requested = Signal(int)  # a row clicked: look at its component
     MUTE, SOLO, PLAY = 3, 4, 5
 
     def __init__(self) -> None:
@@ -30,13 +43,31 @@ class ComponentsPanel(QWidget):
         self.table = QTableWidget(0, 6)
         self.table.setHorizontalHeaderLabels(["#", "relevance", "pattern", "mute", "solo", ""])
         self.table.verticalHeader().hide()
+        for column, tip in enumerate(HEADER_TIPS):
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
+        self.table.setToolTip("The components above tau, most relevant first: click a row "
+                              "to look at that component in every view")
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        # as wide as its columns, the pattern plot takes the rest
+        self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setIconSize(QSize(60, 18))
         self.table.itemChanged.connect(self._on_item_changed)
         self.table.cellClicked.connect(self._on_cell_clicked)
+        self.pattern = PatternPlot()
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("<b>Selected components</b>"))
-        lay.addWidget(self.table)
+        lay.setContentsMargins(4, 4, 4, 4)
+        title = QLabel("<b>Selected components</b>")
+        title.setToolTip(self.table.toolTip())
+        lay.addWidget(title)
+        # side by side: the table is narrow, and short windows leave little height
+        row = QHBoxLayout()
+        row.addWidget(self.table)
+        row.addWidget(self.pattern, 1)
+        lay.addLayout(row, 1)
+        self.focused: int | None = None  # shown, as the session says (show_focus)
         self.indices: list[int] = []
         self._icons: dict[int, QIcon] = {}
         self._patterns: list[QImage] = []
@@ -60,9 +91,27 @@ class ComponentsPanel(QWidget):
             cells = [QTableWidgetItem(str(k)), QTableWidgetItem(f"{relevance[k]:.2f}"),
                      pattern, self._check_item(), self._check_item(), QTableWidgetItem("▶")]
             for c, item in enumerate(cells):
+                item.setToolTip(HEADER_TIPS[c])
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        self._select_row()
         self._filling = False
+
+    def show_focus(self, k: int | None, freqs: np.ndarray | None = None,
+                   pattern: np.ndarray | None = None) -> None:
+        """Select the row of component ``k`` (if it is selected) and draw its spectral
+        ``pattern`` over ``freqs`` in Hz (None: no component in focus)."""
+        self.focused = k
+        self._select_row()
+        self.pattern.show_pattern(k, freqs, pattern)
+
+    def _select_row(self) -> None:
+        if self.focused in self.indices:
+            row = self.indices.index(self.focused)
+            self.table.selectRow(row)
+            self.table.scrollToItem(self.table.item(row, 0))
+        else:
+            self.table.clearSelection()
 
     @staticmethod
     def _check_item() -> QTableWidgetItem:
@@ -95,5 +144,56 @@ class ComponentsPanel(QWidget):
                               item.checkState() == Qt.CheckState.Checked)
 
     def _on_cell_clicked(self, row: int, column: int) -> None:
-        if column == self.PLAY and 0 <= row < len(self.indices):
+        if not 0 <= row < len(self.indices):
+            return
+        self.focus_requested.emit(self.indices[row])
+        if column == self.PLAY:
             self.play_component.emit(self.indices[row])
+
+
+class PatternPlot(QWidget):
+    """The focused component's spectral pattern W[:, k] over frequency in Hz. The title
+    is a label that wraps, not the plot's own: that one would set a minimum width."""
+
+    EMPTY = "Spectral pattern: click a relevance bar or a row to see one"
+    TIP = ("The spectral pattern of the component in focus: the frequencies it holds. "
+           "Row k of H (the activations) says when it sounds.")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.title = QLabel(self.EMPTY)
+        self.title.setWordWrap(True)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setMouseEnabled(False, False)  # a picture to read, not to navigate
+        self.plot.setLabel("bottom", "frequency", units="Hz")
+        self.plot.hideAxis("left")  # the pattern's scale means nothing on its own
+        self.curve = self.plot.plot(pen=pg.mkPen("#1f4e79", width=1.5), fillLevel=0,
+                                    brush=pg.mkBrush(31, 78, 121, 70))
+        for widget in (self, self.title, self.plot):
+            widget.setToolTip(self.TIP)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.title)
+        lay.addWidget(self.plot, 1)
+        self.setMinimumSize(160, 110)
+        self.shown: int | None = None
+
+    def axis(self) -> pg.AxisItem:
+        return self.plot.getAxis("bottom")
+
+    def show_pattern(self, k: int | None, freqs: np.ndarray | None,
+                     pattern: np.ndarray | None) -> None:
+        self.shown = k if pattern is not None else None
+        if self.shown is None:
+            self.curve.setData([], [])
+            self.title.setText(self.EMPTY)
+            return
+        self.curve.setData(np.asarray(freqs, float), np.asarray(pattern, float))
+        top = float(np.max(pattern, initial=0.0)) or 1.0
+        self.plot.setXRange(0, float(freqs[-1]), padding=0)
+        self.plot.setYRange(0, top * 1.05, padding=0)
+        self.title.setText(f"<b>component {k}</b>: spectral pattern")

@@ -6,6 +6,23 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
+LABEL_PX = 12  # the height a tick label of H's axis needs
+BAND_PX = 7  # the least height of the band around the focused row of H
+OVERLAY_RGB = (0, 229, 255)  # cyan: stands out on magma
+
+
+def overlay_rgba(contribution: np.ndarray) -> np.ndarray:
+    """A translucent cyan picture of one component's part of the spectrogram: opaque
+    where it is loudest, clear where it is under 2% of that."""
+    c = np.nan_to_num(np.asarray(contribution, np.float32))
+    peak = float(c.max(initial=0.0))
+    share = np.clip(c / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(c)
+    alpha = np.where(share < 0.02, 0.0, 40 + 190 * np.sqrt(share))
+    rgba = np.empty(c.shape + (4,), np.uint8)
+    rgba[..., :3] = OVERLAY_RGB
+    rgba[..., 3] = alpha.astype(np.uint8)
+    return rgba
+
 
 class TimeViews(pg.GraphicsLayoutWidget):
     hovered = Signal(str)
@@ -34,7 +51,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
             p.addItem(img)
             img.setColorMap(pg.colormap.get("magma"))
         self.plots[1].setLabel("left", "Hz")
-        self.plots[2].setLabel("left", "k")
+        self.plots[2].setLabel("left", "selected k")
         self.plots[3].setLabel("left", "Hz")
         self.plots[3].setLabel("bottom", "time", units="s")
         self.cursors = [pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#2ca02c", width=2))
@@ -47,9 +64,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.region.setZValue(-10)
         self.region.sigRegionChangeFinished.connect(self._on_region)
         self.plots[0].addItem(self.region)
-        self._marks = pg.PlotCurveItem(connect="pairs",
-                                       pen=pg.mkPen(0, 200, 255, 110, width=1))
-        self.plots[2].addItem(self._marks)
+        self._add_focus_items()
         self._pictures: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
         self.spectrum_kind = "log_mag"
@@ -101,15 +116,24 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self._values["spectrum"] = self._values[kind]
         rows = self._values[kind].shape[0]
         if kind == "log_mel":
-            self.plots[1].setTitle("Mel spectrogram (dB), as the classifier sees it")
             self.plots[1].setLabel("left", "mel band")
             height = rows
         else:
-            self.plots[1].setTitle("Spectrogram log(1+|X|)")
             self.plots[1].setLabel("left", "Hz")
             height = self._scale[1] * (rows - 1)
         self.images[0].setRect(0, 0, self._scale[2], height)
         self.plots[1].setYRange(0, height, padding=0)
+        self._show_overlay()
+
+    def _show_spectrum_title(self) -> None:
+        if self.spectrum_kind == "log_mel":
+            title = "Mel spectrogram (dB), as the classifier sees it"
+        else:
+            title = "Spectrogram log(1+|X|)"
+        if self.overlay_on:
+            title += f"; in cyan: component {self.focused}" + (
+                " (silent in this clip)" if self._silent else "")
+        self.plots[1].setTitle(title)
 
     def selected_range(self) -> tuple[float, float]:
         lo, hi = self.region.getRegion()
@@ -132,10 +156,81 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.images[2].setRect(0, 0, self._scale[2], self._scale[1] * (values.shape[0] - 1))
 
     def mark_components(self, indices: list[int]) -> None:
-        """Thin lines across the activations of the selected components (one item)."""
-        ys = np.repeat(np.asarray(indices, float) + 0.5, 2)
-        xs = np.tile([0.0, self._scale[2]], len(indices))
-        self._marks.setData(xs, ys)
+        """Label the selected components on H's left axis (ticks outside the data)."""
+        self._selected = list(indices)
+        self._fit_to_height()
+
+    def _add_focus_items(self) -> None:
+        # the component in focus: a band around its row of H, its share of the spectrogram
+        self._selected: list[int] = []
+        self.focused: int | None = None  # shown, as the session says (show_focus)
+        self._has_overlay = self._silent = False
+        self.focus_band = pg.LinearRegionItem(orientation="horizontal", movable=False,
+                                              brush=pg.mkBrush(0, 229, 255, 25),
+                                              pen=pg.mkPen("#00e5ff", width=1))
+        self.focus_band.setZValue(5)
+        self.focus_band.hide()
+        self.plots[2].addItem(self.focus_band)
+        self.focus_overlay = pg.ImageItem(axisOrder="row-major")
+        self.focus_overlay.setZValue(5)
+        self.focus_overlay.hide()
+        self.plots[1].addItem(self.focus_overlay)
+        axis = self.plots[2].getAxis("left")
+        axis.setTicks([[], []])
+        axis.setToolTip("The numbers of the selected components (relevance above tau); a "
+                        "cyan band marks the component in focus (click a relevance bar "
+                        "or a row of the table)")
+        self.plots[2].vb.sigResized.connect(self._fit_to_height)
+        self.plots[2].vb.sigYRangeChanged.connect(self._fit_to_height)
+
+    def show_focus(self, k: int | None, contribution: np.ndarray | None = None) -> None:
+        """Show component ``k`` (None: none): a band around its row of H and, given its
+        part of the clip ``contribution`` = W[:, k] H[k, :] (F x T), a cyan layer over
+        the log-magnitude spectrogram."""
+        self.focused = k
+        self.focus_band.setVisible(k is not None)
+        self._has_overlay = k is not None and contribution is not None
+        self._silent = self._has_overlay and not np.any(contribution > 0)
+        if self._has_overlay:
+            self.focus_overlay.setImage(overlay_rgba(contribution), autoLevels=False)
+            self.focus_overlay.setRect(0, 0, self._scale[2],
+                                       self._scale[1] * (contribution.shape[0] - 1))
+        self._show_overlay()
+        self.plots[2].setTitle("Component activations H" if k is None else
+                               f"Component activations H: component {k} in the cyan band")
+        self._fit_to_height()
+
+    def _fit_to_height(self, *_args) -> None:
+        """What depends on H's height in pixels: the band (never thinner than BAND_PX:
+        a hundred rows leave one pixel each) and which tick labels fit."""
+        vb = self.plots[2].vb
+        rows_per_px = float(np.diff(vb.viewRange()[1])[0]) / max(vb.height(), 1.0)
+        if self.focused is not None:
+            half = max(0.5, BAND_PX / 2 * rows_per_px)
+            self.focus_band.setRegion((self.focused + 0.5 - half, self.focused + 0.5 + half))
+        self._label_ticks(LABEL_PX * rows_per_px)
+
+    @property
+    def overlay_on(self) -> bool:
+        return self._has_overlay and self.spectrum_kind == "log_mag"
+
+    def _show_overlay(self) -> None:
+        # only over the linear-frequency picture: its rows are the pattern's bins
+        self.focus_overlay.setVisible(self.overlay_on)
+        if self._values:
+            self._show_spectrum_title()
+
+    def _label_ticks(self, need: float) -> None:
+        """A tick per selected component, labelled where the labels fit (``need`` rows
+        apart): the focused one first, then the most relevant."""
+        first = [self.focused] if self.focused is not None else []
+        labelled: list[int] = []
+        for k in first + self._selected:
+            if all(abs(k - j) >= need for j in labelled):
+                labelled.append(k)
+        ticks = [(k + 0.5, str(k) if k in labelled else "")
+                 for k in dict.fromkeys(first + self._selected)]
+        self.plots[2].getAxis("left").setTicks([ticks, []])
 
     def time_axis(self) -> pg.AxisItem:
         """The one time axis, under the last view."""

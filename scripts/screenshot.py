@@ -3,6 +3,9 @@ when no clip is given (run under Xvfb):
 
     xvfb-run -a -s "-screen 0 1700x1100x24" python scripts/screenshot.py \
         --bundle B --clip CLIP --size 1600x1000 --out docs/main_window.png
+
+``--focus K`` looks at component K (``--focus top``: the most relevant one) before the
+picture is taken.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from l2i_desktop.linking import connect_linking
 from l2i_desktop.main_window import MainWindow
 
 
@@ -23,12 +27,16 @@ def main() -> int:
     ap.add_argument("--clip", type=Path, default=None, help="none: the welcome page")
     ap.add_argument("--tau", type=float, default=0.3)
     ap.add_argument("--target", default=None, help="class to explain (default: the top one)")
+    ap.add_argument("--focus", default=None, help="component to look at, or 'top'")
     ap.add_argument("--size", default="1360x940", help="window size, WIDTHxHEIGHT")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     app = QApplication(sys.argv[:1])
     win = MainWindow(a.bundle)
     win.resize(*map(int, a.size.split("x")))
+    # the window links its views itself once it calls this; a second call does nothing
+    connect_linking(win.session, win.views, win.relevance, win.components,
+                    win.statusBar().showMessage)
     win.show()
     if a.clip is not None:
         win.open_clip(a.clip)
@@ -55,6 +63,8 @@ def main() -> int:
         if s.explanation is not None and abs(s.explanation.threshold - a.tau) < 1e-6 \
                 and s.explanation.target == wanted and win.shown == s.clip.source:
             timer.stop()
+            if a.focus is not None:
+                s.focus(s.explanation.selected[0] if a.focus == "top" else int(a.focus))
             QTimer.singleShot(500, finish)
 
     def finish() -> None:
