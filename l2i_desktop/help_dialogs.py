@@ -92,7 +92,8 @@ def shortcuts(window: QMainWindow) -> list[tuple[str, str]]:
 
 
 def show_shortcuts(window: QMainWindow) -> QDialog:
-    rows = shortcuts(window) + [("+ / -", "Relevance plot: tau up or down by 0.01"),
+    rows = shortcuts(window) + [("+ / - or Up / Down",
+                                 "Relevance plot: tau up or down by 0.01"),
                                 ("Wheel", "Views: zoom in time")]
     dialog, lay, buttons = _dialog(window, "Keyboard shortcuts", (480, 520))
     table = QTableWidget(len(rows), 2)

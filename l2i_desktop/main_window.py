@@ -26,6 +26,7 @@ from l2i_desktop.audio import Player
 from l2i_desktop.export import export_view_png
 from l2i_desktop.host import Host
 from l2i_desktop.layout import build_layout
+from l2i_desktop.linking import connect_linking
 from l2i_desktop.manifest_dialog import ManifestDialog
 from l2i_desktop.menus import add_file_extras, add_view_kinds, build_menus, declare
 from l2i_desktop.model import ClipResult, ClipSource, Session
@@ -71,6 +72,8 @@ class MainWindow(OpeningMixin, QMainWindow):
         self._follow_session()  # first: tools that follow it draw over the window's views
         self.tools = {name: install(self.host) for name, install in TOOLS}
         self._connect_views()
+        connect_linking(self.session, self.views, self.relevance, self.components,
+                        self.statusBar().showMessage)  # bars, rows, H and tau, linked
         self.set_has_clip(False)
         self._show_tau(self.session.tau)
         if self.settings.geometry() is not None:
@@ -170,8 +173,10 @@ class MainWindow(OpeningMixin, QMainWindow):
     def _render(self) -> None:
         s = self.session
         if s.clip is not None:
+            exp = s.explanation
             self.worker.submit(RENDER, jobs.render, s.explainer, s.clip.analysis,
-                               s.active_components(), s.clip.levels, done=self._rendered)
+                               s.active_components(), s.clip.levels,
+                               done=lambda p: self._rendered(p, exp))
 
     # ---- results into the session --------------------------------------------------
     def _bundle_opened(self, result: jobs.BundleResult) -> None:
@@ -202,11 +207,10 @@ class MainWindow(OpeningMixin, QMainWindow):
         if list(played) != self.session.active_components():
             self._render()  # mute or solo changed while it was computed (a quick redo)
 
-    def _rendered(self, p: jobs.Pictured) -> None:
-        # a toggle made just before a new explanation arrived is stale: drop it
-        exp = self.session.explanation
-        if exp is not None and set(p.result.indices) <= set(exp.selected):
-            self.session.set_rendering(p.result, p.picture)
+    def _rendered(self, p: jobs.Pictured, exp) -> None:
+        s = self.session  # stale if the explanation or the choice moved on meanwhile
+        if exp is s.explanation and list(p.result.indices) == s.active_components():
+            s.set_rendering(p.result, p.picture)
 
     # ---- the session, shown --------------------------------------------------------
     def _on_bundle(self, explainer) -> None:
@@ -372,21 +376,6 @@ class MainWindow(OpeningMixin, QMainWindow):
         dialog.open()
 
     # ---- lifetime ---------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        if any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if not paths:
-            return
-        p = paths[0]
-        if p.suffix == ".l2i" or (p.is_dir() and (p / "manifest.json").is_file()):
-            self.open_bundle_asking(p)
-        else:
-            self.open_clip(p)
-        event.acceptProposedAction()
-
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if not self.recordings.may_drop():
             event.ignore()

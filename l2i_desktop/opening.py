@@ -14,7 +14,8 @@ AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
 
 
 class OpeningMixin:
-    """Mixed into ``MainWindow``: needs ``open_clip``, ``open_bundle`` and ``settings``."""
+    """Mixed into ``MainWindow``: needs ``open_clip``, ``open_bundle`` and ``settings``;
+    also takes files dropped on the window."""
 
     def open_bundle_asking(self, path: Path) -> None:
         """A bundle whose classifier is Python code opens only if the user agrees to run
@@ -46,3 +47,18 @@ class OpeningMixin:
         if path:
             p = Path(path)
             self.open_bundle_asking(p.parent if p.name == "manifest.json" else p)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        p = paths[0]
+        if p.suffix == ".l2i" or (p.is_dir() and (p / "manifest.json").is_file()):
+            self.open_bundle_asking(p)
+        else:
+            self.open_clip(p)
+        event.acceptProposedAction()
