@@ -262,6 +262,11 @@ class MainWindow(OpeningMixin, QMainWindow):
         self.views.mark_components(exp.selected)
 
     def _on_rendering(self, rendering) -> None:
+        exp = self.session.explanation
+        self.views.note_interpretation(
+            None if rendering.indices or exp is None else
+            f"no component above tau = {exp.threshold:.2f}; lower tau" if not exp.selected
+            else "every selected component is muted")
         if self.session.picture is not None:
             self.views.show_interpretation(self.session.picture, rendering.log_mag)
         if self.player.is_playing and self.session.playing in ("interpretation", "residual"):

@@ -155,6 +155,12 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.images[2].setImage(picture, autoLevels=False)
         self.images[2].setRect(0, 0, self._scale[2], self._scale[1] * (values.shape[0] - 1))
 
+    def note_interpretation(self, note: str | None) -> None:
+        """Say in the Interpretation view's title why it is silent (None: its usual
+        title)."""
+        self.plots[3].setTitle("Interpretation" if not note else
+                               f"<span style='color:#b00020'>Interpretation: {note}</span>")
+
     def mark_components(self, indices: list[int]) -> None:
         """Label the selected components on H's left axis (ticks outside the data)."""
         self._selected = list(indices)

@@ -60,7 +60,9 @@ def describe(t: Trust, classes: list[str], selected: int, tau: float) -> tuple[s
         removed = (f"Removing {these}{played} changes <b>{name}</b> no more than removing "
                    f"{n} random ones ({t.p:.2f} to {t.p_removed:.2f}; random: "
                    f"{t.p_random:.2f}).")
-    return t.verdict, f"<b>{title}</b> {removed} {alone}"
+    hint = "" if t.verdict == "good" else \
+        " Lower tau to include more of the evidence, or look at another class."
+    return t.verdict, f"<b>{title}</b> {removed} {alone}{hint}"
 
 
 class TrustView(QLabel):

@@ -113,3 +113,26 @@ def test_every_control_of_the_main_window_has_a_tooltip(qtbot, window):
     for widget in (*window.buttons.values(), window.tau_slider, window.predictions.combo,
                    window.trust_view):
         assert widget.toolTip(), widget.objectName()
+
+
+def test_an_empty_explanation_is_said_in_the_views(qtbot, window, esc10_clip):
+    _analysed(qtbot, window, esc10_clip)
+    for k in window.session.explanation.selected:
+        window.components.set_checked(k, window.components.MUTE, True)
+    qtbot.waitUntil(lambda: "muted" in window.views.plots[3].titleLabel.text, timeout=TIMEOUT)
+    window.menu_actions["undo"].trigger()  # one component plays again: the usual title
+    qtbot.waitUntil(lambda: window.views.plots[3].titleLabel.text == "Interpretation",
+                    timeout=TIMEOUT)
+
+
+def test_every_control_in_the_window_has_a_tooltip(qtbot, window, esc10_clip):
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QComboBox
+
+    _analysed(qtbot, window, esc10_clip)
+    central = window.centralWidget()
+    missing = [w.objectName() or w.text() if hasattr(w, "text") else type(w).__name__
+               for kind in (QAbstractButton, QAbstractSlider, QComboBox)
+               for w in central.findChildren(kind)
+               if w.isVisibleTo(window) and not w.toolTip()
+               and not isinstance(w.parent(), QAbstractSlider)]
+    assert missing == []
