@@ -46,11 +46,10 @@ class BundleResult:
     patterns: list[QImage]  # a tiny picture of each component's spectral pattern
 
 
-def open_bundle(path: Path, previous: Explainer | None = None,
-                trust_code: bool = False) -> BundleResult:
+def open_bundle(path: Path, trust_code: bool = False) -> BundleResult:
+    """The previous model is closed later, by a job queued after every job that may
+    still use it (MainWindow._bundle_opened)."""
     explainer = Explainer(load_bundle(path, trust_code=trust_code))
-    if previous is not None:
-        previous.close()  # its hooks must not stay on a model nobody uses
     W = explainer.bundle.W.cpu().numpy()
     return BundleResult(explainer, [pattern_image(W[:, k]) for k in range(W.shape[1])])
 

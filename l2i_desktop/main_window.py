@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
 from engine.runtime.errors import L2IError
@@ -27,7 +27,6 @@ from l2i_desktop.export import export_view_png
 from l2i_desktop.host import Host
 from l2i_desktop.layout import build_layout
 from l2i_desktop.linking import connect_linking
-from l2i_desktop.manifest_dialog import ManifestDialog
 from l2i_desktop.menus import add_file_extras, add_view_kinds, build_menus, declare
 from l2i_desktop.model import ClipResult, ClipSource, Session
 from l2i_desktop.opening import OpeningMixin
@@ -127,18 +126,8 @@ class MainWindow(OpeningMixin, QMainWindow):
     def open_bundle(self, path: Path, trust_code: bool = False) -> None:
         """``trust_code``: the bundle's classifier may run its own Python code."""
         self.statusBar().showMessage(f"loading bundle {Path(path).name}...")
-        self.worker.submit(BUNDLE, jobs.open_bundle, Path(path), self.session.explainer,
-                           trust_code, done=self._bundle_opened)
-
-    def show_training_wizard(self):
-        from l2i_desktop.wizard import TrainWizard  # loaded on first use only
-
-        wizard = TrainWizard(self)
-        # a bundle trained here runs only code the user already trusted in the wizard
-        wizard.open_bundle.connect(lambda p: self.open_bundle(p, trust_code=True))
-        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        wizard.open()
-        return wizard
+        self.worker.submit(BUNDLE, jobs.open_bundle, Path(path), trust_code,
+                           done=self._bundle_opened)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -184,7 +173,11 @@ class MainWindow(OpeningMixin, QMainWindow):
         pending = self._pending_clip or (self.session.clip.path if self.session.clip
                                          else None)
         self._pending_clip = None
+        previous = self.session.explainer
         self.session.set_bundle(result.explainer)
+        if previous is not None:  # its hooks must not stay on a model nobody uses; after
+            # the jobs already queued with it (FIFO), so none of them finds it closed
+            self.worker.submit(Lane(f"close-{id(previous)}"), previous.close)
         if pending is not None:  # the same clip again, through the new model
             self.open_clip(pending)
 
@@ -194,11 +187,19 @@ class MainWindow(OpeningMixin, QMainWindow):
         self._new_clip = True
         self.session.set_clip(clip)
         self._new_clip = False
-        exp, s = clip.explanation, self.session
+        self._resync()
+
+    def _resync(self) -> None:
+        """After an analysis (done or failed), which superseded the explanations and
+        renderings asked for meanwhile: ask again for what the choices say now."""
+        s = self.session
+        if s.explanation is None or s.rendering is None:
+            return
+        exp = s.explanation
         if abs(exp.threshold - s.tau) > 1e-9 or exp.target != s.explained_class():
             self._explain()  # tau or the class changed while it was being analysed
         elif list(s.rendering.indices) != s.active_components():
-            self._render()  # mute or solo (of the same recording) made meanwhile
+            self._render()  # mute or solo made meanwhile
 
     def _explained(self, p: jobs.Pictured) -> None:
         self.error_label.setText("")
@@ -304,6 +305,7 @@ class MainWindow(OpeningMixin, QMainWindow):
 
     def analysis_failed(self, message: str) -> None:
         self.show_error(message)
+        self._resync()
         if self.session.clip is None:  # nothing to show: the ways to start
             self.pages.setCurrentIndex(0)
 
@@ -371,14 +373,6 @@ class MainWindow(OpeningMixin, QMainWindow):
                                                   self.settings.last_folder())
         if folder:
             self.export_to(Path(folder))
-
-    def show_manifest(self) -> None:
-        if self.session.explainer is None:
-            self.show_error("No bundle is open.")
-            return
-        dialog = ManifestDialog(self.session.explainer.bundle, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
 
     # ---- lifetime ---------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name

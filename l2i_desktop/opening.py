@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine.bundles.bundle import read_manifest
 from engine.runtime.errors import L2IError
+from l2i_desktop.manifest_dialog import ManifestDialog
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.mp3 *.aiff *.opus);;All files (*)"
 
 
 class OpeningMixin:
-    """Mixed into ``MainWindow``: needs ``open_clip``, ``open_bundle`` and ``settings``;
-    also takes files dropped on the window."""
+    """Mixed into ``MainWindow``: needs ``open_clip``, ``open_bundle``, ``session`` and
+    ``settings``; also takes files dropped on the window, and opens the training wizard
+    and the manifest."""
 
     def open_bundle_asking(self, path: Path) -> None:
         """A bundle whose classifier is Python code opens only if the user agrees to run
@@ -62,3 +65,21 @@ class OpeningMixin:
         else:
             self.open_clip(p)
         event.acceptProposedAction()
+
+    def show_training_wizard(self):
+        from l2i_desktop.wizard import TrainWizard  # loaded on first use only
+
+        wizard = TrainWizard(self)
+        # a bundle trained here runs only code the user already trusted in the wizard
+        wizard.open_bundle.connect(lambda p: self.open_bundle(p, trust_code=True))
+        wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        wizard.open()
+        return wizard
+
+    def show_manifest(self) -> None:
+        if self.session.explainer is None:
+            self.show_error("No bundle is open.")
+            return
+        dialog = ManifestDialog(self.session.explainer.bundle, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()

@@ -136,3 +136,20 @@ def test_every_control_in_the_window_has_a_tooltip(qtbot, window, esc10_clip):
                if w.isVisibleTo(window) and not w.toolTip()
                and not isinstance(w.parent(), QAbstractSlider)]
     assert missing == []
+
+
+def test_a_restored_tau_is_said(qtbot, tiny_bundle, tmp_path):
+    from test_main_window import fresh_settings
+
+    from l2i_desktop.main_window import MainWindow
+
+    settings = fresh_settings(tmp_path)
+    settings.set_tau(0.49)
+    win = MainWindow(tiny_bundle, settings)
+    qtbot.addWidget(win)
+    try:
+        qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
+        assert "tau 0.49 restored from your last session" in win.statusBar().currentMessage()
+        assert win.tau_slider.value() == 49
+    finally:
+        win.close()
