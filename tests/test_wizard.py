@@ -163,7 +163,7 @@ def test_the_train_menu_opens_the_wizard_and_its_bundle_opens(qtbot, tmp_path, t
     assert wizard.currentPage() is wizard.data_page
     wizard.open_bundle.emit(tiny_bundle)  # what "Open in the main window" sends
     qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
-    assert win.explainer.bundle.path == tiny_bundle
+    assert win.session.explainer.bundle.path == tiny_bundle
     wizard.close()
     win.close()
 

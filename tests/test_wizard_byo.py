@@ -100,7 +100,7 @@ def _main_window_asks_before_running_code(qtbot, tmp_path, bundle: Path, monkeyp
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     win.open_bundle_asking(bundle)
     qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
-    assert win.explainer.bundle.classifier_input == "waveform" and len(asked) == 2
+    assert win.session.explainer.bundle.classifier_input == "waveform" and len(asked) == 2
     win.close()
 
 
