@@ -154,10 +154,10 @@ class MainWindow(OpeningMixin, QMainWindow):
         s = self.session
         if s.clip is None or s.explainer is None:
             return
-        c = s.choices
-        self.worker.submit(EXPLAIN, jobs.explain, s.explainer, s.clip.analysis,
+        c, analysis = s.choices, s.clip.analysis
+        self.worker.submit(EXPLAIN, jobs.explain, s.explainer, analysis,
                            s.explained_class(), c.tau, s.clip.levels, c.muted, c.soloed,
-                           done=self._explained)
+                           done=lambda p: self._explained(p, analysis))
 
     def _render(self) -> None:
         s = self.session
@@ -201,7 +201,9 @@ class MainWindow(OpeningMixin, QMainWindow):
         elif list(s.rendering.indices) != s.active_components():
             self._render()  # mute or solo made meanwhile
 
-    def _explained(self, p: jobs.Pictured) -> None:
+    def _explained(self, p: jobs.Pictured, analysis) -> None:
+        if self.session.clip is None or self.session.clip.analysis is not analysis:
+            return  # of the clip before: asked while the new one was being analysed
         self.error_label.setText("")
         self.session.set_explanation(p.result, p.rendering, p.picture)
         played = p.rendering.indices if p.rendering is not None else p.result.selected

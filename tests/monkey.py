@@ -174,6 +174,7 @@ class Monkey:
             assert (muted == Qt.CheckState.Checked) == (k in c.muted)
             assert (soloed == Qt.CheckState.Checked) == (k in c.soloed)
         assert list(s.rendering.indices) == s.active_components(), "the audio is the choice"
+        assert len(s.rendering.interpretation) == s.clip.analysis.n_samples, "of this clip"
         assert abs(win.relevance.tau_line.value() - exp.threshold) < 1e-9
         lo, hi = win.views.selected_range()
         want = c.region or (0.0, s.clip.duration_s)
