@@ -2,9 +2,11 @@
 
 Plain functions, no widgets of their own: each writes atomically
 (``engine.runtime.atomic``), returns what it wrote, and turns any failure into one
-``ExportError`` line. ``export_audio`` and the CSV writers touch no Qt object
-and may run on a worker thread; ``export_view_png`` grabs a widget and must run on the
-GUI thread.
+``ExportError`` line naming the file. ``export_audio`` writes all its files into a hidden
+folder first and moves them into place only when every one was written, so a full or
+read-only disk leaves the export folder as it was. ``export_audio`` and the CSV writers
+touch no Qt object and may run on a worker thread; ``export_view_png`` grabs a widget
+and must run on the GUI thread.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,8 +72,49 @@ def _write_text(path: str | os.PathLike, text: str) -> Path:
     return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline=""))
 
 
-def _write_wave(path: Path, wave: np.ndarray, rate: int) -> Path:
-    return _atomic(path, lambda tmp: save_audio(tmp, wave, rate))
+class _Stage:
+    """Files written into a hidden folder inside the export folder, then moved into place
+    together (``commit``): a full or read-only disk fails while staging, and the export
+    folder is left as it was. Errors name the file the user asked for."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            self.root = Path(tempfile.mkdtemp(prefix=".l2i-export-", dir=folder))
+        except OSError as exc:
+            raise ExportError(f"cannot write into {folder}: {_reason(exc)}") from None
+        self.names: list[str] = []
+
+    def write(self, name: str, write: Callable[[Path], Any]) -> None:
+        tmp = self.root / name
+        try:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            write(tmp)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # on the disk before it takes the user's name
+            finally:
+                os.close(fd)
+        except L2IError as exc:
+            raise ExportError(f"cannot write {self.folder / name}: {exc}") from None
+        except (OSError, RuntimeError, ValueError, TypeError) as exc:
+            raise ExportError(f"cannot write {self.folder / name}: {_reason(exc)}") from None
+        self.names.append(name)
+
+    def commit(self) -> list[Path]:
+        out = []
+        for name in self.names:
+            final = self.folder / name
+            _folder(final.parent)
+            try:
+                os.replace(self.root / name, final)  # same file system: one step each
+            except OSError as exc:
+                raise ExportError(f"cannot write {final}: {_reason(exc)}") from None
+            out.append(final)
+        return out
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _check_consistent(explainer: Explainer, analysis: Analysis, explanation: Explanation,
@@ -108,7 +153,8 @@ def component_name(k: int, n_components: int) -> str:
 
 def export_audio(folder: str | os.PathLike, explainer: Explainer, clip: Any,
                  explanation: Explanation, rendering: Rendering | None,
-                 native_rate: int | None = None) -> list[Path]:
+                 native_rate: int | None = None,
+                 texts: dict[str, str] | None = None) -> list[Path]:
     """Write interpretation.wav (the active components, as ``rendering`` says), residual.wav
     and components/component_KKK.wav for every selected component of ``explanation``.
 
@@ -117,7 +163,8 @@ def export_audio(folder: str | os.PathLike, explainer: Explainer, clip: Any,
     ``native_rate`` (e.g. the source file's rate) when given. Component files left over
     from an earlier export into the same folder, of components not selected now, are
     removed so that the folder describes one explanation. Returns the written paths:
-    interpretation, residual, then the components, most relevant first.
+    interpretation, residual, then the components, most relevant first, then ``texts``
+    (name -> content, written with them, all or none).
     """
     analysis: Analysis = clip.analysis
     _check_consistent(explainer, analysis, explanation, rendering)
@@ -138,18 +185,26 @@ def export_audio(folder: str | os.PathLike, explainer: Explainer, clip: Any,
     if missing:
         waves |= explainer.component_audio(analysis, missing)
 
-    written = [
-        _write_wave(folder / "interpretation.wav",
-                    _at_rate(rendering.interpretation, rate, out_rate, length), out_rate),
-        _write_wave(folder / "residual.wav",
-                    _at_rate(rendering.residual, rate, out_rate, length), out_rate),
-    ]
-    comp_dir = _folder(folder / COMPONENTS_DIR)
+    def wave_writer(wave: np.ndarray) -> Callable[[Path], Any]:
+        return lambda tmp: save_audio(tmp, _at_rate(wave, rate, out_rate, length), out_rate)
+
     n_components = explainer.bundle.k
     names = {component_name(k, n_components) for k in selected}
-    for k in selected:
-        written.append(_write_wave(comp_dir / component_name(k, n_components),
-                                   _at_rate(waves[k], rate, out_rate, length), out_rate))
+    stage = _Stage(folder)
+    try:
+        stage.write("interpretation.wav", wave_writer(rendering.interpretation))
+        stage.write("residual.wav", wave_writer(rendering.residual))
+        for k in selected:
+            stage.write(f"{COMPONENTS_DIR}/{component_name(k, n_components)}",
+                        wave_writer(waves[k]))
+        for name, text in (texts or {}).items():
+            stage.write(name, lambda tmp, t=text: tmp.write_text(t, encoding="utf-8",
+                                                                 newline=""))
+        _folder(folder / COMPONENTS_DIR)
+        written = stage.commit()
+    finally:
+        stage.remove()
+    comp_dir = folder / COMPONENTS_DIR
     for old in comp_dir.glob("component_*.wav"):
         if old.name not in names:
             try:
@@ -165,6 +220,17 @@ def _csv(rows: list[list[Any]]) -> str:
     return buf.getvalue()
 
 
+def export_all(folder: str | os.PathLike, explainer: Explainer, clip: Any,
+               explanation: Explanation, rendering: Rendering | None,
+               frame_seconds: float) -> list[Path]:
+    """``export_audio`` plus relevance.csv and activations.csv, all moved into ``folder``
+    together: a disk that fills up or refuses leaves the folder as it was."""
+    analysis = clip.analysis
+    texts = {"relevance.csv": relevance_csv(analysis.classes, explanation),
+             "activations.csv": activations_csv(analysis, frame_seconds)}
+    return export_audio(folder, explainer, clip, explanation, rendering, texts=texts)
+
+
 def export_relevance_csv(path: str | os.PathLike, classes: list[str],
                          explanation: Explanation) -> Path:
     """component,relevance,selected for all K components, most relevant first.
@@ -172,6 +238,10 @@ def export_relevance_csv(path: str | os.PathLike, classes: list[str],
     ``selected`` is 1 for the components the explanation selected (relevance > tau), else
     0. ``classes`` is the bundle's class list: the explained class must be one of them.
     """
+    return _write_text(path, relevance_csv(classes, explanation))
+
+
+def relevance_csv(classes: list[str], explanation: Explanation) -> str:
     if not 0 <= int(explanation.target) < len(classes):
         raise ExportError(f"the explained class {explanation.target} is not one of the "
                           f"{len(classes)} classes of the bundle")
@@ -180,19 +250,23 @@ def export_relevance_csv(path: str | os.PathLike, classes: list[str],
     rows: list[list[Any]] = [["component", "relevance", "selected"]]
     for k in np.argsort(-r, kind="stable"):
         rows.append([int(k), f"{r[k]:.9g}", int(int(k) in chosen)])
-    return _write_text(path, _csv(rows))
+    return _csv(rows)
 
 
 def export_activations_csv(path: str | os.PathLike, analysis: Analysis,
                            frame_seconds: float) -> Path:
     """time_s,h_0,...,h_{K-1}: one row per STFT frame (time = frame centre)."""
+    return _write_text(path, activations_csv(analysis, frame_seconds))
+
+
+def activations_csv(analysis: Analysis, frame_seconds: float) -> str:
     H = analysis.H.detach().cpu().numpy() if hasattr(analysis.H, "detach") \
         else np.asarray(analysis.H)
     K, T = H.shape
     rows: list[list[Any]] = [["time_s"] + [f"h_{k}" for k in range(K)]]
     for t in range(T):
         rows.append([f"{t * frame_seconds:.6f}"] + [f"{v:.9g}" for v in H[:, t]])
-    return _write_text(path, _csv(rows))
+    return _csv(rows)
 
 
 def export_view_png(path: str | os.PathLike, widget: Any) -> Path:

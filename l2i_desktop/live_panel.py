@@ -45,6 +45,8 @@ DEFAULT_HOP_S = 0.5
 class LiveRecorder(Recorder):
     """A Recorder whose audio callback also copies each block into ``ring``."""
 
+    source = "live"
+
     def __init__(self, window_s: float, sample_rate: int = 44100,
                  parent: QObject | None = None) -> None:
         super().__init__(sample_rate, parent)
@@ -214,10 +216,11 @@ class LivePanel(QToolBar):
         axis.setTicks(None)
         axis.setLabel("time", units="s")
         if len(take):
+            on_disk = self.recorder.last_take  # removed once saved or discarded
             if analyse and host.session.explainer is not None:
-                host.recordings.analyse(take, self.recorder.sample_rate)
+                host.recordings.analyse(take, self.recorder.sample_rate, take=on_disk)
             else:
-                host.recordings.keep_unsaved(take, self.recorder.sample_rate)
+                host.recordings.keep_unsaved(take, self.recorder.sample_rate, take=on_disk)
         self._update()
         self.live_changed.emit(False)
         return take

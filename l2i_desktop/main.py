@@ -24,19 +24,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     start_logging()  # before anything that may log: the audio backends, the window
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from l2i_desktop.main_window import MainWindow
+    from l2i_desktop.recovery_dialog import after_start
+    from l2i_desktop.settings import Settings
     from resources import default_bundle_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    win = MainWindow(args.bundle or default_bundle_path())
+    settings = Settings()  # an unreadable file is replaced by the defaults here
+    win = MainWindow(args.bundle or default_bundle_path(), settings)
     if args.bundle is None and default_bundle_path() is None:
         win.show_error("No default model ships with this version yet: "
                        "Bundle > Open bundle... or start with --bundle PATH.")
     if args.clip is not None:
         win.open_clip(args.clip)
     win.show()
+    # once the window is drawn: the settings note, then takes a crash left behind
+    QTimer.singleShot(0, lambda: after_start(win, settings))
     return app.exec()
 
 

@@ -30,6 +30,7 @@ from engine.dsp.audio import save_audio
 from engine.runtime.atomic import write_atomically
 from engine.runtime.errors import AudioError
 from l2i_desktop.recorder import Recorder
+from l2i_desktop.recovery import Take
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class RecordDialog(QDialog):
         self.setWindowTitle("Record a clip")
         self.recorder = recorder if recorder is not None else Recorder(sample_rate, self)
         self._wave: np.ndarray | None = None
+        self.take: Take | None = None  # the recovery file of the last take
         self.saved = False
         self._rate = self.recorder.sample_rate
         self._build()
@@ -158,6 +160,7 @@ class RecordDialog(QDialog):
             return False
         self._show(f"saved {Path(path).name}")
         self.saved = True
+        self._drop_take()  # the saved file is the copy now
         return True
 
     def done(self, result: int) -> None:  # accept, reject and closing all end here
@@ -166,6 +169,9 @@ class RecordDialog(QDialog):
                 self.stop_recording()
             else:
                 self.recorder.stop()
+                self._drop_take(self.recorder.last_take)
+        if result != QDialog.DialogCode.Accepted or self._wave is None:
+            self._drop_take()  # cancelled: the take is not wanted
         super().done(result)
 
     def device_name(self) -> str:
@@ -179,20 +185,35 @@ class RecordDialog(QDialog):
 
     @staticmethod
     def get_recording(parent: QWidget | None = None, device_name: str = "",
-                      with_saved: bool = False) -> tuple:
+                      with_saved: bool = False, with_take: bool = False) -> tuple:
         """Run the dialog; (recording or None, the input device it was set to), and with
-        ``with_saved`` whether the recording was saved to a file from the dialog."""
+        ``with_saved`` whether the recording was saved to a file from the dialog, with
+        ``with_take`` its recovery file (the caller discards it once it is saved)."""
         dialog = RecordDialog(parent)
         dialog.choose_device(device_name)
         try:
             ok = dialog.exec() == QDialog.DialogCode.Accepted
             out = ((dialog.recorded() if ok else None), dialog.device_name())
-            return (*out, dialog.saved) if with_saved else out
+            out = (*out, dialog.saved) if with_saved else out
+            if not with_take:
+                dialog._drop_take()  # nobody would remove it later
+            return (*out, dialog.take) if with_take else out
         finally:
             dialog.deleteLater()
 
     # ---- internals --------------------------------------------------------------------
+    def _drop_take(self, take: Take | None = None) -> None:
+        take = take if take is not None else self.take
+        if take is not None:
+            take.discard()
+        if take is self.take:
+            self.take = None
+
     def _keep(self, wave: np.ndarray) -> None:
+        new = self.recorder.last_take if len(wave) else None
+        if new is not self.take:
+            self._drop_take()  # the take before this one is not wanted any more
+        self.take = new
         self.saved = False  # a new take: not on disk yet
         self._rate = self.recorder.sample_rate
         self._wave = wave if len(wave) else None

@@ -6,6 +6,11 @@ the UI thread by a QTimer. Without PortAudio or an input device, ``available`` i
 and ``start`` reports one line through ``error`` instead of raising. A stream that ends
 by itself (the device went away) ends the recording with ``error``; what was recorded
 until then is kept and returned by ``stop()``.
+
+Each take is also written to disk as it is recorded (``l2i_desktop.recovery``): the UI
+thread's timer hands new blocks to a ``TakeWriter``, whose thread writes them. After
+``stop()``, ``last_take`` is that file (or None), to be discarded once the recording is
+saved or dropped.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+
+from l2i_desktop import recovery
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,7 @@ class Recorder(QObject):
     level = Signal(float)  # dBFS of the newest samples, ~20 times a second while recording
     error = Signal(str)
     recording_changed = Signal(bool)
+    source = "record"  # what the recovery file says this take came from
 
     def __init__(self, sample_rate: int = 44100, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +69,10 @@ class Recorder(QObject):
         self._ended = -1  # is not taken for the end of the current one
         self._stream = None
         self._result = np.zeros(0, np.float32)
+        self.spool_folder: Path | None = recovery.recordings_dir()  # None: no disk copy
+        self.last_take: recovery.Take | None = None
+        self._writer: recovery.TakeWriter | None = None
+        self._spooled = 0  # chunks already handed to the writer
         self._timer = QTimer(self)
         self._timer.setInterval(LEVEL_INTERVAL_MS)
         self._timer.timeout.connect(self._tick)
@@ -161,6 +174,9 @@ class Recorder(QObject):
             self.error.emit(f"cannot record from {name}: {errors[-1] if errors else '?'}")
             return False
         self._stream = stream
+        self.last_take = None
+        self._spooled = 0
+        self._writer = recovery.open_writer(self.spool_folder, self.sample_rate, self.source)
         self._timer.start()
         self.recording_changed.emit(True)
         return True
@@ -210,9 +226,22 @@ class Recorder(QObject):
         except Exception:
             log.warning("closing the input stream failed", exc_info=True)
 
+    def _spool(self) -> None:
+        """Hand the blocks recorded since the last call to the writer (UI thread)."""
+        if self._writer is None:
+            return
+        with self._lock:
+            new = self._chunks[self._spooled:]
+            self._spooled = len(self._chunks)
+        for chunk in new:
+            self._writer.append(chunk)
+
     def _collect(self) -> None:
+        self._spool()
         with self._lock:
             chunks, self._chunks = self._chunks, []
+        writer, self._writer = self._writer, None
+        self.last_take = writer.close() if writer is not None else None
         self._result = (np.concatenate(chunks).astype(np.float32, copy=False) if chunks
                         else np.zeros(0, np.float32))
 
@@ -261,4 +290,5 @@ class Recorder(QObject):
             self.error.emit(f"recording stopped: the input device went away "
                             f"({len(self._result) / self.sample_rate:.1f} s kept)")
             return
+        self._spool()
         self.level.emit(dbfs(self._newest(int(LEVEL_WINDOW_S * self.sample_rate))))

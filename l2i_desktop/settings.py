@@ -1,10 +1,20 @@
-"""What the app remembers between runs, beside the views it belongs to."""
+"""What the app remembers between runs, beside the views it belongs to.
+
+Qt writes the settings file through a temporary file renamed over it (QSaveFile), so a
+crash leaves the old file or the new one (``tests/test_settings_recovery.py`` kills a
+writer mid-sync). A file Qt cannot parse (garbage bytes) is moved aside to
+``<name>.corrupt`` and the defaults are used; ``reset_note`` says so once.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
+
+log = logging.getLogger(__name__)
 
 MAX_RECENT = 8
 
@@ -12,6 +22,28 @@ MAX_RECENT = 8
 class Settings:
     def __init__(self, store: QSettings | None = None) -> None:
         self.store = store or QSettings("l2i-desktop", "L2I Desktop")
+        self.reset_note = ""  # one line for the user when the file was unreadable
+        self._check()
+
+    def _check(self) -> None:
+        self.store.allKeys()  # the file is read (and its status set) on first use
+        if self.store.status() != QSettings.Status.FormatError:
+            return
+        path = Path(self.store.fileName())
+        aside = path.with_name(path.name + ".corrupt")
+        try:
+            os.replace(path, aside)
+            kept = f"; the unreadable file is kept as {aside}"
+        except OSError as exc:
+            log.warning("cannot move the unreadable settings %s aside: %s", path, exc)
+            kept = ""
+        log.warning("the settings file %s was unreadable: starting from the defaults", path)
+        fresh = QSettings(str(path), self.store.format())
+        fresh.clear()
+        fresh.sync()
+        self.store = fresh
+        self.reset_note = (f"Your settings could not be read ({path} was damaged): "
+                           f"the defaults are used{kept}.")
 
     def recent_files(self) -> list[Path]:
         value = self.store.value("recent_files", [])
