@@ -139,13 +139,10 @@ def component(explainer: Explainer, analysis: Analysis, k: int) -> np.ndarray:
 
 def export_data(folder: Path, explainer: Explainer, clip: ClipResult, explanation: Explanation,
                 rendering: Rendering) -> list[Path]:
-    """Audio (interpretation, residual, each selected component) and the CSVs."""
+    """Audio (interpretation, residual, each selected component) and the CSVs, moved
+    into ``folder`` together (export.export_all)."""
     from l2i_desktop import export
 
-    written = export.export_audio(folder, explainer, clip, explanation, rendering)
-    written.append(export.export_relevance_csv(folder / "relevance.csv",
-                                               clip.analysis.classes, explanation))
     cfg = explainer.cfg
-    written.append(export.export_activations_csv(folder / "activations.csv", clip.analysis,
-                                                 cfg.hop_length / cfg.sample_rate))
-    return written
+    return export.export_all(folder, explainer, clip, explanation, rendering,
+                             cfg.hop_length / cfg.sample_rate)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from engine.bundles.bundle import save_bundle
+from l2i_desktop.saving import save_bundle_to
 from l2i_desktop.wizard.runner import TaskRunner
 
 
@@ -129,7 +129,7 @@ class ResultsPage(QWizardPage):
         """Write the evaluated bundle (a .l2i archive or a folder) off the UI thread."""
         self.status.setText(f"saving {path.name}...")
         bundle = self.wizard().run_page.result.bundle
-        self.saver.start(_save, bundle, path)
+        self.saver.start(save_bundle_to, bundle, path)
 
     def _saved(self, path: Path) -> None:
         self.saved = path
@@ -140,10 +140,6 @@ class ResultsPage(QWizardPage):
 
     def request_open(self) -> None:
         self.open_requested.emit(self.bundle_path())
-
-
-def _save(bundle, path: Path, task) -> Path:
-    return save_bundle(bundle, path)
 
 
 def _finite(v: float) -> float:
