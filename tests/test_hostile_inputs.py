@@ -144,7 +144,8 @@ def test_l2i_explain_gives_a_full_result_or_one_line_for_each_case(
     # real processes below and tests/test_fuzz_bundle*.py cover loading itself
     loaded = load_bundle(tiny_bundle)
     monkeypatch.setattr("trainer.commands.load_bundle",
-                        lambda p: loaded if Path(p) == tiny_bundle else load_bundle(p))
+                        lambda p, **kw: loaded if Path(p) == tiny_bundle
+                        else load_bundle(p, **kw))
     problems = []
     for i, case in enumerate(corpus):
         parent = tmp_path / f"c{i}"

@@ -66,6 +66,10 @@ def load_classifier(path: str | Path, trust_code: bool = False) -> ClassifierArt
                                       b.frontend, float(m.get("clip_seconds", 5.0)),
                                       {"from_bundle": str(path)}, b.classifier_input,
                                       b.classifier_code)
+        if path.suffix == ".py":  # the likeliest mistake: code where a folder belongs
+            raise BundleError(f"{path} is Python code, not a classifier folder or bundle: "
+                              f"give it as --model {path} with --weights, --input and "
+                              "--trust-code")
         raise BundleError(f"{path}: neither a classifier folder ({CLASSIFIER_JSON}) "
                           "nor a bundle")
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.runtime.errors import Cancelled, L2IError, failure_message, shown
 from trainer import corruption_cli, report_cli, slime_cli
 from trainer.arg_types import seconds, seed
+from trainer.byo_args import add_model_args, add_trust_arg
 from trainer.diagnostics import verbose_logging, write_traceback
 
 EX_SOFTWARE = 70  # sysexits.h: an internal software error
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="folder for explanation.json and the WAVs (created or updated)")
     ex.add_argument("--device", default="auto",
                     help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")
+    add_trust_arg(ex)
     slime_cli.add_arguments(ex)
 
     ev = sub.add_parser("evaluate", help="fidelity and faithfulness of a bundle")
@@ -161,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --focus: skip the other metrics")
     ev.add_argument("--into-bundle", action="store_true",
                     help="also store the result as the bundle's metrics (rewritten atomically)")
+    add_trust_arg(ev)
 
     corruption_cli.add_parser(sub)  # l2i corrupt
     report_cli.add_parser(sub)  # l2i report
@@ -179,12 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(d)
     _add_nmf_args(d)
     d.add_argument("--out", type=Path, required=True, help="dictionary file (.safetensors)")
+    d.add_argument("--sample-rate", type=int, default=None,
+                   help="resample the clips to this rate (default 44100; as --model's)")
 
     i = tsub.add_parser("interpreter", help="Psi/Theta for a frozen classifier")
     _add_data_args(i)
     _add_interp_args(i)
-    i.add_argument("--classifier", type=Path, required=True,
-                   help="classifier folder or bundle")
+    i.add_argument("--classifier", type=Path, default=None,
+                   help="classifier folder or bundle (or bring your own with --model)")
     i.add_argument("--dictionary", type=Path, required=True,
                    help="dictionary file from `l2i train dictionary`")
     i.add_argument("--out", type=Path, required=True, help="bundle folder or .l2i file")
@@ -194,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--init", type=Path, default=None,
                    help="start from this bundle's interpreter (same dictionary), e.g. to "
                         "fine-tune it with --faith-in/--faith-out")
+    add_model_args(i)
 
     a = tsub.add_parser("all", help="classifier, dictionary, interpreter, evaluation, bundle")
     _add_data_args(a)
@@ -207,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--resume", action="store_true", help=RESUME)
     a.add_argument("--work", type=Path, default=None,
                    help="folder for intermediate products (default: OUT.work)")
+    add_model_args(a)
     return ap
 
 
@@ -222,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 130
         except (L2IError, FileNotFoundError, PermissionError) as exc:
-            text = str(exc).strip()
+            # code the user has not agreed to run: said with this command's way to agree
+            subject = getattr(exc, "subject", None)
+            text = f"{subject}: add --trust-code if you trust it" if subject \
+                else str(exc).strip()
             print(f"l2i: error: {text.splitlines()[0] if text else type(exc).__name__}",
                   file=sys.stderr)
             return 2

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine.bundles.bundle import Bundle, load_bundle, save_bundle
 from engine.dsp import nmf
+from engine.dsp.features import FrontEndConfig
 from engine.explanation.explain import Explainer
 from engine.models.classifier import VGGConfig, vgg_config
 from engine.runtime.errors import L2IError
@@ -20,11 +21,14 @@ from engine.tools.explain_files import explain_to_folder
 from resources import default_bundle_path
 from trainer import distributed as D
 from trainer import pipeline, slime_cli
+from trainer.byo_args import choice_from_args
 from trainer.checkpoint import atomic_write_json, seed_everything
 from trainer.contaminate import KINDS
+from trainer.datasets import load_dataset
 from trainer.evaluate import evaluate_bundle, format_table
 from trainer.focus_eval import evaluate_focus, format_focus
-from trainer.plan import ClassifierChoice, TrainingPlan, run_plan
+from trainer.model_check import check_on_data
+from trainer.plan import ClassifierChoice, TrainingPlan, align_classes, custom_artifact, run_plan
 from trainer.progress_bar import TerminalProgress
 from trainer.train_classifier import ClassifierTrainConfig
 from trainer.train_interpreter import InterpreterTrainConfig
@@ -76,7 +80,7 @@ def _bundle_path(arg: Path | None) -> Path:
 
 def explain(args: argparse.Namespace) -> int:
     slime_cli.check(args)
-    bundle = load_bundle(_bundle_path(args.bundle))
+    bundle = load_bundle(_bundle_path(args.bundle), trust_code=args.trust_code)
     if args.method == "slime":
         return slime_cli.run(args, bundle)
     doc = explain_to_folder(args.clip, bundle, args.out, args.target, args.threshold,
@@ -88,8 +92,9 @@ def explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare(args, ctx, progress) -> pipeline.Prepared:
-    p = pipeline.prepare(args.data, args.layout, args.test_fold,
+def _prepare(args, ctx, progress, frontend: FrontEndConfig | None = None
+             ) -> pipeline.Prepared:
+    p = pipeline.prepare(args.data, args.layout, args.test_fold, frontend,
                          clip_seconds=args.clip_seconds, cache_dir=args.cache,
                          seed=args.seed, ctx=ctx, task=progress,
                          inner_folds_of=args.inner_folds_of)
@@ -182,7 +187,10 @@ def train_classifier(args, ctx, progress) -> int:
 
 
 def train_dictionary(args, ctx, progress) -> int:
-    p = _prepare(args, ctx, progress)
+    rate = args.sample_rate
+    if rate is not None and not 1000 <= rate <= 384_000:
+        raise L2IError(f"--sample-rate takes 1000 to 384000 Hz, not {rate}")
+    p = _prepare(args, ctx, progress, FrontEndConfig(sample_rate=rate) if rate else None)
     W, info = pipeline.dictionary_stage(p, _nmf_cfg(args), args.out, ctx, args.max_frames,
                                         progress)
     if ctx.is_main:
@@ -194,14 +202,30 @@ def train_dictionary(args, ctx, progress) -> int:
 def train_interpreter(args, ctx, progress) -> int:
     from trainer.artifacts import load_classifier, load_dictionary
 
-    p = _prepare(args, ctx, progress)
-    clf = load_classifier(args.classifier)
+    choice = choice_from_args(args)  # --model: the flags are checked before anything runs
+    if choice is None and args.classifier is None:
+        raise L2IError("give --classifier FOLDER|BUNDLE, or your own with --model FILE.py "
+                       "--weights W --input waveform|logmel --trust-code")
+    # the classifier is built and run on a real clip before any feature is computed
+    ds = load_dataset(args.data, args.layout, args.seed, args.inner_folds_of)
+    if choice is not None:
+        clf = custom_artifact(choice, ds.classes, ds.multilabel,
+                              FrontEndConfig.from_dict(choice.frontend), args.clip_seconds)
+    else:
+        clf = load_classifier(args.classifier, trust_code=args.trust_code)
+    layers = check_on_data(clf.model, clf.input, clf.frontend, ds.paths, args.clip_seconds,
+                           clf.classes, _layers(args))
     W, info = load_dictionary(args.dictionary)
+    if W.shape[0] != clf.frontend.n_freqs:
+        raise L2IError(f"the dictionary has {W.shape[0]} frequency bins, the classifier's "
+                       f"front-end gives {clf.frontend.n_freqs}")
+    init = load_bundle(args.init, trust_code=args.trust_code) if args.init else None
+    p = _prepare(args, ctx, progress, clf.frontend)
+    align_classes(p, clf.classes)
     files = WorkFiles(default_work(args.out))
     files.root.mkdir(parents=True, exist_ok=True)
-    init = load_bundle(args.init) if args.init else None
     bundle = pipeline.interpreter_stage(p, clf, W, info, _interp_cfg(args, init), args.out,
-                                        _layers(args), ctx, args.resume,
+                                        layers, ctx, args.resume,
                                         files.interpreter_checkpoint, task=progress, init=init)
     if ctx.is_main:
         print(f"bundle: {bundle.name} (K={bundle.k}, {len(bundle.classes)} classes) "
@@ -212,11 +236,12 @@ def train_interpreter(args, ctx, progress) -> int:
 def plan_from_args(args: argparse.Namespace) -> TrainingPlan:
     """``l2i train all``'s flags as the plan the wizard would make of the same choices."""
     clf = _classifier_cfg(args)
+    choice = choice_from_args(args) or ClassifierChoice(
+        widths=list(clf.model.widths), epochs=clf.epochs, val_by_recording=clf.val_by_recording)
     return TrainingPlan(
         data=str(args.data), work=str(args.work or default_work(args.out)),
         layout=args.layout, test_fold=args.test_fold, clip_seconds=args.clip_seconds,
-        classifier=ClassifierChoice(widths=list(clf.model.widths), epochs=clf.epochs,
-                                    val_by_recording=clf.val_by_recording),
+        classifier=choice,
         layers=_layers(args), nmf=_nmf_cfg(args).to_dict(), max_frames=args.max_frames,
         interpreter=_interp_cfg(args).to_dict(), device=args.device,
         cache=str(args.cache) if args.cache else None, name=args.out.stem, seed=args.seed,
@@ -246,8 +271,8 @@ def evaluate(args, ctx, progress) -> int:
         raise L2IError(f"--contaminate takes {','.join(KINDS)}, not {args.contaminate}")
     if not 0 <= args.quality_tau < 1:
         raise L2IError("--quality-tau must be in [0, 1)")
-    bundle = load_bundle(args.bundle)
-    p = _prepare(args, ctx, progress)
+    bundle = load_bundle(args.bundle, trust_code=args.trust_code)
+    p = _prepare(args, ctx, progress, bundle.frontend)
     if list(p.dataset.classes) != bundle.classes:
         raise L2IError("the bundle's classes differ from the data's classes")
     rows = p.test_rows if args.test_fold is not None else p.train_rows

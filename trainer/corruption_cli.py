@@ -16,6 +16,7 @@ from pathlib import Path
 
 from engine.runtime.errors import L2IError
 from trainer.arg_types import seed
+from trainer.byo_args import add_trust_arg
 
 # the heavy imports (torch, the bundle) wait until the command runs: ``l2i --help`` and
 # the parser stay quick
@@ -39,6 +40,7 @@ def add_parser(sub) -> None:
                    help="only files whose name matches, e.g. '1-*' for ESC-10 fold 1")
     p.add_argument("--limit", type=int, default=None, help="at most this many clips")
     p.add_argument("--json", type=Path, default=None, help="write the full result here")
+    add_trust_arg(p)
     p.add_argument("--device", default="auto",
                    help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")
 
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     bundle_path = args.bundle or default_bundle_path()
     if bundle_path is None:
         raise L2IError("no default bundle ships with this version; pass --bundle PATH")
-    bundle = load_bundle(bundle_path)
+    bundle = load_bundle(bundle_path, trust_code=args.trust_code)
     rate = bundle.frontend.sample_rate
     conditions = [Corruption("white", db) for db in snrs]
     if args.mix is not None:

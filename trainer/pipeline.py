@@ -171,6 +171,7 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
                              "final_objective", "frames")} | {"k": int(W.shape[1])},
         interpreter=interp.config, clip_seconds=p.clip_seconds, classifier_input=clf.input,
         classifier_code=clf.code.to_manifest() if clf.code else None,
+        classifier_requires=clf.code.requirements() if clf.code else None,
         provenance=provenance(p, classifier=_short(clf.info), interpreter={
             "training": cfg.to_dict(), "best_epoch": info["best_epoch"],
             "history": info["history"]} | _started_from(init)))

@@ -18,7 +18,7 @@ import torch
 from engine.bundles.bundle import Bundle
 from engine.dsp import nmf
 from engine.dsp.features import FrontEndConfig
-from engine.models.classifier import VGGConfig
+from engine.models.classifier import VGGClassifier, VGGConfig
 from engine.models.user_classifier import (
     ARCHITECTURE,
     ClassifierCode,
@@ -31,6 +31,8 @@ from trainer import distributed as D
 from trainer import pipeline
 from trainer.artifacts import ClassifierArtifact, load_classifier, load_dictionary
 from trainer.checkpoint import atomic_write_json, seed_everything
+from trainer.datasets import load_dataset
+from trainer.model_check import check_on_data
 from trainer.train_classifier import ClassifierTrainConfig
 from trainer.train_interpreter import InterpreterTrainConfig
 from trainer.work_folder import WorkFiles
@@ -143,18 +145,23 @@ def _start(files: WorkFiles, plan: TrainingPlan, resume: bool, ctx: D.Context) -
     D.barrier(ctx)
 
 
-def _align_classes(p: pipeline.Prepared, classes: list[str]) -> None:
-    """Relabel the data in the classifier's class order (same names, any order)."""
-    ds = p.dataset
-    if list(classes) == list(ds.classes):
-        return
-    if sorted(classes) != sorted(ds.classes):
-        missing = sorted(set(ds.classes) - set(classes))
-        extra = sorted(set(classes) - set(ds.classes))
+def check_class_names(classes: list[str], data_classes: list[str]) -> None:
+    """The classifier's classes must be the data's, in any order."""
+    if sorted(classes) != sorted(data_classes):
+        missing = sorted(set(data_classes) - set(classes))
+        extra = sorted(set(classes) - set(data_classes))
         raise L2IError("the classifier's classes are not the data's: "
                        + "; ".join(s for s in (
                            f"not in the classifier: {', '.join(missing[:5])}" if missing else "",
                            f"not in the data: {', '.join(extra[:5])}" if extra else "") if s))
+
+
+def align_classes(p: pipeline.Prepared, classes: list[str]) -> None:
+    """Relabel the data in the classifier's class order (same names, any order)."""
+    ds = p.dataset
+    if list(classes) == list(ds.classes):
+        return
+    check_class_names(classes, ds.classes)
     order = [ds.classes.index(c) for c in classes]  # new index i <- old index order[i]
     if ds.multilabel:
         ds.labels = ds.labels[:, order]
@@ -163,8 +170,68 @@ def _align_classes(p: pipeline.Prepared, classes: list[str]) -> None:
     ds.classes = list(classes)
 
 
+def custom_artifact(c: ClassifierChoice, data_classes: list[str], multilabel: bool,
+                    frontend: FrontEndConfig, clip_seconds: float,
+                    task: TaskState | None = None) -> ClassifierArtifact:
+    """The user's classifier, built from their code and weights (once they trust it)."""
+    code = c.code()
+    if not c.trust_code:
+        subject = f"{code.describe()} is Python code that runs when the classifier is built"
+        raise UntrustedCodeError(f"{code.describe()} is Python code: it runs only after you "
+                                 "confirm that you trust it", subject)
+    if not c.weights:
+        raise L2IError("choose the classifier's weights file")
+    classes = list(c.classes or data_classes)
+    check_class_names(classes, data_classes)
+    report(task, "loading classifier", 0, 1)
+    model = load_user_classifier(code, c.weights, len(classes))
+    report(task, "loading classifier", 1, 1)
+    return ClassifierArtifact(model, ARCHITECTURE, {}, classes, multilabel, frontend,
+                              clip_seconds, {"weights": str(c.weights), "code": code.describe()},
+                              c.input, code)
+
+
+@dataclass
+class Checked:
+    """What the check before spending found: the classifier when it exists before any
+    training (custom, bundle), and the layers to tap (None: the built-in CNN's own)."""
+
+    artifact: ClassifierArtifact | None
+    layers: list[str] | None
+
+
+def check_before_spending(plan: TrainingPlan, task: TaskState | None = None) -> Checked:
+    """Build the classifier and run it on a real clip of the data, before any feature or
+    dictionary work: its output, its classes and the layers are checked in one line."""
+    c = plan.classifier
+    if c.kind == "builtin" and not plan.layers:
+        return Checked(None, None)  # trained here: its outputs and taps are its own
+    ds = load_dataset(plan.data, plan.layout, plan.seed, plan.inner_folds_of)
+    fe = plan.frontend()
+    art = None
+    if c.kind == "custom":
+        art = custom_artifact(c, ds.classes, ds.multilabel, fe, plan.clip_seconds, task)
+    elif c.kind == "bundle":
+        if not c.bundle:
+            raise L2IError("choose the bundle whose classifier to reuse")
+        art = load_classifier(c.bundle, trust_code=c.trust_code)
+        if art.frontend != fe:
+            raise L2IError("the bundle's front-end settings differ from this run's")
+    elif c.kind != "builtin":
+        raise L2IError(f"unknown classifier choice {c.kind!r}")
+    if art is None:  # the built-in CNN, untrained: enough to check the layers named
+        model = VGGClassifier(len(ds.classes), VGGConfig(widths=list(c.widths)))
+        kind, classes = "log_mel", ds.classes
+    else:
+        model, kind, classes = art.model, art.input, art.classes
+    layers = check_on_data(model, kind, fe, ds.paths, plan.clip_seconds, classes, plan.layers)
+    if art is not None:
+        check_class_names(art.classes, ds.classes)
+    return Checked(art, layers)
+
+
 def _classifier(plan: TrainingPlan, p: pipeline.Prepared, files: WorkFiles, ctx: D.Context,
-                resume: bool, task: TaskState | None) -> ClassifierArtifact:
+                resume: bool, task: TaskState | None, checked: Checked) -> ClassifierArtifact:
     c = plan.classifier
     if c.kind == "builtin":
         if resume and files.finished_classifier():
@@ -174,31 +241,9 @@ def _classifier(plan: TrainingPlan, p: pipeline.Prepared, files: WorkFiles, ctx:
                                     model=VGGConfig(widths=list(c.widths)),
                                     val_by_recording=c.val_by_recording)
         return pipeline.classifier_stage(p, cfg, files.classifier, ctx, resume, task)
-    if c.kind == "bundle":
-        if not c.bundle:
-            raise L2IError("choose the bundle whose classifier to reuse")
-        art = load_classifier(c.bundle, trust_code=c.trust_code)
-        if art.frontend != p.frontend:
-            raise L2IError("the bundle's front-end settings differ from this run's")
-        _align_classes(p, art.classes)
-        return art
-    if c.kind == "custom":
-        code = c.code()
-        if not c.trust_code:
-            raise UntrustedCodeError(f"{code.describe()} is Python code: it runs only "
-                                     "after you confirm that you trust it")
-        if not c.weights:
-            raise L2IError("choose the classifier's weights file")
-        classes = list(c.classes or p.dataset.classes)
-        _align_classes(p, classes)
-        report(task, "loading classifier", 0, 1)
-        model = load_user_classifier(code, c.weights, len(classes))
-        report(task, "loading classifier", 1, 1)
-        return ClassifierArtifact(model, ARCHITECTURE, {}, classes, p.dataset.multilabel,
-                                  p.frontend, p.clip_seconds,
-                                  {"weights": str(c.weights), "code": code.describe()},
-                                  c.input, code)
-    raise L2IError(f"unknown classifier choice {c.kind!r}")
+    art = checked.artifact  # custom or bundle: built and checked before the data's work
+    align_classes(p, art.classes)
+    return art
 
 
 def run_plan(plan: TrainingPlan, task: TaskState | None = None, resume: bool = False,
@@ -213,6 +258,7 @@ def run_plan(plan: TrainingPlan, task: TaskState | None = None, resume: bool = F
     ``on_data`` is shown the prepared data before any training."""
     files = plan.files()
     ctx = ctx or D.Context(device=D.resolve_device(plan.device))
+    checked = check_before_spending(plan, task)  # minutes before any feature is computed
     # the data is checked before the work folder is touched
     p = pipeline.prepare(plan.data, plan.layout, plan.test_fold, plan.frontend(),
                          plan.clip_seconds, plan.cache and Path(plan.cache), plan.seed,
@@ -222,7 +268,7 @@ def run_plan(plan: TrainingPlan, task: TaskState | None = None, resume: bool = F
         on_data(p)
     _start(files, plan, resume, ctx)
     seed_everything(plan.seed + ctx.rank)
-    clf = _classifier(plan, p, files, ctx, resume, task)
+    clf = _classifier(plan, p, files, ctx, resume, task, checked)
 
     if plan.dictionary_file:
         W, dinfo = load_dictionary(plan.dictionary_file)
@@ -242,7 +288,7 @@ def run_plan(plan: TrainingPlan, task: TaskState | None = None, resume: bool = F
         log.info("reusing the finished bundle %s", out)
     else:
         bundle = pipeline.interpreter_stage(
-            p, clf, W, dinfo, InterpreterTrainConfig(**plan.interpreter), out, plan.layers,
+            p, clf, W, dinfo, InterpreterTrainConfig(**plan.interpreter), out, checked.layers,
             ctx, resume, files.interpreter_checkpoint, plan.name, task)
     metrics = files.finished_metrics(bundle) if resume else None
     if metrics is not None:

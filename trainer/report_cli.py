@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from engine.runtime.errors import Cancelled, L2IError
+from trainer.byo_args import add_trust_arg
 from trainer.progress_bar import TerminalProgress
 
 RESUME_HINT = "run the same command again to continue (finished clips are kept)"
@@ -26,6 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("--bundle", type=Path, default=None,
                    help="model bundle (default: the one that ships)")
     p.add_argument("--tau", type=float, default=0.1, help="relevance threshold (default 0.1)")
+    add_trust_arg(p)
     p.add_argument("--device", default="auto",
                    help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")
 
@@ -52,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, first_interrupt) if main_thread else None
     try:
-        result = batch_report(args.folder, args.out, bundle, args.tau, args.device, progress)
+        result = batch_report(args.folder, args.out, bundle, args.tau, args.device, progress,
+                              trust_code=args.trust_code)
     except (Cancelled, KeyboardInterrupt) as exc:
         progress.close()
         what = f" {exc}" if isinstance(exc, Cancelled) else ""

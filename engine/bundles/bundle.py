@@ -38,9 +38,12 @@ from engine.models.user_classifier import (
     MAX_SOURCE_BYTES,
     SOURCE_FILE,
     ClassifierCode,
+    MissingPackage,
     UntrustedCodeError,
     build_user_model,
     example_input,
+    install_hint,
+    missing_packages,
 )
 from engine.runtime.atomic import replace_folder, write_atomically
 from engine.runtime.errors import BundleError, L2IError
@@ -105,7 +108,10 @@ def make_manifest(*, name: str, frontend: FrontEndConfig, classes: list[str],
                   layers: list[str], dictionary: dict, interpreter: InterpreterConfig,
                   clip_seconds: float = 5.0, provenance: dict | None = None,
                   metrics: dict | None = None, classifier_input: str = "log_mel",
-                  classifier_code: dict | None = None) -> dict:
+                  classifier_code: dict | None = None,
+                  classifier_requires: list[str] | None = None) -> dict:
+    """``classifier_requires``: the top-level modules the classifier's code imports
+    (``ClassifierCode.requirements``), so a missing one is named when the bundle opens."""
     classifier = {"architecture": classifier_arch, "config": classifier_config,
                   "input": classifier_input}
     interp = interpreter.to_dict()
@@ -114,6 +120,8 @@ def make_manifest(*, name: str, frontend: FrontEndConfig, classes: list[str],
         interp = {k: v for k, v in interp.items() if not k.startswith("refine_")}
     if classifier_code is not None:
         classifier["code"] = dict(classifier_code)
+        if classifier_requires:  # beside "code": versions that do not know it ignore it
+            classifier["requires"] = sorted(classifier_requires)
     return {
         "format": "l2i-bundle",
         "schema_version": SCHEMA_VERSION if "refine_iterations" in interp else 1,
@@ -250,10 +258,10 @@ def _refuse_untrusted(manifest: dict, where: str, trust_code: bool) -> None:
         return
     what = (f"the entry point {code['entry_point']}" if "entry_point" in code
             else f"its own {SOURCE_FILE}")
+    subject = f"{where} contains Python code ({what}) that runs when its classifier is built"
     raise UntrustedCodeError(
-        f"{where} contains Python code ({what}) that runs when its classifier is built; "
-        "open it only if you trust where it came from (in Python: "
-        "load_bundle(path, trust_code=True); in the app: answer Yes when asked)")
+        f"{subject}; open it only if you trust where it came from (in Python: "
+        "load_bundle(path, trust_code=True); in the app: answer Yes when asked)", subject)
 
 
 def _user_classifier(manifest: dict, source: str | None, n_classes: int,
@@ -262,10 +270,21 @@ def _user_classifier(manifest: dict, source: str | None, n_classes: int,
         code = ClassifierCode.from_manifest(manifest["classifier"]["code"], source)
     except (L2IError, ValueError) as exc:
         raise BundleError(f"{where}: {exc}") from None
+    # named before the code runs: a missing package is the likeliest failure elsewhere
+    missing = missing_packages(manifest["classifier"].get("requires", []))
+    if missing:
+        raise BundleError(_needs(where, missing[0]))
     try:
         return build_user_model(code, n_classes)
+    except MissingPackage as exc:  # one the manifest did not list (an older bundle)
+        raise BundleError(_needs(where, exc.package)) from None
     except L2IError as exc:
         raise BundleError(f"{where}: {exc}") from None
+
+
+def _needs(where: str, package: str) -> str:
+    return (f"{where}: the bundle's classifier code needs the Python package {package}: "
+            f"{install_hint(package)}")
 
 
 def _assemble(manifest: dict, tensors: dict[str, torch.Tensor], where: str,

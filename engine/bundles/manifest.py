@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine.models.user_classifier import ARCHITECTURE, INPUT_KINDS, validate_code_entry
+from engine.models.user_classifier import (
+    ARCHITECTURE,
+    IDENTIFIER,
+    INPUT_KINDS,
+    validate_code_entry,
+)
 from engine.runtime.errors import BundleError
 
 # 2: the interpreter may refine its activations on the input (refine_iterations)
@@ -87,6 +92,10 @@ def validate_manifest(m: Any) -> None:
         problem = validate_code_entry(clf.get("code"))
         if problem:
             raise BundleError(f"manifest.json: {problem}")
+        requires = clf.get("requires", [])
+        if not (isinstance(requires, list) and len(requires) <= 1000 and all(
+                isinstance(r, str) and IDENTIFIER.match(r) for r in requires)):
+            raise BundleError("manifest.json: 'classifier.requires' must list module names")
     else:
         if "code" in clf:
             raise BundleError(f"manifest.json: only a '{ARCHITECTURE}' classifier has code")

@@ -9,12 +9,14 @@ Both run arbitrary code, so nothing here is called unless the caller chose to tr
 The function is called with no arguments, or with the number of classes when it takes a
 parameter. The model receives, batched, either the log-mel in dB (B, n_mels, T) of the
 bundle's front-end, or the mono waveform (B, N) at the bundle's sample rate, and returns
-logits (B, C).
+logits (B, C), or an object holding them as ``.logits`` (unwrapped by a hook on the model).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import inspect
 import re
 import sys
@@ -38,7 +40,59 @@ MAX_SOURCE_BYTES = 1 << 20
 
 
 class UntrustedCodeError(BundleError):
-    """A bundle or choice would run Python code that the caller has not agreed to run."""
+    """A bundle or choice would run Python code that the caller has not agreed to run.
+    ``subject`` says what would run, without how to agree: each front end (a flag, a
+    question, a parameter) says that its own way."""
+
+    def __init__(self, message: str, subject: str | None = None) -> None:
+        super().__init__(message)
+        self.subject = subject or message
+
+
+class MissingPackage(L2IError):
+    """The user's code imports a module that is not installed here."""
+
+    def __init__(self, message: str, package: str) -> None:
+        super().__init__(message)
+        self.package = package
+
+
+# import names whose pip package is named otherwise
+PIP_NAMES = {"sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "Pillow",
+             "yaml": "PyYAML", "skimage": "scikit-image", "bs4": "beautifulsoup4"}
+
+
+def install_hint(package: str) -> str:
+    return f"install it (pip install {PIP_NAMES.get(package, package)})"
+
+
+def missing_packages(names: list[str]) -> list[str]:
+    """Those of the top-level modules ``names`` that cannot be imported here (found
+    without importing them)."""
+    missing = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def imported_modules(source: str) -> list[str]:
+    """The top-level modules a Python text imports, the standard library left out."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return sorted(n for n in names if n not in sys.stdlib_module_names and n != "__future__")
 
 
 @dataclass(frozen=True)
@@ -74,6 +128,21 @@ class ClassifierCode:
         if self.entry_point is not None:
             return f"the entry point {self.entry_point}"
         return f"the Python file {SOURCE_FILE} (function {self.function})"
+
+    def requirements(self) -> list[str]:
+        """The top-level modules the code needs beyond the standard library: what the
+        file imports, or the entry point's package and what its module imports."""
+        if self.source is not None:
+            return imported_modules(self.source)
+        module = self.entry_point.split(":")[0]
+        names = {module.split(".")[0]}
+        try:  # the module's own imports, read without running it (it was trusted anyway)
+            spec = importlib.util.find_spec(module)
+            if spec is not None and spec.origin and spec.origin.endswith(".py"):
+                names.update(imported_modules(Path(spec.origin).read_text(encoding="utf-8")))
+        except (ImportError, ValueError, OSError, UnicodeDecodeError):
+            pass
+        return sorted(n for n in names if n not in sys.stdlib_module_names)
 
     def to_manifest(self) -> dict:
         if self.entry_point is not None:
@@ -138,12 +207,34 @@ def build_user_model(code: ClassifierCode, n_classes: int) -> nn.Module:
         model = fn(n_classes) if takes_argument else fn()
     except L2IError:
         raise
+    except ModuleNotFoundError as exc:
+        package = (exc.name or str(exc)).split(".")[0]
+        raise MissingPackage(f"{code.describe()} needs the Python package {package}: "
+                             f"{install_hint(package)}", package) from None
     except Exception as exc:  # anything the user's code raises, in one line
         raise L2IError(f"{code.describe()} failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):
         raise L2IError(f"{code.describe()} returned {type(model).__name__}, not a "
                        "torch.nn.Module")
+    model.register_forward_hook(_unwrap_logits)
     return model
+
+
+def logits_of(output: object) -> object:
+    """A model's logits: the output itself, or its ``.logits`` tensor (the wrapper objects
+    that some libraries return)."""
+    if not torch.is_tensor(output):
+        inner = getattr(output, "logits", None)
+        if torch.is_tensor(inner):
+            return inner
+    return output
+
+
+def _unwrap_logits(_module: nn.Module, _inputs: object, output: object) -> object:
+    """A forward hook: every caller of the model (taps, explainer, evaluation) sees the
+    logits tensor. A module-level function, so the model stays picklable."""
+    inner = logits_of(output)
+    return None if inner is output else inner
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

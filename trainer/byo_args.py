@@ -1,0 +1,109 @@
+"""``l2i train interpreter|all --model ...``: a classifier the user brings, from the
+command line, as the wizard's "Bring your own" page makes it (a ``ClassifierChoice``);
+and ``--trust-code``, which every command that may run a bundle's code takes."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from engine.runtime.errors import L2IError, shown
+
+INPUTS = {"waveform": "waveform", "logmel": "log_mel", "log_mel": "log_mel"}
+ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+FUNCTION = re.compile(r"^[A-Za-z_]\w*$")
+MODEL_ONLY = ("weights", "input", "sample_rate", "classes")
+TRUST_HELP = ("run the Python code a bundle or --model brings (it runs with your "
+              "permissions): only for code you trust")
+
+
+def add_trust_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-code", action="store_true", help=TRUST_HELP)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("bring your own classifier (docs/command-line.md, "
+                             "Explain your own model)")
+    g.add_argument("--model", default=None, metavar="FILE.py|package.module:function",
+                   help="the code that builds your nn.Module: a Python file (function "
+                        "build_model, or FILE.py:function) or an importable entry point; "
+                        "it is called with the number of classes if it takes an argument")
+    g.add_argument("--weights", type=Path, default=None,
+                   help="with --model: its state dict (.safetensors, or a torch.save'd .pt)")
+    g.add_argument("--input", choices=sorted(INPUTS), default=None,
+                   help="with --model: what it reads, the waveform (B, N) or the log-mel "
+                        "in dB (B, mels, T)")
+    g.add_argument("--sample-rate", type=int, default=None,
+                   help="with --model: the rate it expects, in Hz (default 44100)")
+    g.add_argument("--classes", default=None, metavar="FILE|a,b,c",
+                   help="with --model: its class names in output order, a file with one "
+                        "per line or a comma list (default: the data's)")
+    add_trust_arg(g)
+
+
+def parse_classes(text: str) -> list[str]:
+    path = Path(text)
+    if path.is_file():
+        try:
+            names = [n.strip() for n in path.read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise L2IError(f"--classes {shown(path, full=True)}: cannot read it ({exc})"
+                           ) from None
+    else:
+        names = [n.strip() for n in text.split(",")]
+    names = [n for n in names if n]
+    if not names:
+        raise L2IError("--classes names no class: give a file with one name per line or "
+                       "a,b,c")
+    if len(set(names)) != len(names):
+        raise L2IError("--classes: class names must be unique")
+    return names
+
+
+def _code(text: str) -> dict:
+    """--model as ClassifierChoice fields: a Python file (and function) or an entry point."""
+    file, _, function = text.rpartition(":") if text.rpartition(":")[0].endswith(".py") \
+        else (text, "", "")
+    if file.endswith(".py") or Path(file).is_file():
+        if not Path(file).is_file():
+            raise L2IError(f"--model {shown(file, full=True)}: no such Python file")
+        if function and not FUNCTION.match(function):
+            raise L2IError(f"--model: {function!r} is not a Python function name")
+        return {"code_file": file, "function": function or "build_model"}
+    if not ENTRY_POINT.match(text):
+        raise L2IError(f"--model takes FILE.py, FILE.py:function or package.module:function,"
+                       f" not {text!r}")
+    return {"entry_point": text}
+
+
+def choice_from_args(args: argparse.Namespace):
+    """The ``ClassifierChoice`` that --model and its flags make, or None without --model
+    (then none of them may be given). Checked before any data is read."""
+    from engine.dsp.features import FrontEndConfig
+    from trainer.plan import ClassifierChoice
+
+    if args.model is None:
+        given = [f"--{n.replace('_', '-')}" for n in MODEL_ONLY
+                 if getattr(args, n, None) is not None]
+        if given:
+            raise L2IError(f"{', '.join(given)} only apply with --model")
+        return None
+    if getattr(args, "classifier", None) is not None:
+        raise L2IError("give --classifier (a folder or bundle) or --model (your code), "
+                       "not both")
+    code = _code(args.model)
+    if args.weights is None or args.input is None:
+        raise L2IError("--model needs --weights (its state dict) and --input "
+                       "(waveform or logmel)")
+    if not args.trust_code:
+        raise L2IError(f"--model {shown(args.model, full=True)} is Python code that runs "
+                       "with your permissions: add --trust-code if you trust it")
+    rate = args.sample_rate or FrontEndConfig().sample_rate
+    if not 1000 <= rate <= 384_000:
+        raise L2IError(f"--sample-rate takes 1000 to 384000 Hz, not {rate}")
+    frontend = FrontEndConfig(sample_rate=rate)
+    return ClassifierChoice(kind="custom", **code, weights=str(args.weights),
+                            input=INPUTS[args.input], frontend=frontend.to_dict(),
+                            classes=parse_classes(args.classes) if args.classes else None,
+                            trust_code=True)

@@ -1,0 +1,156 @@
+"""Check a classifier before any feature or dictionary work: it runs on a real clip of
+the data (and on it twice as long), so that a wrong output width, a layer that does not
+exist or maps that do not follow time are said in one line at once, not after minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.dsp.audio import load_audio
+from engine.dsp.features import FrontEndConfig
+from engine.models.classifier import default_taps
+from engine.models.taps import suggest_taps
+from engine.models.user_classifier import classifier_input, logits_of
+from engine.runtime.errors import L2IError, shown
+from trainer.features_cache import fix_length
+
+log = logging.getLogger(__name__)
+Shapes = dict[str, tuple | None]  # layer -> its output's shape without the batch (None: no tensor)
+
+
+def first_clip(paths: Sequence[Path], rate: int, tries: int = 20) -> tuple[np.ndarray, str]:
+    """The first readable clip among the data's first ``tries`` (a seeded noise when none
+    is: the data's own checks say what is wrong with it later)."""
+    for path in list(paths)[:tries]:
+        try:
+            return load_audio(path, rate), shown(path)
+        except L2IError:
+            continue
+    return np.random.default_rng(0).standard_normal(rate).astype(np.float32) * 0.1, "noise"
+
+
+def _run(model: nn.Module, x: torch.Tensor) -> tuple[Shapes, object]:
+    """One pass without gradients: every named layer's output shape, and the output."""
+    shapes: Shapes = {}
+
+    def hook(name: str):
+        def record(_m, _i, out) -> None:
+            if isinstance(out, (tuple, list)) and out:  # as LayerTaps reads them
+                out = out[0]
+            shapes[name] = tuple(out.shape[1:]) if torch.is_tensor(out) else None
+        return record
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if n]
+    try:
+        with torch.no_grad():
+            return shapes, model(x)
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _run_on(model: nn.Module, input_kind: str, frontend: FrontEndConfig, wave: np.ndarray,
+            clip_name: str) -> tuple[Shapes, object]:
+    try:
+        return _run(model, classifier_input(input_kind, torch.from_numpy(wave)[None],
+                                            frontend))
+    except Exception as exc:  # noqa: BLE001 - whatever the user's model raises
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        seconds = len(wave) / frontend.sample_rate
+        raise L2IError(f"the classifier fails on {clip_name} ({seconds:g} s as {input_kind}): "
+                       f"{type(exc).__name__}: {first}; check its input kind and sample "
+                       "rate") from None
+
+
+def _shape(s: tuple) -> str:
+    return " x ".join(map(str, s))
+
+
+def _offer(names: list[str], shapes: Shapes) -> str:
+    shown_ = [f"{n} ({_shape(shapes[n])})" for n in names[-6:]]
+    return ", ".join(shown_) if shown_ else "none"
+
+
+def check_classifier(model: nn.Module, input_kind: str, frontend: FrontEndConfig,
+                     wave: np.ndarray, clip_name: str, clip_seconds: float,
+                     classes: list[str], layers: list[str] | None) -> list[str]:
+    """The layers to tap (``layers``, or the suggested ones when None), once the model is
+    known to give (batch, classes) logits and usable maps there; else one L2IError that
+    says what to change."""
+    model.eval()
+    rate = frontend.sample_rate
+    n = int(round(clip_seconds * rate))
+    shapes, out = _run_on(model, input_kind, frontend, fix_length(wave, n), clip_name)
+    _check_output(logits_of(out), classes)
+    # the same clip twice as long (repeated), else half as long: a map whose length does
+    # not change with the clip's is pooled over time, not a map in time
+    other, other_n = None, 0
+    for other_n in (2 * n, max(n // 2, frontend.hop_length * 8)):
+        try:
+            other = _run(model, classifier_input(
+                input_kind, torch.from_numpy(np.resize(wave, other_n))[None], frontend))[0]
+            break
+        except Exception:  # noqa: BLE001 - a model made for one length: judged on it alone
+            continue
+    maps = [name for name, s in shapes.items() if s is not None and len(s) in (2, 3)]
+    timed = maps if other is None else [
+        name for name in maps if other.get(name) is not None
+        and other[name][-1] != shapes[name][-1]]
+    suggested = [x for x in suggest_taps(model, list(shapes.items())) if x in timed]
+    offer = _offer(suggested or timed, shapes)  # what each message proposes instead
+    if layers is None:
+        try:
+            layers = default_taps(model)  # the built-in CNN's own
+        except ValueError:
+            layers = suggested
+        if not layers:
+            raise L2IError("found no layers to tap (feature maps that follow time): name "
+                           f"some with --layers; layers with maps: {_offer(maps, shapes)}")
+        log.info("tapping the suggested layers %s", ",".join(layers))
+    known = dict(model.named_modules())
+    for name in layers:
+        if name not in known or not name:
+            raise L2IError(f"the classifier has no layer named {name!r}: choose among "
+                           f"{offer} (--layers)")
+        s = shapes.get(name)
+        if s is None or len(s) not in (2, 3):
+            got = "no tensor" if s is None else f"maps of shape {_shape(s)}"
+            raise L2IError(f"layer {name} gives {got}, not channels x time or channels x "
+                           f"frequency x time: choose among {offer} (--layers)")
+        if name not in timed:
+            raise L2IError(f"layer {name} gives maps of length {s[-1]} whatever the clip's "
+                           f"length ({n / rate:g} s and {other_n / rate:g} s), so they do not "
+                           f"follow time: choose an earlier layer among {offer} (--layers)")
+    return list(layers)
+
+
+def _check_output(out: object, classes: list[str]) -> None:
+    if not torch.is_tensor(out):
+        raise L2IError(f"the classifier returns {type(out).__name__}, not a tensor of "
+                       "logits (batch, classes) nor an object with a .logits tensor: make "
+                       "its forward return the logits")
+    if out.ndim != 2 or out.shape[0] != 1:
+        raise L2IError(f"the classifier returns a tensor of shape {tuple(out.shape)} for one"
+                       " clip, not (1, classes): make its forward return logits of shape "
+                       "(batch, classes)")
+    if out.shape[1] != len(classes):
+        names = ", ".join(classes[:3]) + (", ..." if len(classes) > 3 else "")
+        raise L2IError(f"the classifier gives {out.shape[1]} outputs but there are "
+                       f"{len(classes)} classes ({names}): name its {out.shape[1]} classes "
+                       "in its output order (--classes), or use a model with "
+                       f"{len(classes)} outputs")
+
+
+def check_on_data(model: nn.Module, input_kind: str, frontend: FrontEndConfig,
+                  paths: Sequence[Path], clip_seconds: float, classes: list[str],
+                  layers: list[str] | None) -> list[str]:
+    """``check_classifier`` on the first readable clip of a dataset's ``paths``."""
+    wave, name = first_clip(paths, frontend.sample_rate)
+    return check_classifier(model, input_kind, frontend, wave, name, clip_seconds, classes,
+                            layers)
