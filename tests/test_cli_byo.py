@@ -216,3 +216,25 @@ def test_the_imports_recorded_are_third_party_top_level_modules():
     assert code.requirements() == ["hf_models", "numpy", "torch"]
     entry = ClassifierCode(entry_point="byo_models:build_mel_model")
     assert entry.requirements() == ["byo_models", "torch"]
+
+
+def test_frontend_flags_make_the_plans_front_end_or_one_line(tmp_path, capsys):
+    from trainer.cli import build_parser
+    from trainer.commands import plan_from_args
+
+    base = ["train", "all", "--data", str(tmp_path), "--out", str(tmp_path / "o.l2i"),
+            "--model", str(BYO_FILE), "--weights", "w.pt", "--input", "logmel",
+            "--trust-code", "--sample-rate", "16000"]
+    args = build_parser().parse_args([*base, "--frontend", "n_fft=512, hop_length=160,"
+                                      "n_mels=64,f_max=7600", "--classes", "dog,rain"])
+    plan = plan_from_args(args)
+    assert plan.frontend() == FrontEndConfig(sample_rate=16000, n_fft=512, hop_length=160,
+                                             n_mels=64, f_max=7600.0)
+    assert plan.classifier.input == "log_mel" and plan.classifier.classes == ["dog", "rain"]
+    for bad, says in (("n_fft=1024,f_max=9000", "the mel band must lie in [0, 8000]"),
+                      ("hop=3", "unknown setting 'hop'"), ("n_mels=x", "n_mels takes ints")):
+        assert main([*base, "--frontend", bad]) == 2
+        assert says in _line(capsys)
+    assert main(["train", "all", "--data", str(tmp_path), "--out", str(tmp_path / "o.l2i"),
+                 "--weights", "w.pt"]) == 2
+    assert _line(capsys).endswith("--weights only apply with --model")

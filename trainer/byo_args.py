@@ -13,7 +13,11 @@ from engine.runtime.errors import L2IError, shown
 INPUTS = {"waveform": "waveform", "logmel": "log_mel", "log_mel": "log_mel"}
 ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 FUNCTION = re.compile(r"^[A-Za-z_]\w*$")
-MODEL_ONLY = ("weights", "input", "sample_rate", "classes")
+MODEL_ONLY = ("weights", "input", "sample_rate", "frontend", "classes")
+# the wizard's front-end fields, as --frontend takes them: name -> (type, lowest, highest)
+FRONTEND_FIELDS = {"n_fft": (int, 64, 16384), "hop_length": (int, 16, 16384),
+                   "n_mels": (int, 8, 512), "f_min": (float, 0, 192000),
+                   "f_max": (float, 1, 192000), "top_db": (float, 1, 200)}
 TRUST_HELP = ("run the Python code a bundle or --model brings (it runs with your "
               "permissions): only for code you trust")
 
@@ -36,10 +40,51 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                         "in dB (B, mels, T)")
     g.add_argument("--sample-rate", type=int, default=None,
                    help="with --model: the rate it expects, in Hz (default 44100)")
+    add_frontend_arg(g)
     g.add_argument("--classes", default=None, metavar="FILE|a,b,c",
                    help="with --model: its class names in output order, a file with one "
                         "per line or a comma list (default: the data's)")
     add_trust_arg(g)
+
+
+def add_frontend_arg(p) -> None:
+    p.add_argument("--frontend", default=None, metavar="n_fft=1024,hop_length=512,...",
+                   help="with --model (and for train dictionary): the log-mel settings, of "
+                        "n_fft, hop_length, n_mels, f_min, f_max, top_db (default 1024, 512, "
+                        "128, 0, Nyquist, 80)")
+
+
+def frontend_from_args(args: argparse.Namespace):
+    """--sample-rate and --frontend as a FrontEndConfig, checked."""
+    from engine.dsp.features import FrontEndConfig
+
+    rate = args.sample_rate or FrontEndConfig().sample_rate
+    if not 1000 <= rate <= 384_000:
+        raise L2IError(f"--sample-rate takes 1000 to 384000 Hz, not {rate}")
+    values: dict = {"sample_rate": rate}
+    for pair in (args.frontend or "").split(","):
+        if not pair.strip():
+            continue
+        key, _, text = (t.strip() for t in pair.partition("="))
+        if key not in FRONTEND_FIELDS:
+            raise L2IError(f"--frontend: unknown setting {key!r}; it takes "
+                           f"{', '.join(FRONTEND_FIELDS)} as name=value")
+        kind, low, high = FRONTEND_FIELDS[key]
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise L2IError(f"--frontend: {key} takes {kind.__name__}s in [{low}, {high}], "
+                           f"not {text!r}")
+        values[key] = value
+    fe = FrontEndConfig(**values)
+    if fe.hop_length > fe.n_fft:
+        raise L2IError("--frontend: hop_length must not exceed n_fft")
+    if not fe.f_min < (fe.f_max or rate / 2) <= rate / 2:
+        raise L2IError(f"--frontend: the mel band must lie in [0, {rate / 2:g}] Hz with "
+                       "f_min below f_max")
+    return fe
 
 
 def parse_classes(text: str) -> list[str]:
@@ -80,7 +125,6 @@ def _code(text: str) -> dict:
 def choice_from_args(args: argparse.Namespace):
     """The ``ClassifierChoice`` that --model and its flags make, or None without --model
     (then none of them may be given). Checked before any data is read."""
-    from engine.dsp.features import FrontEndConfig
     from trainer.plan import ClassifierChoice
 
     if args.model is None:
@@ -99,10 +143,7 @@ def choice_from_args(args: argparse.Namespace):
     if not args.trust_code:
         raise L2IError(f"--model {shown(args.model, full=True)} is Python code that runs "
                        "with your permissions: add --trust-code if you trust it")
-    rate = args.sample_rate or FrontEndConfig().sample_rate
-    if not 1000 <= rate <= 384_000:
-        raise L2IError(f"--sample-rate takes 1000 to 384000 Hz, not {rate}")
-    frontend = FrontEndConfig(sample_rate=rate)
+    frontend = frontend_from_args(args)
     return ClassifierChoice(kind="custom", **code, weights=str(args.weights),
                             input=INPUTS[args.input], frontend=frontend.to_dict(),
                             classes=parse_classes(args.classes) if args.classes else None,

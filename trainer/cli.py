@@ -14,7 +14,7 @@ from pathlib import Path
 from engine.runtime.errors import Cancelled, L2IError, failure_message, shown
 from trainer import corruption_cli, report_cli, slime_cli
 from trainer.arg_types import seconds, seed
-from trainer.byo_args import add_model_args, add_trust_arg
+from trainer.byo_args import add_frontend_arg, add_model_args, add_trust_arg
 from trainer.diagnostics import verbose_logging, write_traceback
 
 EX_SOFTWARE = 70  # sysexits.h: an internal software error
@@ -184,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, required=True, help="dictionary file (.safetensors)")
     d.add_argument("--sample-rate", type=int, default=None,
                    help="resample the clips to this rate (default 44100; as --model's)")
+    add_frontend_arg(d)
 
     i = tsub.add_parser("interpreter", help="Psi/Theta for a frozen classifier")
     _add_data_args(i)

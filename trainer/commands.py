@@ -21,7 +21,7 @@ from engine.tools.explain_files import explain_to_folder
 from resources import default_bundle_path
 from trainer import distributed as D
 from trainer import pipeline, slime_cli
-from trainer.byo_args import choice_from_args
+from trainer.byo_args import choice_from_args, frontend_from_args
 from trainer.checkpoint import atomic_write_json, seed_everything
 from trainer.contaminate import KINDS
 from trainer.datasets import load_dataset
@@ -187,10 +187,7 @@ def train_classifier(args, ctx, progress) -> int:
 
 
 def train_dictionary(args, ctx, progress) -> int:
-    rate = args.sample_rate
-    if rate is not None and not 1000 <= rate <= 384_000:
-        raise L2IError(f"--sample-rate takes 1000 to 384000 Hz, not {rate}")
-    p = _prepare(args, ctx, progress, FrontEndConfig(sample_rate=rate) if rate else None)
+    p = _prepare(args, ctx, progress, frontend_from_args(args))  # as --model's, if any
     W, info = pipeline.dictionary_stage(p, _nmf_cfg(args), args.out, ctx, args.max_frames,
                                         progress)
     if ctx.is_main:
