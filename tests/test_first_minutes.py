@@ -78,7 +78,8 @@ def umask(mask: int):
 
 @pytest.mark.parametrize("mask", [0o022, 0o027])
 def test_bundles_checkpoints_and_exports_honour_the_umask(tmp_path, mask):
-    from l2i_desktop.export import _write_text, _write_wave
+    from engine.dsp.audio import save_audio
+    from l2i_desktop.export import _Stage, _write_text
 
     with umask(mask):
         folder = save_bundle(random_bundle(), tmp_path / "bundle")
@@ -86,7 +87,11 @@ def test_bundles_checkpoints_and_exports_honour_the_umask(tmp_path, mask):
         atomic_write_json(tmp_path / "metrics.json", {"a": 1})
         save_dictionary(tmp_path / "W.safetensors", np.ones((4, 2), np.float32), {})
         _write_text(tmp_path / "export" / "relevance.csv", "k,r\n")
-        _write_wave(tmp_path / "export" / "interpretation.wav", np.zeros(100, np.float32), 8000)
+        stage = _Stage(tmp_path / "export")  # how export_audio writes its WAVs
+        stage.write("interpretation.wav",
+                    lambda tmp: save_audio(tmp, np.zeros(100, np.float32), 8000))
+        stage.commit()
+        stage.remove()
     for path in [folder, *folder.iterdir(), zipped, tmp_path / "metrics.json",
                  tmp_path / "W.safetensors",
                  *(tmp_path / "export").iterdir()]:
