@@ -34,13 +34,17 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     settings = Settings()  # an unreadable file is replaced by the defaults here
-    win = MainWindow(args.bundle or default_bundle_path(), settings)
+    # a bundle named here is opened as File > Open bundle opens it: one whose classifier
+    # is Python code asks first
+    win = MainWindow(None if args.bundle else default_bundle_path(), settings)
     if args.bundle is None and default_bundle_path() is None:
         win.show_error("No default model ships with this version yet: "
                        "Bundle > Open bundle... or start with --bundle PATH.")
     if args.clip is not None:
         win.open_clip(args.clip)
     win.show()
+    if args.bundle is not None:
+        win.open_bundle_asking(args.bundle)
     # once the window is drawn: the settings note, then takes a crash left behind
     QTimer.singleShot(0, lambda: after_start(win, settings))
     return app.exec()
