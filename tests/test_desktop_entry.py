@@ -25,6 +25,9 @@ def test_a_code_bundle_given_at_start_asks_and_opens(qtbot, tmp_path, monkeypatc
     monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a:
                         asked.append(title) or QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    # the app's log file sets the levels of engine/trainer loggers for the whole process:
+    # not here, where later tests of `l2i -vv` share this process
+    monkeypatch.setattr(entry, "start_logging", lambda: None)
     real_init = MainWindow.__init__
 
     def init(self, *args, **kwargs):
