@@ -6,6 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
+from l2i_desktop.time_axis import TimeAxis
+
 LABEL_PX = 12  # the height a tick label of H's axis needs
 BAND_PX = 7  # the least height of the band around the focused row of H
 OVERLAY_RGB = (0, 229, 255)  # cyan: stands out on magma
@@ -35,16 +37,10 @@ class TimeViews(pg.GraphicsLayoutWidget):
                   "Interpretation"]
         self.plots = []
         for row, title in enumerate(titles):
-            p = self.addPlot(row=row, col=0, title=title)
-            p.setMenuEnabled(False)
-            p.disableAutoRange()
-            p.showGrid(x=False, y=False)
-            if self.plots:
-                p.setXLink(self.plots[0])
-            p.getAxis("left").setWidth(60)  # equal widths keep the time axes aligned
-            if row < len(titles) - 1:
-                p.hideAxis("bottom")  # one time axis for all: less to draw, less clutter
-            self.plots.append(p)
+            self.plots.append(self._time_plot(row, title))
+        for p in self.plots[:-1]:
+            p.hideAxis("bottom")  # one time axis for all: less to draw, less clutter
+        self.lanes: list[pg.PlotItem] = []  # rows tools add under the views (add_lane)
         self.wave_curve = self.plots[0].plot(pen=pg.mkPen("#1f4e79"))
         self.images = [pg.ImageItem(axisOrder="row-major") for _ in range(3)]
         for img, p in zip(self.images, self.plots[1:]):
@@ -70,6 +66,36 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.spectrum_kind = "log_mag"
         self._scale = (1.0, 1.0, 1.0)  # seconds per frame, Hz per bin, duration
         self.scene().sigMouseMoved.connect(self._on_mouse)
+
+    def _time_plot(self, row: int, title: str | None) -> pg.PlotItem:
+        p = self.addPlot(row=row, col=0, title=title, axisItems={"bottom": TimeAxis()})
+        p.setMenuEnabled(False)
+        p.disableAutoRange()
+        p.showGrid(x=False, y=False)
+        if self.plots:
+            p.setXLink(self.plots[0])
+        p.getAxis("left").setWidth(60)  # equal widths keep the time axes aligned
+        return p
+
+    def add_lane(self, title: str | None = None) -> pg.PlotItem:
+        """A row under the views on their time axis (x linked, left axis as wide), for a
+        tool's own track; the one time axis moves under it."""
+        rows = self.plots + self.lanes
+        lane = self._time_plot(len(rows), title)
+        rows[-1].hideAxis("bottom")
+        lane.getAxis("bottom").set_origin(self.time_origin)
+        self.lanes.append(lane)
+        return lane
+
+    @property
+    def time_origin(self) -> float:
+        return self.plots[0].getAxis("bottom").origin
+
+    def set_time_origin(self, seconds: float) -> None:
+        """The views show a part of a longer recording that starts at ``seconds``: time
+        axes and hover read in the recording's time (x stays 0..duration)."""
+        for p in self.plots + self.lanes:
+            p.getAxis("bottom").set_origin(seconds)
 
     def show_clip(self, envelope: np.ndarray, duration: float, sample_rate: int,
                   pictures: dict[str, np.ndarray], values: dict[str, np.ndarray]) -> None:
@@ -238,9 +264,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
                  for k in dict.fromkeys(first + self._selected)]
         self.plots[2].getAxis("left").setTicks([ticks, []])
 
-    def time_axis(self) -> pg.AxisItem:
-        """The one time axis, under the last view."""
-        return self.plots[-1].getAxis("bottom")
+    def time_axis(self) -> TimeAxis:
+        """The one time axis, under the last row."""
+        return (self.plots + self.lanes)[-1].getAxis("bottom")
 
     def set_cursor(self, seconds: float) -> None:
         for c in self.cursors:
@@ -250,7 +276,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         for i, p in enumerate(self.plots):
             if p.sceneBoundingRect().contains(pos):
                 pt = p.vb.mapSceneToView(pos)
-                text = f"t = {pt.x():.3f} s"
+                text = f"t = {self.time_axis().label_of(pt.x())}"
                 mel = i == 1 and self.spectrum_kind == "log_mel"
                 if i in (1, 3) and not mel:
                     text += f"   f = {pt.y():.0f} Hz"

@@ -29,7 +29,8 @@ from engine.tools.timeline import (
 from l2i_desktop import jobs
 from l2i_desktop.host import Host
 from l2i_desktop.model import ClipResult, ClipSource
-from l2i_desktop.timeline_view import TimelineView, clock
+from l2i_desktop.time_axis import clock
+from l2i_desktop.timeline_view import TimelineView
 from l2i_desktop.worker import Lane
 
 BATCHES_PER_JOB = 3  # about two seconds of CPU per job for the ESC-10 model

@@ -24,24 +24,9 @@ from PySide6.QtWidgets import (
 from engine.tools.timeline import (
     Timeline,
 )
+from l2i_desktop.time_axis import ClockAxis, clock
 
 _CMAP = pg.colormap.get("viridis")
-
-
-def clock(seconds: float) -> str:
-    """m:ss, h:mm:ss past an hour, with tenths when the time is not whole seconds."""
-    tenths = int(round(seconds * 10))
-    s, t = divmod(tenths, 10)
-    text = f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else \
-        f"{s // 60}:{s % 60:02d}"
-    return f"{text}.{t}" if t else text
-
-
-class ClockAxis(pg.AxisItem):
-    """Time as m:ss (h:mm:ss past an hour) instead of kiloseconds."""
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
-        return [clock(v) if spacing >= 1 else f"{v:.1f}" for v in values]
 
 
 class TimelineView(QWidget):
