@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow
 from engine.runtime.errors import L2IError
 from l2i_desktop import (
     corruption_dialog,
+    display_controls,
     jobs,
     live_panel,
     report_dialog,
@@ -37,7 +38,8 @@ from l2i_desktop.worker import EXPLAIN, RENDER, EngineWorker, Lane
 
 BUNDLE, COMPONENT, EXPORT = Lane("bundle"), Lane("component"), Lane("export")
 # every tool, installed in this order (menus entries follow it): name, install(host)
-TOOLS = (("corruption", corruption_dialog.install), ("live", live_panel.install),
+TOOLS = (("display", display_controls.install),
+         ("corruption", corruption_dialog.install), ("live", live_panel.install),
          ("report", report_dialog.install), ("timeline", timeline_controller.install),
          ("slime", slime_panel.install))
 

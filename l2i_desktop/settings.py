@@ -14,6 +14,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from l2i_desktop.model.display import DisplaySettings
+
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 8
@@ -93,6 +95,23 @@ class Settings:
 
     def set_splitter_sizes(self, name: str, sizes: list[int]) -> None:
         self.store.setValue(f"splitter/{name}", [int(v) for v in sizes])
+
+    def display(self) -> DisplaySettings:
+        """The spectrogram display last chosen (anything unreadable: the default)."""
+        d = DisplaySettings()
+        v = self.store.value
+        try:
+            return DisplaySettings(
+                str(v("display/colormap", d.colormap)), str(v("display/scale", d.scale)),
+                str(v("display/auto_range", d.auto_range)).lower() in ("true", "1"),
+                float(v("display/floor_db", d.floor_db)),
+                float(v("display/ceiling_db", d.ceiling_db))).checked()
+        except (TypeError, ValueError):
+            return d
+
+    def set_display(self, d: DisplaySettings) -> None:
+        for name in ("colormap", "scale", "auto_range", "floor_db", "ceiling_db"):
+            self.store.setValue(f"display/{name}", getattr(d, name))
 
     def geometry(self) -> QByteArray | None:
         value = self.store.value("geometry")

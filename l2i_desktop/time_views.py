@@ -6,6 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
+from l2i_desktop import spectrogram_display as sd
+from l2i_desktop.model.display import DisplaySettings
 from l2i_desktop.time_axis import TimeAxis
 
 LABEL_PX = 12  # the height a tick label of H's axis needs
@@ -33,8 +35,8 @@ class TimeViews(pg.GraphicsLayoutWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setBackground("w")
-        titles = ["Waveform", "Spectrogram log(1+|X|)", "Component activations H",
-                  "Interpretation"]
+        titles = ["Waveform", "Spectrogram (dB)", "Component activations H",
+                  "Interpretation (dB)"]
         self.plots = []
         for row, title in enumerate(titles):
             self.plots.append(self._time_plot(row, title))
@@ -45,11 +47,18 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.images = [pg.ImageItem(axisOrder="row-major") for _ in range(3)]
         for img, p in zip(self.images, self.plots[1:]):
             p.addItem(img)
-            img.setColorMap(pg.colormap.get("magma"))
+        self.plots[3].setYLink(self.plots[1])  # one frequency zoom for input and result
+        self.bars = {row: sd.colorbar("dB") for row in (1, 3)}  # column 1: time aligned
+        for row, bar in self.bars.items():
+            self.addItem(bar, row=row, col=1)
         self.plots[1].setLabel("left", "Hz")
         self.plots[2].setLabel("left", "selected k")
         self.plots[3].setLabel("left", "Hz")
         self.plots[3].setLabel("bottom", "time", units="s")
+        self.display = DisplaySettings()
+        self._layout: sd.Layout | None = None
+        self._grids: dict[str, np.ndarray] = {}  # what each picture shows, on its rows
+        self._levels = (0.0, 1.0)  # dB range of the input's spectrogram
         self.cursors = [pg.InfiniteLine(0, angle=90, pen=pg.mkPen("#2ca02c", width=2))
                         for _ in self.plots]
         for c, p in zip(self.cursors, self.plots):
@@ -64,7 +73,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self._pictures: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
         self.spectrum_kind = "log_mag"
-        self._scale = (1.0, 1.0, 1.0)  # seconds per frame, Hz per bin, duration
+        self.duration = 1.0
+        self._frame_s = 1.0  # seconds per frame
+        self._sample_rate = 44100
         self.scene().sigMouseMoved.connect(self._on_mouse)
 
     def _time_plot(self, row: int, title: str | None) -> pg.PlotItem:
@@ -99,8 +110,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
 
     def show_clip(self, envelope: np.ndarray, duration: float, sample_rate: int,
                   pictures: dict[str, np.ndarray], values: dict[str, np.ndarray]) -> None:
-        """Draw a clip from what the worker prepared: RGBA ``pictures`` of log_mag,
-        log_mel and H, and the raw ``values`` behind them for the hover readout."""
+        """Draw a clip: its min/max ``envelope`` and the raw ``values`` of log_mag,
+        log_mel and H, pictured here as the display settings say (``pictures``, the
+        worker's, are kept for callers that read them)."""
         t = np.linspace(0, duration, envelope.shape[1])
         peak = max(float(np.abs(envelope).max()), 1e-3)
         # (near-)silence would be (near-)zero-length segments, drawn as nothing: a
@@ -111,23 +123,55 @@ class TimeViews(pg.GraphicsLayoutWidget):
         drawn[1] = np.maximum(drawn[1], mid + eps)
         self.wave_curve.setData(np.repeat(t, 2), drawn.T.ravel(), connect="pairs")
         log_mag = values["log_mag"]
-        nyquist = sample_rate / 2
-        self._scale = (duration / log_mag.shape[1], nyquist / (log_mag.shape[0] - 1), duration)
+        self.duration = float(duration)
+        self._frame_s = duration / log_mag.shape[1]
         self._pictures, self._values = pictures, dict(values)
-        self._show_spectrum()
+        self._sample_rate = int(sample_rate)
+        self._values.pop("interpretation", None)
+        self._draw_spectra()
         self.region.setBounds((0, duration))
         self.region.setRegion((0, duration))
         # fixed ranges: no auto-range pass (and no second repaint) after new data
+        self.plots[0].setLimits(xMin=0, xMax=duration, minXRange=min(0.01, duration))
         self.plots[0].setXRange(0, duration, padding=0)
         self.plots[0].setYRange(-peak, peak, padding=0.05)
         self.plots[2].setYRange(0, values["H"].shape[0], padding=0)
-        self.plots[3].setYRange(0, nyquist, padding=0)
+        self.plots[2].setLimits(yMin=0, yMax=values["H"].shape[0])
+        self.plots[1].setYRange(*self._layout.scale.span, padding=0)
+
+    def _draw_spectra(self) -> None:
+        """The input's spectrogram and the frequency axes, from the values and the
+        display settings."""
+        v = self._values
+        self._layout = sd.Layout.of(self.display, self._sample_rate, v["log_mag"].shape[0],
+                                    v["log_mel"].shape[0])
+        grid = self._layout.rows(sd.magnitude_db(v["log_mag"], self.n_fft))
+        self._grids = {"log_mag": grid}
+        self._levels = sd.levels_of(grid, self.display)
+        self._show_spectrum()
+        self._frequency_axes()
+
+    @property
+    def n_fft(self) -> int:
+        return 2 * (self._values["log_mag"].shape[0] - 1) if self._values else 1024
+
+    def _frequency_axes(self) -> None:
+        """Both spectrograms on the chosen scale, labelled in Hz, zoom bounded by it."""
+        lo, hi = self._layout.scale.span
+        ticks = self._layout.scale.ticks()
+        for p in (self.plots[1], self.plots[3]):
+            p.setLimits(yMin=lo, yMax=hi)
+            p.getAxis("left").setTicks([ticks, []])
+            p.setLabel("left", "Hz" + ("" if self.display.scale == "linear"
+                                       else f" ({self.display.scale})"))
 
     def show_activations(self) -> None:
         """The H heat map of the clip given to ``show_clip`` (a separate step, so that
         each repaint stays short)."""
-        self.images[1].setImage(self._pictures["H"], autoLevels=False)
-        self.images[1].setRect(0, 0, self._scale[2], self._values["H"].shape[0])
+        H = self._values["H"]
+        self.images[1].setImage(sd.rgba(H, (0.0, max(float(np.percentile(H, 99.5)), 1e-9)),
+                                        self.display.colormap), autoLevels=False)
+        self.images[1].setRect(0, 0, self.duration, H.shape[0])
 
     def set_spectrum_kind(self, kind: str) -> None:
         """'log_mag' (what the interpreter reconstructs) or 'log_mel' (what the classifier
@@ -136,26 +180,58 @@ class TimeViews(pg.GraphicsLayoutWidget):
         if self._values:
             self._show_spectrum()
 
-    def _show_spectrum(self) -> None:
-        kind = self.spectrum_kind
-        self.images[0].setImage(self._pictures[kind], autoLevels=False)
-        self._values["spectrum"] = self._values[kind]
-        rows = self._values[kind].shape[0]
-        if kind == "log_mel":
-            self.plots[1].setLabel("left", "mel band")
-            height = rows
+    def set_display(self, settings: DisplaySettings) -> None:
+        """Colour map, dB range and frequency scale (``model.display``): every picture
+        is drawn again from its values."""
+        before, self.display = self.display, settings
+        if not self._values:
+            return
+        span_before = self._layout.scale.span
+        zoom = self.plots[1].vb.viewRange()[1]
+        self._draw_spectra()
+        if settings.scale == before.scale:  # the same axis: keep the frequency zoom
+            self.plots[1].setYRange(*zoom, padding=0)
+        elif zoom != list(span_before):  # the same frequencies on the new axis
+            hz = self._layout.scale
+            was = sd.Layout.of(before, self._sample_rate, 2, 2).scale
+            self.plots[1].setYRange(hz.to_pos(max(was.to_hz(zoom[0]), hz.low_hz)),
+                                    hz.to_pos(was.to_hz(zoom[1])), padding=0)
         else:
-            self.plots[1].setLabel("left", "Hz")
-            height = self._scale[1] * (rows - 1)
-        self.images[0].setRect(0, 0, self._scale[2], height)
-        self.plots[1].setYRange(0, height, padding=0)
+            self.plots[1].setYRange(*self._layout.scale.span, padding=0)
+        self.show_activations()
+        if "interpretation" in self._values:
+            self.show_interpretation(None, self._values["interpretation"])
+        if self._contribution is not None:
+            self.show_focus(self.focused, self._contribution)
+
+    def _show_spectrum(self) -> None:
+        kind, lay = self.spectrum_kind, self._layout
+        if kind == "log_mel":
+            if "log_mel" not in self._grids:
+                self._grids["log_mel"] = lay.rows(self._values["log_mel"], mel=True)
+            grid = self._grids["log_mel"]
+            levels = sd.auto_levels(grid)  # the classifier's own dB: never dB full scale
+        else:
+            grid, levels = self._grids["log_mag"], self._levels
+        self._grids["spectrum"] = grid
+        self.images[0].setImage(sd.rgba(grid, levels, self.display.colormap),
+                                autoLevels=False)
+        self.images[0].setRect(*lay.rect(self.duration))
+        self._show_bar(1, levels, "dB (classifier's input)" if kind == "log_mel"
+                       else "dB full scale")
         self._show_overlay()
+
+    def _show_bar(self, row: int, levels: tuple[float, float], label: str) -> None:
+        bar = self.bars[row]
+        bar.setColorMap(sd.colormap(self.display.colormap))
+        bar.setLevels(levels)
+        bar.getAxis("right").setLabel(label)
 
     def _show_spectrum_title(self) -> None:
         if self.spectrum_kind == "log_mel":
             title = "Mel spectrogram (dB), as the classifier sees it"
         else:
-            title = "Spectrogram log(1+|X|)"
+            title = "Spectrogram (dB)"
         if self.overlay_on:
             title += f"; in cyan: component {self.focused}" + (
                 " (silent in this clip)" if self._silent else "")
@@ -167,19 +243,25 @@ class TimeViews(pg.GraphicsLayoutWidget):
 
     def _on_region(self, _item=None) -> None:
         lo, hi = self.selected_range()
-        whole = lo <= 1e-9 and hi >= self._scale[2] - 1e-9
+        whole = lo <= 1e-9 and hi >= self.duration - 1e-9
         self.region_chosen.emit(None if whole else (round(lo, 4), round(hi, 4)))
 
     def set_region(self, region: tuple[float, float] | None) -> None:
         """Show the play range the session holds (None: the whole clip)."""
         self.region.blockSignals(True)  # a range shown is not a range chosen
-        self.region.setRegion(region if region is not None else (0, self._scale[2]))
+        self.region.setRegion(region if region is not None else (0, self.duration))
         self.region.blockSignals(False)
 
-    def show_interpretation(self, picture: np.ndarray, values: np.ndarray) -> None:
+    def show_interpretation(self, picture: np.ndarray | None, values: np.ndarray) -> None:
+        """The interpretation's log(1+|X|) ``values``, drawn with the input's dB range
+        so the two compare (``picture``, the worker's, is not used)."""
         self._values["interpretation"] = values
-        self.images[2].setImage(picture, autoLevels=False)
-        self.images[2].setRect(0, 0, self._scale[2], self._scale[1] * (values.shape[0] - 1))
+        grid = self._layout.rows(sd.magnitude_db(values, self.n_fft))
+        self._grids["interpretation"] = grid
+        self.images[2].setImage(sd.rgba(grid, self._levels, self.display.colormap),
+                                autoLevels=False)
+        self.images[2].setRect(*self._layout.rect(self.duration))
+        self._show_bar(3, self._levels, "dB full scale")
 
     def note_interpretation(self, note: str | None) -> None:
         """Say in the Interpretation view's title why it is silent (None: its usual
@@ -197,6 +279,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self._selected: list[int] = []
         self.focused: int | None = None  # shown, as the session says (show_focus)
         self._has_overlay = self._silent = False
+        self._contribution: np.ndarray | None = None
         self.focus_band = pg.LinearRegionItem(orientation="horizontal", movable=False,
                                               brush=pg.mkBrush(0, 229, 255, 25),
                                               pen=pg.mkPen("#00e5ff", width=1))
@@ -222,11 +305,12 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.focused = k
         self.focus_band.setVisible(k is not None)
         self._has_overlay = k is not None and contribution is not None
+        self._contribution = contribution if self._has_overlay else None
         self._silent = self._has_overlay and not np.any(contribution > 0)
-        if self._has_overlay:
-            self.focus_overlay.setImage(overlay_rgba(contribution), autoLevels=False)
-            self.focus_overlay.setRect(0, 0, self._scale[2],
-                                       self._scale[1] * (contribution.shape[0] - 1))
+        if self._has_overlay and self._layout is not None:
+            self.focus_overlay.setImage(overlay_rgba(self._layout.rows(contribution)),
+                                        autoLevels=False)
+            self.focus_overlay.setRect(*self._layout.rect(self.duration))
         self._show_overlay()
         self.plots[2].setTitle("Component activations H" if k is None else
                                f"Component activations H: component {k} in the cyan band")
@@ -244,10 +328,10 @@ class TimeViews(pg.GraphicsLayoutWidget):
 
     @property
     def overlay_on(self) -> bool:
-        return self._has_overlay and self.spectrum_kind == "log_mag"
+        return self._has_overlay
 
     def _show_overlay(self) -> None:
-        # only over the linear-frequency picture: its rows are the pattern's bins
+        # over either picture: both are on the same frequency axis
         self.focus_overlay.setVisible(self.overlay_on)
         if self._values:
             self._show_spectrum_title()
@@ -275,20 +359,24 @@ class TimeViews(pg.GraphicsLayoutWidget):
     def _on_mouse(self, pos) -> None:
         for i, p in enumerate(self.plots):
             if p.sceneBoundingRect().contains(pos):
-                pt = p.vb.mapSceneToView(pos)
-                text = f"t = {self.time_axis().label_of(pt.x())}"
-                mel = i == 1 and self.spectrum_kind == "log_mel"
-                if i in (1, 3) and not mel:
-                    text += f"   f = {pt.y():.0f} Hz"
-                elif mel:
-                    text += f"   mel band {int(pt.y())}"
-                elif i == 2:
-                    text += f"   component {int(pt.y())}"
-                grid = self._values.get({1: "spectrum", 2: "H", 3: "interpretation"}.get(i, ""))
-                if grid is not None:
-                    col = int(pt.x() / max(self._scale[0], 1e-9))
-                    row = int(pt.y()) if i == 2 or mel else int(pt.y() / self._scale[1])
-                    if 0 <= row < grid.shape[0] and 0 <= col < grid.shape[1]:
-                        text += f"   value {grid[row, col]:.3f}"
-                self.hovered.emit(text)
+                self.hovered.emit(self.describe_point(i, p.vb.mapSceneToView(pos)))
                 return
+
+    def describe_point(self, row: int, pt) -> str:
+        """What the status bar says under the mouse at view point ``pt`` of a row."""
+        text = f"t = {self.time_axis().label_of(pt.x())}"
+        if not self._values:
+            return text
+        frac = pt.x() / max(self.duration, 1e-9)
+        if row in (1, 3):
+            text += f"   f = {self._layout.scale.to_hz(pt.y()):.0f} Hz"
+            grid = self._grids.get("spectrum" if row == 1 else "interpretation")
+            value = None if grid is None else self._layout.value_at(grid, frac, pt.y())
+            if value is not None:
+                text += f"   level {value:.1f} dB"
+        elif row == 2:
+            H, k, col = self._values["H"], int(pt.y()), int(pt.x() / self._frame_s)
+            text += f"   component {k}"
+            if 0 <= k < H.shape[0] and 0 <= col < H.shape[1]:
+                text += f"   activation {H[k, col]:.3f}"
+        return text

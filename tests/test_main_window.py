@@ -107,12 +107,16 @@ def test_mel_view_shows_what_the_classifier_sees(qtbot, window, esc10_clip):
     _analysed(qtbot, window, esc10_clip)
     views = window.views
     before = views.images[0].image.copy()
-    assert "log(1+|X|)" in views.plots[1].titleLabel.text
+    assert views.plots[1].titleLabel.text == "Spectrogram (dB)"
     window.findChild(type(window.menuBar().actions()[0]), "view_log_mel").trigger()
     assert "Mel" in views.plots[1].titleLabel.text
-    assert views.images[0].image.shape[0] == 128  # mel bands, drawn at full resolution
-    assert views.images[0].image.shape != before.shape
-    np.testing.assert_array_equal(views.images[0].image, window.session.clip.pictures["log_mel"])
+    assert not np.array_equal(views.images[0].image, before)
+    # the classifier's own mel bands, placed at their centre frequencies on the same
+    # Hz axis as the interpretation (both pictures share the frequency zoom)
+    mel = window.session.clip.analysis.log_mel.cpu().numpy()
+    np.testing.assert_allclose(views._grids["spectrum"], views._layout.rows(mel, mel=True))
+    assert views.bars[1].getAxis("right").labelText == "dB (classifier's input)"
+    assert views.images[0].boundingRect() == views.images[2].boundingRect()
 
 
 def test_dropping_a_clip_opens_it(qtbot, window, esc10_clip):
@@ -201,10 +205,24 @@ def test_hovering_a_view_reads_out_time_frequency_and_value(qtbot, window, esc10
     texts = []
     views.hovered.connect(texts.append)
     plot = views.plots[1]
-    scene_pos = plot.vb.mapViewToScene(QPointF(2.0, 1000.0))
-    views._on_mouse(scene_pos)
+    a = window.session.clip.analysis
+    mag = np.expm1(a.log_mag.cpu().numpy())
+    frame_s = window.session.clip.duration_s / mag.shape[1]
+    frame = int(np.argmax(mag.sum(axis=0)))  # the loudest moment: no digital silence
+    t = (frame + 0.5) * frame_s
+    views._on_mouse(plot.vb.mapViewToScene(QPointF(t, 1000.0)))
     assert texts, "no readout"
-    assert "t = 2.0" in texts[-1] and "Hz" in texts[-1] and "value" in texts[-1]
+    assert f"t = {t:.3f} s" in texts[-1] and "f = 1000 Hz" in texts[-1]
+    # the level of the cell under the mouse, in dB full scale, as the picture shows it
+    row = int(1000 / (a.sample_rate / 2) * 256)  # the linear axis' 256 rows
+    bins = slice(2 * row, 2 * row + 2)  # the bins whose centres fall in that row
+    level = float(texts[-1].split("level ")[1].split(" dB")[0])
+    want = 20 * np.log10(mag[bins, frame].max() / 256)  # 0 dB: a full-scale sine, n_fft 1024
+    assert level == pytest.approx(want, abs=3.0)
+    # on a log axis the same point is still read in Hz
+    window.session.display.set(scale="log")
+    views._on_mouse(plot.vb.mapViewToScene(QPointF(t, np.log10(1000.0))))
+    assert "f = 1000 Hz" in texts[-1]
 
 
 def test_opening_another_bundle_re_explains_the_open_clip(qtbot, window, esc10_clip,

@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.explanation.explain import Explanation, Rendering
 from l2i_desktop.model.clip import ClipResult
+from l2i_desktop.model.display import Display
 from l2i_desktop.model.edits import Edit, UndoStack
 from l2i_desktop.model.events import Event
 
@@ -52,6 +53,7 @@ class Session:
         self.focused: int | None = None  # the component the user is looking at
         self.trust: Any = None  # engine.explanation.trust.Trust of the rendering shown
         self.history = UndoStack(self._restore)
+        self.display = Display()  # how spectrograms look: not an edit, never undone
         self.bundle_changed: Event[Any] = Event("bundle changed")
         self.clip_changed: Event[ClipResult] = Event("clip changed")
         self.explanation_changed: Event[Explanation] = Event("explanation changed")
