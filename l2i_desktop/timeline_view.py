@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QCursor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
@@ -32,6 +32,7 @@ _CMAP = pg.colormap.get("viridis")
 ROW_LABEL_PX = (60, 200)  # the least and most room for the class names left of the rows
 AXIS_PAD_PX = 9  # the axis's gap between text and rows (5 in pyqtgraph), and a margin
 LABEL_MIN_CHARS = 3  # a run label shorter than "Ab…" says nothing: it is dropped
+MIN_HEIGHT_PX = 170
 LABEL_PAD_PX = 10  # a text item's document margins (4 px a side) and 2 px between labels
 
 
@@ -91,8 +92,13 @@ class TimelineView(QWidget):
         lay.setContentsMargins(4, 0, 4, 0)
         lay.addLayout(head)
         lay.addWidget(self.plot, 1)
-        self.setMinimumHeight(230)
+        # as tall as ten rows of names need where there is room; less in a short window,
+        # whose views would otherwise be squashed under it
+        self.setMinimumHeight(MIN_HEIGHT_PX)
         self.setMaximumHeight(300)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(super().sizeHint().width(), 200)
 
     def start(self, classes: list[str], duration_s: float, window_s: float, hop_s: float,
               estimated: int) -> None:
@@ -170,7 +176,8 @@ class TimelineView(QWidget):
         left = self.plot.getAxis("left")
         metrics = QFontMetrics(left.style["tickFont"])
         widest = max((metrics.horizontalAdvance(n) for n in classes), default=0)
-        room = min(max(widest, ROW_LABEL_PX[0]), ROW_LABEL_PX[1])
+        # +1: elidedText measures in fractions of a pixel, and cut a name exactly as wide
+        room = min(max(widest + 1, ROW_LABEL_PX[0]), ROW_LABEL_PX[1])
         self.row_names = [metrics.elidedText(n, Qt.TextElideMode.ElideRight, room)
                           for n in classes]
         left.setWidth(room + AXIS_PAD_PX)

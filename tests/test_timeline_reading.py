@@ -217,3 +217,26 @@ def test_names_fit_their_room_or_are_elided_never_cut(qtbot):
     assert view.row_names[2].endswith("…") and view.row_names[2] != classes[2]
     for name in view.row_names:
         assert metrics.horizontalAdvance(name) <= left.width() - AXIS_PAD_PX
+
+
+def test_live_input_after_a_window_reads_in_the_takes_seconds(qtbot, long_open, server):
+    """Live input ticks its axis by hand in the take's seconds: a window's origin, set
+    before, must not stay under those ticks, nor replace the live axis's label."""
+    from test_live_window import _close, _live_parts
+
+    window, _view = long_open
+    window.tools["timeline"].explain_window(24)
+    qtbot.waitUntil(lambda: _shown(window, 24, None), timeout=TIMEOUT)
+    assert window.views.time_origin == 60.0
+    panel, _action = _live_parts(window)
+    try:
+        assert panel.start()
+        qtbot.waitUntil(lambda: panel.last is not None and window.session.clip is panel.last,
+                        timeout=TIMEOUT)
+        qtbot.wait(200)
+        axis = window.views.time_axis()
+        assert window.views.time_origin == 0.0
+        assert axis.labelText == "time since the take began (s)"
+        assert axis.label_of(1.0) == "1.000 s"
+    finally:
+        _close(window, panel)
