@@ -192,6 +192,9 @@ class LivePanel(QToolBar):
             return False
         host.settings.set_input_device(self.device.currentText())
         host.session.explain_top_class()  # each window's top class until one is picked
+        # the take's seconds are ticked by hand (_label_time_axis), not as a window of a
+        # long recording would be: that origin goes, before the label is set
+        host.views.set_time_origin(0.0)
         # set once: a new label re-lays out the plot, a few ms on every hop
         host.views.time_axis().setLabel("time since the take began (s)")
         self._live = True

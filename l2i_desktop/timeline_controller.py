@@ -98,12 +98,14 @@ def advance(run: _Run, batches: int, waiting: Callable[[], bool],
 
 
 def analyse_window(explainer: Explainer, source: Source, clip: ClipSource, index: int,
-                   start_s: float, tau: float, task: TaskState | None = None) -> WindowResult:
-    """Worker job: one window read from the file alone and explained like a clip."""
+                   start_s: float, tau: float, target: int | None = None,
+                   task: TaskState | None = None) -> WindowResult:
+    """Worker job: one window read from the file alone and explained like a clip, for
+    ``target`` (None: its top class)."""
     rate = explainer.cfg.sample_rate
     wave = read_window(source, start_s, window_samples(explainer) / rate, rate)
     result = jobs.analyse_clip(explainer, dataclasses.replace(clip, start_s=float(start_s)),
-                               None, tau, (wave, rate), task)
+                               target, tau, (wave, rate), task)
     return WindowResult(**vars(result), index=index, start_s=start_s)
 
 
@@ -128,18 +130,29 @@ class TimelineController(QObject):
         host.clip_openers.append(self.open_long)
         self.view.window_clicked.connect(self.explain_window)
         self.view.whole_clip.connect(self.show_whole_clip)
+        self.view.hovered.connect(host.status)
 
     def _on_bundle(self, _explainer) -> None:
         self._stop()  # the window re-analyses the clip with the new model
         self.explainer = None
 
     def _on_clip(self, clip: ClipResult) -> None:
+        self._set_time_origin(clip.start_s if isinstance(clip, WindowResult) else 0.0)
         if isinstance(clip, WindowResult):
             self.view.highlight(clip.index)
+            session = self.host.session
             self.host.status(f"{clip.source.name}: window {clock(clip.start_s)} to "
-                             f"{clock(clip.start_s + self.view.timeline.window_s)}")
+                             f"{clock(clip.start_s + self.view.timeline.window_s)}, "
+                             f"explaining {session.class_name(session.explained_class())}")
         else:
             self._clip_analysed(clip)
+
+    def _set_time_origin(self, seconds: float) -> None:
+        """The views read in the recording's time while they show one of its windows,
+        in the clip's own seconds otherwise. Only on a change: the axis's label is set
+        with it, and live input labels the axis itself (live_panel.py) on every hop."""
+        if self.host.views.time_origin != seconds:
+            self.host.views.set_time_origin(seconds)
 
     def _clip_analysed(self, clip: ClipResult) -> None:
         explainer = self.host.session.explainer
@@ -223,14 +236,20 @@ class TimelineController(QObject):
             self.run.stale = True
         self.run = None
 
-    def explain_window(self, index: int) -> None:
+    def explain_window(self, index: int, row: int | None = None) -> None:
+        """Show window ``index`` in the views, explaining the class of the row clicked
+        (an undoable choice: Undo goes to the window's top class), or its top class
+        when ``row`` is None (a click above the rows)."""
         t, session = self.view.timeline, self.host.session
         if self.source is None or session.explainer is None or t is None:
             return
-        session.explain_top_class()  # each window is explained for its own top class first
-        self.host.status(f"analysing the window at {clock(t.starts[index])}...")
+        session.explain_top_class()  # a new window starts a new set of choices
+        if row is not None:
+            session.choose(target=int(row))
+        what = f" for {session.class_name(int(row))}" if row is not None else ""
+        self.host.status(f"analysing the window at {clock(t.starts[index])}{what}...")
         self.host.analyse(analyse_window, session.explainer, self.source, self.clip, index,
-                          float(t.starts[index]), session.tau)
+                          float(t.starts[index]), session.tau, session.target)
 
     def show_whole_clip(self) -> None:
         session = self.host.session

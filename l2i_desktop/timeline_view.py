@@ -1,22 +1,24 @@
 """The timeline of a long recording: class probabilities per window of the bundle's clip
-length, the top class of each window marked and named; a click on a window explains that
-window in the main views.
+length, the top class of each window marked and named; a click on a cell explains that
+window in the main views for that cell's class (above the rows: for its top class), and
+hovering a cell says its time, class and probability.
 
-``timeline_controller.install_timeline(window)`` adds it above the main window's views
-and feeds it.
+``timeline_controller.install(host)`` adds it above the window's views and feeds it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QSize, Qt, Signal
+from PySide6.QtGui import QCursor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -27,11 +29,23 @@ from engine.tools.timeline import (
 from l2i_desktop.time_axis import ClockAxis, clock
 
 _CMAP = pg.colormap.get("viridis")
+ROW_LABEL_PX = (60, 200)  # the least and most room for the class names left of the rows
+AXIS_PAD_PX = 9  # the axis's gap between text and rows (5 in pyqtgraph), and a margin
+LABEL_MIN_CHARS = 3  # a run label shorter than "Ab…" says nothing: it is dropped
+MIN_HEIGHT_PX = 170
+LABEL_PAD_PX = 10  # a text item's document margins (4 px a side) and 2 px between labels
+
+
+def elide(text: str, metrics: QFontMetrics, width: float) -> str:
+    """``text`` as it fits in ``width`` pixels: whole, cut with an ellipsis, or ""."""
+    fitted = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(width))
+    return fitted if len(fitted.rstrip("…")) >= min(LABEL_MIN_CHARS, len(text)) else ""
 
 
 class TimelineView(QWidget):
-    window_clicked = Signal(int)
+    window_clicked = Signal(int, object)  # window index, row (class) clicked or None
     whole_clip = Signal()
+    hovered = Signal(str)  # what is under the mouse, for the status bar
 
     def __init__(self) -> None:
         super().__init__()
@@ -54,7 +68,7 @@ class TimelineView(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setMouseEnabled(x=True, y=False)
-        self.plot.getAxis("left").setWidth(110)
+        self.plot.getAxis("left").setStyle(tickFont=QFont(self.font()))
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(_CMAP)
         self.plot.addItem(self.image)
@@ -68,14 +82,23 @@ class TimelineView(QWidget):
         self.chosen.hide()
         self.plot.addItem(self.chosen)
         self.labels: list[pg.TextItem] = []
+        self.label_space: list[float] = []  # the pixels each run label was given
+        self.row_names: list[str] = []  # the class names as the left axis shows them
         self.plot.scene().sigMouseClicked.connect(self._on_click)
+        self.plot.scene().sigMouseMoved.connect(self._on_mouse)
         self.plot.getViewBox().sigXRangeChanged.connect(lambda *_: self._label_runs())
+        self.plot.getViewBox().sigResized.connect(lambda *_: self._label_runs())
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
         lay.addLayout(head)
         lay.addWidget(self.plot, 1)
-        self.setMinimumHeight(230)
+        # as tall as ten rows of names need where there is room; less in a short window,
+        # whose views would otherwise be squashed under it
+        self.setMinimumHeight(MIN_HEIGHT_PX)
         self.setMaximumHeight(300)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(super().sizeHint().width(), 200)
 
     def start(self, classes: list[str], duration_s: float, window_s: float, hop_s: float,
               estimated: int) -> None:
@@ -88,8 +111,7 @@ class TimelineView(QWidget):
         self.progress.setValue(0)
         self.progress.show()
         self.chosen.hide()
-        left = self.plot.getAxis("left")
-        left.setTicks([[(i + 0.5, name) for i, name in enumerate(classes)]])
+        self._label_rows(classes)
         self.plot.setXRange(0, duration_s, padding=0.005)
         self.plot.setYRange(0, c + 1.4, padding=0)
         self.plot.getViewBox().setLimits(xMin=0, xMax=duration_s, yMin=0, yMax=c + 1.4)
@@ -148,44 +170,107 @@ class TimelineView(QWidget):
         self.tops.setData(t.centres, np.argmax(p, axis=1) + 0.5)
         self._label_runs()
 
+    def _label_rows(self, classes: list[str]) -> None:
+        """Class names left of their rows: the axis as wide as the longest needs, up to
+        ROW_LABEL_PX[1]; a longer name is elided (its full name is in the hover text)."""
+        left = self.plot.getAxis("left")
+        metrics = QFontMetrics(left.style["tickFont"])
+        widest = max((metrics.horizontalAdvance(n) for n in classes), default=0)
+        # +1: elidedText measures in fractions of a pixel, and cut a name exactly as wide
+        room = min(max(widest + 1, ROW_LABEL_PX[0]), ROW_LABEL_PX[1])
+        self.row_names = [metrics.elidedText(n, Qt.TextElideMode.ElideRight, room)
+                          for n in classes]
+        left.setWidth(room + AXIS_PAD_PX)
+        left.setTicks([[(i + 0.5, name) for i, name in enumerate(self.row_names)]])
+
     def _label_runs(self) -> None:
-        """The top class named above each run of windows that share it, where the name
-        fits on screen (labels are dropped rather than drawn over each other)."""
+        """The top class named above each run of windows that share it, inside the part
+        of the run on screen: elided where it is too long ("Person sn…"), dropped where
+        not even that fits. Never cut by the plot's edges, never over each other."""
         for item in self.labels:
             self.plot.removeItem(item)
-        self.labels = []
+        self.labels, self.label_space = [], []
         t = self.timeline
         if t is None or not len(t.starts):
             return
         top = np.argmax(self.probabilities(), axis=1)
-        (lo, hi), width = self.plot.viewRange()[0], max(self.plot.width() - 130, 50)
-        per_char = 7.0 * (hi - lo) / width  # seconds one character takes on screen
+        vb = self.plot.getViewBox()
+        (lo, hi), width = vb.viewRange()[0], vb.width()
+        if hi <= lo or width <= 0:
+            return
+        px = width / (hi - lo)  # pixels per second
+        font = QFont(self.font())
+        metrics = QFontMetrics(font)
         edges = np.flatnonzero(np.diff(top)) + 1
-        free_from = -np.inf
         for a, b in zip(np.r_[0, edges], np.r_[edges, len(top)]):
-            name = t.classes[top[a]]
-            x = (t.centres[a] + t.centres[b - 1]) / 2
-            half = len(name) * per_char / 2
-            if x - half < free_from or x + half < lo or x - half > hi:
+            # the run's cells: from the left edge of its first to the right of its last
+            x0 = max(t.centres[a] - t.hop_s / 2, lo)
+            x1 = min(t.centres[b - 1] + t.hop_s / 2, hi)
+            space = (x1 - x0) * px - LABEL_PAD_PX
+            name = elide(t.classes[top[a]], metrics, space) if space > 0 else ""
+            if not name:
                 continue
             label = pg.TextItem(name, color="#222", anchor=(0.5, 0.0))
-            label.setPos(x, len(t.classes) + 1.35)
+            label.setFont(font)
+            label.setPos((x0 + x1) / 2, len(t.classes) + 1.35)
             self.plot.addItem(label)
             self.labels.append(label)
-            free_from = x + half + per_char
+            self.label_space.append(space)
 
-    def point_of(self, seconds: float) -> QPoint:
-        """The pixel of the plot's viewport at a time, half-way up the classes."""
+    def cell_at(self, x: float, y: float) -> tuple[int, int | None] | None:
+        """The window drawn at time ``x`` and the class of the row at ``y`` (None above
+        the rows, where the top classes are named); None where no window is drawn."""
+        t = self.timeline
+        if t is None or not len(t.starts):
+            return None
+        first, last = t.centres[0] - t.hop_s / 2, t.centres[-1] + t.hop_s / 2
+        if not first <= x <= last or y < 0:
+            return None
+        row = int(y) if y < len(t.classes) else None
+        return t.index_at(x), row
+
+    def describe(self, index: int, row: int | None) -> str:
+        """A cell in words: the window's time in the recording, the class, how likely."""
+        t = self.timeline
+        p, source = self.probabilities()[index], self.source.currentData()
+        start = float(t.starts[index])
+        where = f"{clock(start)}–{clock(start + t.window_s)}"
+        top = int(np.argmax(p))
+        if row is None or row == top:
+            return f"{where}   {t.classes[top]} {p[top]:.3f} (the {source}'s top class)"
+        return (f"{where}   {t.classes[row]} {p[row]:.3f} ({source}; top: "
+                f"{t.classes[top]} {p[top]:.3f})")
+
+    def point_of(self, seconds: float, row: int | float | None = None) -> QPoint:
+        """The pixel of the plot's viewport at a time, in the middle of a class's row
+        (default: half-way up the classes; ``row=-1``: above them, on the run labels)."""
         vb = self.plot.getViewBox()
         rows = len(self.timeline.classes) if self.timeline is not None else 1
-        return self.plot.mapFromScene(vb.mapViewToScene(QPointF(seconds, rows / 2)))
+        y = rows / 2 if row is None else rows + 0.7 if row == -1 else row + 0.5
+        return self.plot.mapFromScene(vb.mapViewToScene(QPointF(seconds, y)))
+
+    def _view_point(self, scene_pos) -> QPointF | None:
+        vb = self.plot.getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        return vb.mapSceneToView(scene_pos)
+
+    def _on_mouse(self, scene_pos) -> None:
+        at = self._view_point(scene_pos)
+        cell = self.cell_at(at.x(), at.y()) if at is not None else None
+        if cell is None:
+            QToolTip.hideText()
+            return
+        text = self.describe(*cell)
+        QToolTip.showText(QCursor.pos(), text, self.plot)
+        self.hovered.emit(text)
 
     def _on_click(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or self.timeline is None \
                 or not len(self.timeline.starts):
             return
-        vb = self.plot.getViewBox()
-        if not vb.sceneBoundingRect().contains(event.scenePos()):
+        at = self._view_point(event.scenePos())
+        if at is None:
             return
-        seconds = vb.mapSceneToView(event.scenePos()).x()
-        self.window_clicked.emit(self.timeline.index_at(seconds))
+        row = int(at.y()) if 0 <= at.y() < len(self.timeline.classes) else None
+        self.window_clicked.emit(self.timeline.index_at(at.x()), row)

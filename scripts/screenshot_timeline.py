@@ -44,6 +44,9 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=Path("../shared/data/esc10"))
     ap.add_argument("--bundle", type=Path, default=None)
     ap.add_argument("--click", type=float, default=47.5, help="seconds: the window to explain")
+    ap.add_argument("--row", default=None,
+                    help="the class whose row is clicked (default: above the rows, the top)")
+    ap.add_argument("--size", default="1360x1000", help="the window's size, WxH")
     ap.add_argument("--tau", type=float, default=0.3)
     ap.add_argument("--out", type=Path, default=Path("docs/timeline.png"))
     a = ap.parse_args()
@@ -51,7 +54,7 @@ def main() -> int:
     clip = write_recording(a.data, Path(tmp.name) / "two minutes of ESC-10.wav")
     app = QApplication(sys.argv[:1])
     win = MainWindow(a.bundle or default_bundle_path())
-    win.resize(1360, 1000)
+    win.resize(*(int(v) for v in a.size.split("x")))
     win.tau_slider.setValue(round(a.tau * 100))
     win.show()
     win.open_clip(clip)
@@ -64,8 +67,10 @@ def main() -> int:
             return  # the timeline is still being computed
         if not state["clicked"]:
             state["clicked"] = True
+            row = t.classes.index(a.row) if a.row else -1
             QTest.mouseClick(view.plot.viewport(), Qt.MouseButton.LeftButton,
-                             Qt.KeyboardModifier.NoModifier, view.point_of(a.click))
+                             Qt.KeyboardModifier.NoModifier, view.point_of(a.click, row))
+            QTest.mouseMove(view.plot.viewport(), view.point_of(a.click, row))
             return
         if isinstance(win.session.clip, WindowResult) and win.session.explanation is not None \
                 and win.shown_clip == clip:
