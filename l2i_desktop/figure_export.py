@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from l2i_desktop import figure, jobs
+from l2i_desktop import figure_spec as fs
 from l2i_desktop.export import ExportError, _atomic
-from l2i_desktop.figure import Axis, BarPanel, Colourbar, FigureSpec, ImagePanel, WavePanel
+from l2i_desktop.figure_spec import Axis, BarPanel, Colourbar, FigureSpec, ImagePanel, WavePanel
 from l2i_desktop.host import Host
 from l2i_desktop.model import Session
 from l2i_desktop.worker import Lane
@@ -64,13 +65,13 @@ def _array(x: Any) -> np.ndarray:
 
 
 def _time_axis(start: float, duration: float) -> Axis:
-    return figure.axis(start, start + duration, "time (s)", count=8)
+    return fs.axis(start, start + duration, "time (s)", count=8)
 
 
 def _index_axis(k: int, label: str, centred: bool) -> Axis:
     """Component numbers, at the middle of H's rows (``centred``) or of the bars."""
     shift = 0.5 if centred else 0.0
-    values = [v for v in figure.nice_ticks(0, max(k - 1, 0), 9) if float(v).is_integer()]
+    values = [v for v in fs.nice_ticks(0, max(k - 1, 0), 9) if float(v).is_integer()]
     lo, hi = (0.0, float(k)) if centred else (-0.6, k - 0.4)
     return Axis((lo, hi), [(v + shift, str(int(v))) for v in values], label)
 
@@ -79,10 +80,10 @@ def _spectrum(values: np.ndarray, kind: str, rate: int, levels: tuple[float, flo
               start: float, duration: float, title: str) -> ImagePanel:
     if kind == "log_mel":
         c = colour(values, None, "dB")
-        y = figure.axis(0, values.shape[0], "mel band")
+        y = fs.axis(0, values.shape[0], "mel band")
     else:
         c = colour(values, levels, "log(1+|X|)")
-        y = figure.axis(0, rate / 2, "frequency (Hz)", count=5)
+        y = fs.axis(0, rate / 2, "frequency (Hz)", count=5)
     return ImagePanel(title, c.rgba, _time_axis(start, duration), y, c.colourbar)
 
 
@@ -140,7 +141,7 @@ def build_spec(session: Session, spectrum_kind: str = "log_mag",
         _spectrum(shown, "log_mag", a.sample_rate, clip.levels, start, duration, interp),
         BarPanel(f"Relevance of each component to \u201c{name}\u201d (blue: above tau)",
                  relevance, _index_axis(k, "component", False),
-                 figure.axis(min(0.0, float(relevance.min(initial=0.0))) - 0.05,
+                 fs.axis(min(0.0, float(relevance.min(initial=0.0))) - 0.05,
                              max(1.0, float(relevance.max(initial=0.0))) + 0.05,
                              "relevance", count=5),
                  tau=float(exp.threshold), selected=frozenset(selected)),
