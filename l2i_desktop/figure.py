@@ -47,7 +47,7 @@ INK, GRID = QColor("#222222"), QColor("#888888")
 WAVE, SELECTED, OTHER, TAU = (QColor("#1f4e79"), QColor("#1f77b4"), QColor("#c7c7c7"),
                               QColor("#d62728"))
 # the layout, in points: room for tick labels and axis labels around each plot
-LEFT, RIGHT, BOTTOM = 50.0, 58.0, 14.0
+LEFT, RIGHT, BOTTOM = 50.0, 58.0, 6.0
 PANEL_TITLE, X_AXIS, GAP = 13.0, 24.0, 5.0
 BAR_W, BAR_GAP = 7.0, 5.0  # a colourbar beside its image
 TITLE_PT, TEXT_PT, TICK_PT = 10.5, 8.0, 7.0
@@ -265,10 +265,11 @@ class _Painter:
             y = self._y(r, pn.y, pn.tau)
             p.setPen(QPen(TAU, 1.0, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
-            self.text(QRectF(r.right() - 104, y - TICK_PT * 1.6, 100, TICK_PT * 1.5),
-                      Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-                      f"tau = {pn.tau:.2f}", TICK_PT, colour=TAU)
         p.restore()
+        if pn.tau is not None:  # in the margin: over the bars it would hide one
+            self.text(QRectF(r.right() + 3, y - TICK_PT, RIGHT - 3, TICK_PT * 2),
+                      Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                      f"tau = {pn.tau:.2f}", TICK_PT, colour=TAU)
 
 
 def paint(spec: FigureSpec, painter: QPainter, device: QPaintDevice) -> None:

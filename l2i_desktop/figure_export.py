@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -41,6 +42,7 @@ from l2i_desktop.worker import Lane
 log = logging.getLogger(__name__)
 FIGURE = Lane("figure")
 DEFAULT_DPI = 300
+SIZE_IN = (7.0, 8.0)  # a page-wide figure: width, height in inches
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,12 @@ def colour(values: np.ndarray, levels: tuple[float, float] | None = None,
            unit: str = "") -> Coloured:
     """Values to colours as the views draw them today (magma over ``levels``, by default
     the minimum to the 99.5th percentile). The one place a colour map, a dB range or
-    another scale would enter."""
+    another scale would enter. A range that spans nothing (a sparse H, zero in 99.5% of
+    its cells) becomes the minimum to the maximum: a colourbar from 0 to 0 says nothing."""
     values = np.asarray(values, np.float32)
     lo, hi = levels if levels is not None else jobs.display_levels(values)
+    if not hi > lo and values.size:
+        lo, hi = float(values.min()), float(values.max())
     return Coloured(jobs.colorize(values, (lo, hi)),
                     Colourbar(jobs._LUT, float(lo), float(hi), unit))
 
@@ -93,7 +98,7 @@ def _named(ks: list[int], most: int = 12) -> str:
 
 
 def build_spec(session: Session, spectrum_kind: str = "log_mag",
-               width_in: float = 7.0, height_in: float = 8.0) -> FigureSpec:
+               width_in: float = SIZE_IN[0], height_in: float = SIZE_IN[1]) -> FigureSpec:
     """The figure of what the session explains now. Raises ExportError while there is
     nothing (or nothing consistent) to draw."""
     s = session
@@ -201,6 +206,7 @@ class FigureDialog(QDialog):
         self.setObjectName("figure_dialog")
         self.setWindowTitle("Export figure")
         self.path_edit = QLineEdit(str(path))
+        self.path_edit.setMinimumWidth(self.path_edit.fontMetrics().horizontalAdvance("x") * 60)
         browse = QPushButton("Browse...")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
@@ -215,12 +221,18 @@ class FigureDialog(QDialog):
         self.dpi.setRange(72, 1200)
         self.dpi.setValue(DEFAULT_DPI)
         self.dpi.setSuffix(" dpi")
-        self.dpi.setToolTip("Pixels per inch of the PNG (7 x 8 inches); SVG and PDF are "
-                            "drawn as vectors, their pictures at this resolution")
+        self.dpi.setToolTip("Pixels per inch of the PNG; SVG and PDF are drawn as "
+                            "vectors (the PDF's resolution is this too)")
         form = QFormLayout(self)
         form.addRow("File", row)
         form.addRow("Formats", formats)
-        form.addRow("PNG resolution", self.dpi)
+        self.pixels = QLabel()
+        self.dpi.valueChanged.connect(self._say_pixels)
+        self._say_pixels(self.dpi.value())
+        dpi_row = QHBoxLayout()
+        dpi_row.addWidget(self.dpi)
+        dpi_row.addWidget(self.pixels, 1)
+        form.addRow("PNG resolution", dpi_row)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -228,6 +240,10 @@ class FigureDialog(QDialog):
         form.addRow(buttons)
         self.path_edit.textChanged.connect(self._tick_suffix)
         self._tick_suffix(str(path))
+
+    def _say_pixels(self, dpi: int) -> None:
+        w, h = SIZE_IN
+        self.pixels.setText(f"{w:g} x {h:g} inches: {round(w * dpi)} x {round(h * dpi)} pixels")
 
     def _tick_suffix(self, text: str) -> None:
         fmt = Path(text).suffix.lower().lstrip(".")

@@ -96,6 +96,13 @@ def test_colour_step_says_its_range_and_lut():
     np.testing.assert_array_equal(c.rgba[-1, -1], c.colourbar.lut[-1])
 
 
+def test_a_range_that_spans_nothing_becomes_min_to_max():
+    sparse = np.zeros((10, 1000), np.float32)
+    sparse[3, :4] = 2.0  # a sparse H: its 99.5th percentile is 0
+    bar = figure_export.colour(sparse).colourbar
+    assert (bar.low, bar.high) == (0.0, 2.0)
+
+
 # ---- the session and the window ------------------------------------------------------
 @pytest.fixture(scope="module")
 def explained():
@@ -191,6 +198,12 @@ def test_figure_menu_entry_needs_a_clip_and_writes_what_it_says(qtbot, window, t
     assert on_disk == ["fig.pdf", "fig.png", "fig.svg"]
     assert _count(window.statusBar().currentMessage()) == len(on_disk)
     assert QImage(str(tmp_path / "fig.png")).width() == 7 * 120
+    (tmp_path / "file").write_text("not a folder")
+    tool.export([tmp_path / "file" / "fig.png"])
+    qtbot.waitUntil(lambda: "is a file, not a folder" in window.error_label.text(),
+                    timeout=TIMEOUT)
+    tool.export([tmp_path / "fig.gif"])
+    assert ".png, .svg or .pdf" in window.error_label.text()
 
 
 def test_no_cursor_and_no_range_in_the_figure(qtbot, window, tmp_path):
@@ -228,6 +241,8 @@ def test_dialog_writes_one_file_per_ticked_format(qtbot, tmp_path):
     dialog = figure_export.FigureDialog(tmp_path / "x.svg")
     qtbot.addWidget(dialog)
     assert dialog.also["svg"].isChecked() and not dialog.also["png"].isChecked()
-    assert dialog.dpi.value() == 300
+    assert dialog.dpi.value() == 300 and "2100 x 2400 pixels" in dialog.pixels.text()
+    dialog.dpi.setValue(150)
+    assert "1050 x 1200 pixels" in dialog.pixels.text()
     dialog.also["png"].setChecked(True)
     assert dialog.paths() == [tmp_path / "x.png", tmp_path / "x.svg"]
