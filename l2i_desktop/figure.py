@@ -50,7 +50,7 @@ WAVE, SELECTED, OTHER, TAU = (QColor("#1f4e79"), QColor("#1f77b4"), QColor("#c7c
 LEFT, RIGHT, BOTTOM = 50.0, 58.0, 6.0
 PANEL_TITLE, X_AXIS, GAP = 13.0, 24.0, 5.0
 BAR_W, BAR_GAP = 7.0, 5.0  # a colourbar beside its image
-TITLE_PT, TEXT_PT, TICK_PT = 10.5, 8.0, 7.0
+TITLE_PT, TEXT_PT, TICK_PT = 11.0, 8.0, 7.0  # whole pixels of a point each
 TICK_LEN = 3.0
 
 
@@ -78,7 +78,13 @@ class _Painter:
 
     def text(self, rect: QRectF, flags: Qt.AlignmentFlag, text: str, size: float = TEXT_PT,
              bold: bool = False, colour: QColor = INK) -> None:
-        self.p.setFont(_font(size, bold))
+        font = _font(size, bold)
+        wide = QFontMetricsF(font).horizontalAdvance(text)
+        if wide > rect.width() > 0:  # a long file or class name: smaller, then elided
+            font = _font(max(size * 0.8, size * rect.width() / wide), bold)
+            text = QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideMiddle,
+                                                  rect.width())
+        self.p.setFont(font)
         self.p.setPen(colour)
         self.p.drawText(rect, int(flags), text)
 
@@ -86,11 +92,15 @@ class _Painter:
         p, spec = self.p, self.spec
         p.fillRect(QRectF(0, 0, self.w, self.h), QColor("white"))
         y = 8.0
-        for i, line in enumerate(spec.title):
-            size = TITLE_PT if i == 0 else TEXT_PT + 0.5
-            self.text(QRectF(0, y, self.w, size * 1.5), Qt.AlignmentFlag.AlignHCenter, line,
-                      size, bold=i == 0)
-            y += size * 1.45
+        for i, line in enumerate(spec.title):  # a long one wraps at its spaces
+            font = _font(TITLE_PT if i == 0 else TEXT_PT + 1, bold=i == 0)
+            flags = Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap
+            box = QFontMetricsF(font).boundingRect(QRectF(12, y, self.w - 24, 200),
+                                                   int(flags), line)
+            p.setFont(font)
+            p.setPen(INK)
+            p.drawText(QRectF(12, y, self.w - 24, box.height()), int(flags), line)
+            y += box.height() + 2.0
         top = y + 4.0
         last_time = max((i for i, pn in enumerate(spec.panels)
                          if not isinstance(pn, BarPanel)), default=-1)
@@ -103,7 +113,7 @@ class _Painter:
             height = free * pn.weight / total
             self.text(QRectF(LEFT, top, self.w - LEFT - RIGHT, PANEL_TITLE),
                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, pn.title,
-                      TEXT_PT + 0.5, bold=True)
+                      TEXT_PT + 1, bold=True)
             plot = QRectF(LEFT, top + PANEL_TITLE, self.w - LEFT - RIGHT, height)
             self.panel(pn, plot, show_x)
             top = plot.bottom() + (X_AXIS if show_x else 0.0) + GAP

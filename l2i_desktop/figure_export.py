@@ -92,6 +92,12 @@ def _spectrum(values: np.ndarray, kind: str, rate: int, levels: tuple[float, flo
     return ImagePanel(title, c.rgba, _time_axis(start, duration), y, c.colourbar)
 
 
+def _short(text: str, most: int = 64) -> str:
+    """A name cut in its middle past ``most`` characters (a title wraps at spaces
+    only: a file name has none)."""
+    return text if len(text) <= most else text[:most // 2 - 1] + "\u2026" + text[-(most // 2):]
+
+
 def _named(ks: list[int], most: int = 12) -> str:
     shown = ", ".join(str(k) for k in ks[:most])
     return shown + (f" and {len(ks) - most} more" if len(ks) > most else "")
@@ -119,7 +125,7 @@ def build_spec(session: Session, spectrum_kind: str = "log_mag",
     p = float(np.asarray(a.probabilities)[target]) if target < len(a.probabilities) else None
     selected = [int(i) for i in exp.selected]
     played = [int(i) for i in rendering.indices] if rendering is not None else selected
-    title = [f"{clip.source.name}: explained class \u201c{name}\u201d"
+    title = [f"{_short(clip.source.name)}: explained class \u201c{_short(name)}\u201d"
              + (f" (p = {p:.2f})" if p is not None else ""),
              f"tau = {exp.threshold:.2f}, {len(selected)} of {k} components selected; "
              f"bundle {bundle.name}"]
@@ -144,7 +150,7 @@ def build_spec(session: Session, spectrum_kind: str = "log_mag",
                    h.colourbar, marks=[i + 0.5 for i in selected], smooth=k > 64,
                    weight=0.8),
         _spectrum(shown, "log_mag", a.sample_rate, clip.levels, start, duration, interp),
-        BarPanel(f"Relevance of each component to \u201c{name}\u201d (blue: above tau)",
+        BarPanel("Relevance of each component to the explained class (blue: above tau)",
                  relevance, _index_axis(k, "component", False),
                  fs.axis(min(0.0, float(relevance.min(initial=0.0))) - 0.05,
                              max(1.0, float(relevance.max(initial=0.0))) + 0.05,
