@@ -17,6 +17,7 @@ from engine.runtime.errors import L2IError
 from l2i_desktop import (
     corruption_dialog,
     display_controls,
+    figure_export,
     jobs,
     live_panel,
     report_dialog,
@@ -24,7 +25,6 @@ from l2i_desktop import (
     timeline_controller,
 )
 from l2i_desktop.audio import Player
-from l2i_desktop.export import export_view_png
 from l2i_desktop.host import Host
 from l2i_desktop.layout import build_layout
 from l2i_desktop.linking import connect_linking
@@ -41,7 +41,7 @@ BUNDLE, COMPONENT, EXPORT = Lane("bundle"), Lane("component"), Lane("export")
 TOOLS = (("display", display_controls.install),
          ("corruption", corruption_dialog.install), ("live", live_panel.install),
          ("report", report_dialog.install), ("timeline", timeline_controller.install),
-         ("slime", slime_panel.install))
+         ("slime", slime_panel.install), ("figure", figure_export.install))
 
 
 class MainWindow(OpeningMixin, QMainWindow):
@@ -360,17 +360,15 @@ class MainWindow(OpeningMixin, QMainWindow):
             return
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            export_view_png(folder / "views.png", self.views)
-            export_view_png(folder / "relevance.png", self.relevance)
+            pictures = figure_export.explanation_pictures(folder, s, self.views.spectrum_kind)
         except (L2IError, OSError) as exc:
             self.show_error(str(exc))
             return
         self.worker.submit(EXPORT, jobs.export_data, folder, s.explainer, s.clip,
-                           s.explanation, s.rendering, done=self._exported)
+                           s.explanation, s.rendering, done=lambda w: self._exported(pictures + w))
 
-    def _exported(self, written: list[Path]) -> None:
-        self.statusBar().showMessage(f"exported {len(written)} files to "
-                                     f"{written[0].parent if written else ''}")
+    def _exported(self, written: list[Path]) -> None:  # every file, the pictures too
+        self.statusBar().showMessage(f"exported {len(written)} files to {written[0].parent}")
 
     def ask_export(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to folder",
