@@ -17,6 +17,7 @@ from engine.runtime.errors import L2IError
 from l2i_desktop import (
     corruption_dialog,
     jobs,
+    labels_tool,
     live_panel,
     report_dialog,
     slime_panel,
@@ -39,7 +40,7 @@ BUNDLE, COMPONENT, EXPORT = Lane("bundle"), Lane("component"), Lane("export")
 # every tool, installed in this order (menus entries follow it): name, install(host)
 TOOLS = (("corruption", corruption_dialog.install), ("live", live_panel.install),
          ("report", report_dialog.install), ("timeline", timeline_controller.install),
-         ("slime", slime_panel.install))
+         ("slime", slime_panel.install), ("labels", labels_tool.install))
 
 
 class MainWindow(OpeningMixin, QMainWindow):
