@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QFont, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
@@ -95,8 +95,11 @@ class LabelTrack:
         self.regions, self.texts = [], []
         if self.selected is not None and self.selected >= len(labels):
             self.selected = None
+        clip = self.tool.host.session.clip
         for i, label in enumerate(labels):
             region = LabelRegion(self, i, label)
+            if clip is not None:
+                region.setBounds((0, clip.duration_s))  # a drag stays in the clip
             text = pg.TextItem(color="#402000", anchor=(0, 0))
             text.setFont(self.font)
             text.setPos(label.start, 1.0)
@@ -120,7 +123,8 @@ class LabelTrack:
 
     def moved(self, region: LabelRegion) -> None:
         start, end = region.getRegion()
-        self.tool.move(region.index, float(start), float(end))
+        # later: the edit redraws the track, and this region is still in its drag event
+        QTimer.singleShot(0, lambda: self.tool.move(region.index, float(start), float(end)))
 
     def _elide(self, *_args) -> None:
         """Each text cut to its region's width in pixels (a point label gets a little)."""

@@ -25,14 +25,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from engine.runtime.atomic import write_text
 from engine.runtime.errors import L2IError, shown
 from l2i_desktop.model.events import Event
-
-if TYPE_CHECKING:
-    from l2i_desktop.model.session import Session
 
 SUFFIXES = (".txt", ".csv")  # Audacity label track, CSV
 
@@ -80,11 +77,20 @@ def _short(text: str, n: int = 24) -> str:
     return text if len(text) <= n else text[:n - 1] + "\u2026"
 
 
+class _Session(Protocol):
+    """What a LabelSet needs of the session (model/session.py imports this module)."""
+
+    choices: Any  # Choices, whose ``labels`` this set edits
+    choices_changed: Event[frozenset[str]]
+
+    def choose(self, **changes: Any) -> None: ...
+
+
 class LabelSet:
     """The session's labels, kept sorted by time; each change is one undoable edit.
     ``changed`` says the new labels whenever they change (an edit, undo, a new clip)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: _Session) -> None:
         self.session = session
         self.changed: Event[tuple[Label, ...]] = Event("labels changed")
         session.choices_changed.connect(self._on_choices)
