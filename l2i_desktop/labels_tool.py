@@ -64,8 +64,8 @@ class LabelRegion(pg.LinearRegionItem):
         if ev.button() == Qt.MouseButton.LeftButton and not self.moving:
             ev.accept()
             self.track.select(self.index)
-            if ev.double():
-                self.track.tool.ask_text(self.index)
+            if ev.double():  # the dialog after the click is over, not inside it
+                QTimer.singleShot(0, lambda: self.track.tool.ask_text(self.index))
             return
         super().mouseClickEvent(ev)
 
@@ -181,7 +181,7 @@ class LabelsTool(QObject):
         self._action("delete_label", "&Delete label", lambda: self.remove(), "edit",
                      QKeySequence(QKeySequence.StandardKey.Delete), on_views=True)
         self._action("import_labels", "Import &labels...", self.ask_import, "file",
-                     after="export")
+                     after="batch_report")
         self._action("export_labels", "Export la&bels...", self.ask_export, "file",
                      after="import_labels")
 
