@@ -47,7 +47,8 @@ def readout(n_labels: int, shares: EnergyShares | None) -> str:
     if shares.interpretation is None:
         return head + "; the interpretation is silent (no energy to share)"
     text = f"{head} and hold {shares.interpretation:.0%} of the interpretation's energy"
-    return text + (f" (input: {shares.input:.0%})" if shares.input is not None else "")
+    return text + (f" (the input clip's: {shares.input:.0%})" if shares.input is not None
+                   else "")
 
 
 class LabelRegion(pg.LinearRegionItem):
@@ -76,6 +77,7 @@ class LabelTrack:
     def __init__(self, tool: LabelsTool, lane: pg.PlotItem) -> None:
         self.tool, self.lane = tool, lane
         self.selected: int | None = None
+        self.shown: tuple[Label, ...] = ()
         self.regions: list[LabelRegion] = []
         self.texts: list[pg.TextItem] = []
         self.font = QFont()
@@ -88,13 +90,16 @@ class LabelTrack:
         lane.setMinimumHeight(84)
         lane.vb.sigXRangeChanged.connect(self._elide)
         lane.vb.sigResized.connect(self._elide)
+        lane.scene().sigMouseClicked.connect(self._clicked)
 
     def show(self, labels: tuple[Label, ...]) -> None:
         for item in self.regions + self.texts:
             self.lane.removeItem(item)
         self.regions, self.texts = [], []
-        if self.selected is not None and self.selected >= len(labels):
-            self.selected = None
+        # the label selected stays so when others change (an undo), wherever it sorts
+        was = self.shown[self.selected] if self.selected is not None else None
+        self.selected = labels.index(was) if was in labels else None
+        self.shown = labels
         clip = self.tool.host.session.clip
         for i, label in enumerate(labels):
             region = LabelRegion(self, i, label)
@@ -120,6 +125,12 @@ class LabelTrack:
             r.update()
         if index is not None:
             self.tool.host.views.setFocus()  # Enter and Delete act on the views' focus
+        self.tool.enable()
+
+    def _clicked(self, ev) -> None:
+        """A click on the track but on no label: none is selected."""
+        if not ev.isAccepted() and self.lane.vb.sceneBoundingRect().contains(ev.scenePos()):
+            self.select(None)
 
     def moved(self, region: LabelRegion) -> None:
         start, end = region.getRegion()
@@ -151,10 +162,10 @@ class LabelsTool(QObject):
         self._make_actions()
         s = host.session
         self.labels.changed.connect(self._on_labels)
-        s.clip_changed.connect(lambda _c: self._enable())
-        s.bundle_changed.connect(lambda _b: self._enable())
+        s.clip_changed.connect(lambda _c: self.enable())
+        s.bundle_changed.connect(lambda _b: self.enable())
         s.rendering_changed.connect(lambda _r: self.update_readout())
-        self._enable()
+        self.enable()
 
     def _action(self, key: str, text: str, call, menu: str, shortcut=None,
                 after: str | None = None, on_views: bool = False) -> QAction:
@@ -185,7 +196,10 @@ class LabelsTool(QObject):
         self._action("export_labels", "Export la&bels...", self.ask_export, "file",
                      after="import_labels")
 
-    def _enable(self) -> None:
+    def enable(self) -> None:
+        """What acts on a clip, on labels, on the selected label: enabled when there is one."""
+        if not self.actions:
+            return  # still installing
         has_clip = self.host.session.clip is not None
         some, chosen = len(self.labels) > 0, self.track.selected is not None
         self.actions["add_label"].setEnabled(has_clip)
@@ -206,7 +220,6 @@ class LabelsTool(QObject):
         start, end = s.choices.region or (0.0, s.clip.duration_s)
         index = self.labels.add(Label(float(start), float(end), text))
         self.track.select(index)
-        self._enable()
         return index
 
     def ask_add(self) -> None:
@@ -290,7 +303,7 @@ class LabelsTool(QObject):
     # ---- following the session ------------------------------------------------------
     def _on_labels(self, labels: tuple[Label, ...]) -> None:
         self.track.show(labels)
-        self._enable()
+        self.enable()
         self.update_readout()
 
     def _input_log_mag(self) -> np.ndarray | None:

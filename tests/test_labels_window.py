@@ -75,14 +75,18 @@ def test_add_from_range_edit_delete_and_undo(qtbot, tool, window, monkeypatch):
     assert undo.text() == '&Undo add label "bark"'
     assert tool.actions["delete_label"].isEnabled()
 
-    # a click elsewhere leaves it; a double-click on it edits its text
-    tool.track.select(None)
+    # a click beside it leaves it; a double-click on it edits its text
+    qtbot.mouseMove(view.viewport(), view.mapFromScene(_scene_point(tool, 3.0)))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=view.mapFromScene(_scene_point(tool, 3.0)))
+    assert tool.track.selected is None and not tool.actions["delete_label"].isEnabled()
     _answer(monkeypatch, "dog bark")
     at = view.mapFromScene(_scene_point(tool, 1.0))
     _double_click(qtbot, view.viewport(), at)
     qtbot.waitUntil(lambda: s.choices.labels == (Label(0.5, 1.5, "dog bark"),),
                     timeout=5000)
     assert tool.track.selected == 0 and undo.text() == '&Undo edit label "dog bark"'
+    assert tool.actions["delete_label"].isEnabled()
 
     # Enter edits the selected label too, while the views have the focus
     _answer(monkeypatch, " bark, edited ")
@@ -159,7 +163,7 @@ def test_the_readout_follows_labels_and_explanation(qtbot, tool, window):
     text = tool.lane.titleLabel.text
     assert text == _expected_readout(window)
     assert text.startswith("Labels: 1 cover 50% of the clip and hold ")
-    assert "of the interpretation's energy (input: " in text
+    assert "of the interpretation's energy (the input clip's: " in text
     assert tool.shares is not None and 0.0 <= tool.shares.interpretation <= 1.0
 
     s.choose(tau=0.0)  # a new explanation: every component with relevance >= 0
