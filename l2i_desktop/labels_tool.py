@@ -37,18 +37,24 @@ TIP = ("Labels: your own regions of the clip (Ctrl+B labels the play range). The
 
 
 def readout(n_labels: int, shares: EnergyShares | None) -> str:
-    """The line beside the track: every number says what it is a share of."""
+    """The line beside the track: every number says what it is a share of.
+
+    >>> readout(2, EnergyShares(0.32, 0.71, 0.45))
+    "Labels: 2 labels cover 32% of the clip and hold 71% of the interpretation's energy \
+(and 45% of the input clip's)"
+    """
     if n_labels == 0:
         return "Labels: none (Ctrl+B labels the play range)"
-    head = f"Labels: {n_labels} cover {shares.duration:.0%} of the clip" if shares else \
-        f"Labels: {n_labels}"
+    s = "s" if n_labels == 1 else ""  # of the verbs
+    text = f"Labels: {n_labels} label{'' if s else 's'}"
     if shares is None:
-        return head
+        return text
+    text += f" cover{s} {shares.duration:.0%} of the clip"
     if shares.interpretation is None:
-        return head + "; the interpretation is silent (no energy to share)"
-    text = f"{head} and hold {shares.interpretation:.0%} of the interpretation's energy"
-    return text + (f" (the input clip's: {shares.input:.0%})" if shares.input is not None
-                   else "")
+        return text + "; the interpretation is silent (no energy to share)"
+    text += f" and hold{s} {shares.interpretation:.0%} of the interpretation's energy"
+    return text + (f" (and {shares.input:.0%} of the input clip's)"
+                   if shares.input is not None else "")
 
 
 class LabelRegion(pg.LinearRegionItem):

@@ -162,8 +162,8 @@ def test_the_readout_follows_labels_and_explanation(qtbot, tool, window):
     tool.add_from_range("first half")
     text = tool.lane.titleLabel.text
     assert text == _expected_readout(window)
-    assert text.startswith("Labels: 1 cover 50% of the clip and hold ")
-    assert "of the interpretation's energy (the input clip's: " in text
+    assert text.startswith("Labels: 1 label covers 50% of the clip and holds ")
+    assert text.endswith("% of the input clip's)")
     assert tool.shares is not None and 0.0 <= tool.shares.interpretation <= 1.0
 
     s.choose(tau=0.0)  # a new explanation: every component with relevance >= 0
@@ -177,7 +177,7 @@ def test_the_readout_follows_labels_and_explanation(qtbot, tool, window):
     qtbot.waitUntil(lambda: s.rendering is not None and not s.rendering.indices,
                     timeout=TIMEOUT)
     assert tool.lane.titleLabel.text == \
-        "Labels: 1 cover 50% of the clip; the interpretation is silent (no energy to share)"
+        "Labels: 1 label covers 50% of the clip; the interpretation is silent (no energy to share)"
 
 
 def test_another_clip_starts_without_labels(qtbot, tool, window):
