@@ -155,6 +155,14 @@ def test_export_then_import_and_a_bad_file(qtbot, tool, window, tmp_path, monkey
     assert s.choices.labels == labels  # nothing lost, nothing half-imported
     assert read_labels(txt) == list(labels)
 
+    # a window of a long recording a minute in: files are in the recording's time
+    window.views.set_time_origin(60.0)
+    shifted = tool.export_file(tmp_path / "at60.txt")
+    assert shifted.read_text().splitlines()[0] == "60.250000\t60.750000\tfirst"
+    tool.remove(0)
+    tool.remove(0)
+    assert tool.import_file(shifted) == 2 and s.choices.labels == labels
+
 
 def test_the_readout_follows_labels_and_explanation(qtbot, tool, window):
     s = window.session
