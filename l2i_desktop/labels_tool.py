@@ -57,6 +57,10 @@ def readout(n_labels: int, shares: EnergyShares | None) -> str:
                    if shares.input is not None else "")
 
 
+def _count(n: int) -> str:
+    return f"{n} label" + ("" if n == 1 else "s")
+
+
 class LabelRegion(pg.LinearRegionItem):
     """One label: a shaded region, selectable, whose edges and body drag."""
 
@@ -271,15 +275,15 @@ class LabelsTool(QObject):
         added = self.labels.add_many(found)
         duration = self.host.session.clip.duration_s if self.host.session.clip else 0.0
         outside = sum(x.end < 0 or x.start > duration for x in found)
-        note = f"; {outside} lie outside this clip" if outside else ""
-        self.host.status(f"{added} labels imported from {shown(path)}{note}")
+        note = f"; {_count(outside)} outside this clip (kept)" if outside else ""
+        self.host.status(f"{_count(added)} imported from {shown(path)}{note}")
         return added
 
     def export_file(self, path: Path) -> Path:
         """Write the labels (CSV for a .csv path, else an Audacity label track)."""
         origin = self.host.views.time_origin
         out = write_labels(path, [x.shifted(origin) for x in self.labels.labels])
-        self.host.status(f"{len(self.labels)} labels written to {shown(out)}")
+        self.host.status(f"{_count(len(self.labels))} written to {shown(out)}")
         return out
 
     def ask_import(self) -> None:
