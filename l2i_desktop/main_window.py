@@ -19,6 +19,7 @@ from l2i_desktop import (
     display_controls,
     figure_export,
     jobs,
+    labels_tool,
     live_panel,
     report_dialog,
     slime_panel,
@@ -41,7 +42,8 @@ BUNDLE, COMPONENT, EXPORT = Lane("bundle"), Lane("component"), Lane("export")
 TOOLS = (("display", display_controls.install),
          ("corruption", corruption_dialog.install), ("live", live_panel.install),
          ("report", report_dialog.install), ("timeline", timeline_controller.install),
-         ("slime", slime_panel.install), ("figure", figure_export.install))
+         ("slime", slime_panel.install), ("figure", figure_export.install),
+         ("labels", labels_tool.install))
 
 
 class MainWindow(OpeningMixin, QMainWindow):

@@ -5,7 +5,7 @@ when no clip is given (run under Xvfb):
         --bundle B --clip CLIP --size 1600x1000 --out docs/main_window.png
 
 ``--focus K`` looks at component K (``--focus top``: the most relevant one) before the
-picture is taken.
+picture is taken; ``--labels FILE`` shows the labels of an Audacity label file or CSV.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ def main() -> int:
     ap.add_argument("--tau", type=float, default=0.3)
     ap.add_argument("--target", default=None, help="class to explain (default: the top one)")
     ap.add_argument("--focus", default=None, help="component to look at, or 'top'")
+    ap.add_argument("--labels", type=Path, default=None,
+                    help="an Audacity label file or CSV to show in the label track")
     ap.add_argument("--size", default="1360x940", help="window size, WIDTHxHEIGHT")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
@@ -65,6 +67,8 @@ def main() -> int:
             timer.stop()
             if a.focus is not None:
                 s.focus(s.explanation.selected[0] if a.focus == "top" else int(a.focus))
+            if a.labels is not None:
+                win.tools["labels"].import_file(a.labels)
             QTimer.singleShot(500, finish)
 
     def finish() -> None:

@@ -110,7 +110,7 @@ def test_live_interpretation_follows_what_the_microphone_hears(qtbot, server, pl
         assert win.predictions.table.item(0, 0).text() == "Rooster"
         assert len(win.relevance.heights) == win.session.explainer.bundle.k == 100
         assert win.views.images[1].image.shape[:2] == tuple(last.analysis.H.shape)
-        ticks = win.views.plots[-1].getAxis("bottom")._tickLevels[0]
+        ticks = win.views.time_axis()._tickLevels[0]  # under the last row or lane
         labels = [float(label) for _pos, label in ticks]
         assert labels and labels[0] >= last.start_s - 1e-6  # seconds of the take:
         assert labels[-1] > 5  # the axis scrolled with it
@@ -136,7 +136,7 @@ def test_live_interpretation_follows_what_the_microphone_hears(qtbot, server, pl
         assert rate == RATE and len(take) / RATE >= t_end
         assert win.recordings.save_act.isEnabled()
         assert win.session.clip.duration_s == pytest.approx(len(take) / RATE, abs=0.01)
-        assert win.views.plots[-1].getAxis("bottom")._tickLevels is None  # plain seconds
+        assert win.views.time_axis()._tickLevels is None  # plain seconds
     finally:
         probe.stop()
         _close(win, panel)

@@ -24,6 +24,7 @@ from l2i_desktop.model.clip import ClipResult
 from l2i_desktop.model.display import Display
 from l2i_desktop.model.edits import Edit, UndoStack
 from l2i_desktop.model.events import Event
+from l2i_desktop.model.labels import Label, describe
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Choices:
     muted: frozenset[int] = frozenset()
     soloed: frozenset[int] = frozenset()
     region: tuple[float, float] | None = None  # what plays; None: the whole clip
+    labels: tuple[Label, ...] = ()  # the user's labelled regions, sorted (model/labels.py)
 
     def changes(self, other: Choices) -> frozenset[str]:
         return frozenset(f.name for f in dataclasses.fields(self)
@@ -120,6 +122,8 @@ class Session:
             return f"tau {after.tau:.2f}"
         if "region" in changes:
             return "play range"
+        if "labels" in changes:
+            return describe(self.choices.labels, after.labels)
         for kind, word in (("muted", "mute"), ("soloed", "solo")):
             if kind in changes:
                 added = sorted(after.__getattribute__(kind) - getattr(self.choices, kind))
@@ -158,12 +162,15 @@ class Session:
         (live input, a window of the same file) keeps the choices that still apply."""
         new = self.clip is None or clip.source.path != self.clip.source.path \
             or clip.source.name != self.clip.source.name
+        # labels are times in this clip: another window of the same file moves them
+        same = self.clip is not None and clip.source == self.clip.source
         if new:
             self.history.clear()
         self.clip = clip
-        self.set_choices(dataclasses.replace(self.choices, region=None) if not new else
-                         dataclasses.replace(self.choices, region=None, muted=frozenset(),
-                                             soloed=frozenset()))
+        kept = dataclasses.replace(self.choices, region=None,
+                                   labels=self.choices.labels if same else ())
+        self.set_choices(kept if not new else
+                         dataclasses.replace(kept, muted=frozenset(), soloed=frozenset()))
         self.clip_changed.emit(clip)
         self.set_explanation(clip.explanation, picture=clip.pictures.get("interpretation"))
 
