@@ -3,8 +3,9 @@
 ``build_spec`` turns the session (clip, explanation, rendering) into a
 ``figure.FigureSpec``: waveform, spectrogram, activations H, interpretation and the
 relevance bars, with a title naming the clip, the explained class, tau and the bundle.
-Nothing of the window's state gets in (no playback cursor, no range handles). Colours
-come from one function, ``colour``, so that another colour map or range is one change.
+Nothing of the window's state gets in (no playback cursor, no range handles) but how
+the user chose to see it: the colour map, dB range and frequency scale of
+``session.display``, as the views draw them (``spectrogram_display``).
 ``write_figures`` writes PNG/SVG/PDF atomically (export._atomic: one ExportError line).
 """
 
@@ -33,10 +34,12 @@ from PySide6.QtWidgets import (
 
 from l2i_desktop import figure, jobs
 from l2i_desktop import figure_spec as fs
+from l2i_desktop import spectrogram_display as sd
 from l2i_desktop.export import ExportError, _atomic
 from l2i_desktop.figure_spec import Axis, BarPanel, Colourbar, FigureSpec, ImagePanel, WavePanel
 from l2i_desktop.host import Host
 from l2i_desktop.model import Session
+from l2i_desktop.model.display import DisplaySettings
 from l2i_desktop.worker import Lane
 
 log = logging.getLogger(__name__)
@@ -51,18 +54,18 @@ class Coloured:
     colourbar: Colourbar
 
 
-def colour(values: np.ndarray, levels: tuple[float, float] | None = None,
-           unit: str = "") -> Coloured:
-    """Values to colours as the views draw them today (magma over ``levels``, by default
-    the minimum to the 99.5th percentile). The one place a colour map, a dB range or
-    another scale would enter. A range that spans nothing (a sparse H, zero in 99.5% of
-    its cells) becomes the minimum to the maximum: a colourbar from 0 to 0 says nothing."""
+def colour(values: np.ndarray, levels: tuple[float, float] | None = None, unit: str = "",
+           colormap: str = "magma") -> Coloured:
+    """Values to colours in the user's colour map over ``levels`` (by default the
+    minimum to the 99.5th percentile). A range that spans nothing (a sparse H, zero in
+    99.5% of its cells) becomes the minimum to the maximum: a colourbar from 0 to 0
+    says nothing."""
     values = np.asarray(values, np.float32)
     lo, hi = levels if levels is not None else jobs.display_levels(values)
     if not hi > lo and values.size:
         lo, hi = float(values.min()), float(values.max())
-    return Coloured(jobs.colorize(values, (lo, hi)),
-                    Colourbar(jobs._LUT, float(lo), float(hi), unit))
+    return Coloured(sd.rgba(values, (lo, hi), colormap),
+                    Colourbar(sd.lookup_table(colormap), float(lo), float(hi), unit))
 
 
 def _array(x: Any) -> np.ndarray:
@@ -81,15 +84,25 @@ def _index_axis(k: int, label: str, centred: bool) -> Axis:
     return Axis((lo, hi), [(v + shift, str(int(v))) for v in values], label)
 
 
-def _spectrum(values: np.ndarray, kind: str, rate: int, levels: tuple[float, float] | None,
-              start: float, duration: float, title: str) -> ImagePanel:
+def _spectra(a: Any, shown: np.ndarray, kind: str, display: DisplaySettings
+             ) -> tuple[Axis, Coloured, Coloured]:
+    """The frequency axis (the window's scale, in Hz), the input's picture (log_mag in
+    dB full scale, or the classifier's mel bands) and the interpretation's, both on the
+    input's dB range, as the views draw them."""
+    log_mag = _array(a.log_mag)
+    n_fft = 2 * (log_mag.shape[0] - 1)
+    lay = sd.Layout.of(display, a.sample_rate, log_mag.shape[0], _array(a.log_mel).shape[0])
+    grid = lay.rows(sd.magnitude_db(log_mag, n_fft))
+    levels = sd.levels_of(grid, display)
     if kind == "log_mel":
-        c = colour(values, None, "dB")
-        y = fs.axis(0, values.shape[0], "mel band")
+        mel = lay.rows(_array(a.log_mel), mel=True)
+        source = colour(mel, sd.auto_levels(mel), "dB (classifier's input)", display.colormap)
     else:
-        c = colour(values, levels, "log(1+|X|)")
-        y = fs.axis(0, rate / 2, "frequency (Hz)", count=5)
-    return ImagePanel(title, c.rgba, _time_axis(start, duration), y, c.colourbar)
+        source = colour(grid, levels, "dB full scale", display.colormap)
+    result = colour(lay.rows(sd.magnitude_db(shown, n_fft)), levels, "dB full scale",
+                    display.colormap)
+    label = "frequency (Hz)" + ("" if display.scale == "linear" else f", {display.scale} scale")
+    return Axis(lay.scale.span, lay.scale.ticks(), label), source, result
 
 
 def _short(text: str, most: int = 64) -> str:
@@ -104,9 +117,11 @@ def _named(ks: list[int], most: int = 12) -> str:
 
 
 def build_spec(session: Session, spectrum_kind: str = "log_mag",
-               width_in: float = SIZE_IN[0], height_in: float = SIZE_IN[1]) -> FigureSpec:
-    """The figure of what the session explains now. Raises ExportError while there is
-    nothing (or nothing consistent) to draw."""
+               width_in: float = SIZE_IN[0], height_in: float = SIZE_IN[1],
+               display: DisplaySettings | None = None) -> FigureSpec:
+    """The figure of what the session explains now, drawn as ``display`` says (by
+    default the session's). Raises ExportError while there is nothing (or nothing
+    consistent) to draw."""
     s = session
     if s.clip is None or s.explanation is None or s.explainer is None:
         raise ExportError("Nothing to draw yet: open a clip first.")
@@ -130,10 +145,11 @@ def build_spec(session: Session, spectrum_kind: str = "log_mag",
              f"tau = {exp.threshold:.2f}, {len(selected)} of {k} components selected; "
              f"bundle {bundle.name}"]
     kind = spectrum_kind if spectrum_kind in ("log_mag", "log_mel") else "log_mag"
-    source = _array(a.log_mel) if kind == "log_mel" else log_mag
+    display = display or s.display.settings
+    y, source, result = _spectra(a, shown, kind, display)
     spec_title = ("Mel spectrogram (dB), as the classifier sees it" if kind == "log_mel"
-                  else "Spectrogram log(1+|X|)")
-    h = colour(H, None, "activation")
+                  else "Spectrogram (dB)")
+    h = colour(H, None, "activation", display.colormap)
     peak = max(float(np.abs(clip.envelope).max(initial=0.0)), 1e-3)
     interp = (f"Interpretation: components {_named(played)}" if played else
               "Interpretation: no component plays (all muted, or none above tau)")
@@ -144,12 +160,12 @@ def build_spec(session: Session, spectrum_kind: str = "log_mag",
                   _time_axis(start, duration),
                   Axis((-peak * 1.05, peak * 1.05), [(-peak, f"{-peak:.2g}"), (0.0, "0"),
                                                      (peak, f"{peak:.2g}")], "amplitude")),
-        _spectrum(source, kind, a.sample_rate, clip.levels, start, duration, spec_title),
+        ImagePanel(spec_title, source.rgba, _time_axis(start, duration), y, source.colourbar),
         ImagePanel("Component activations H (\u25c2 selected components)", h.rgba,
                    _time_axis(start, duration), _index_axis(k, "component", True),
                    h.colourbar, marks=[i + 0.5 for i in selected], smooth=k > 64,
                    weight=0.8),
-        _spectrum(shown, "log_mag", a.sample_rate, clip.levels, start, duration, interp),
+        ImagePanel(interp, result.rgba, _time_axis(start, duration), y, result.colourbar),
         BarPanel("Relevance of each component to the explained class (blue: above tau)",
                  relevance, _index_axis(k, "component", False),
                  fs.axis(min(0.0, float(relevance.min(initial=0.0))) - 0.05,

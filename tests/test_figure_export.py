@@ -138,7 +138,9 @@ def test_title_names_clip_class_tau_and_bundle(qapp, explained):
         bars = spec.panels[-1]
         assert isinstance(bars, BarPanel) and bars.tau == pytest.approx(0.3)
         assert bars.selected == frozenset(exp.selected)
-        assert spec.panels[1].y.label == "mel band"
+        # the classifier's mel bands on the same Hz axis as the interpretation
+        assert spec.panels[1].y.label == "frequency (Hz)"
+        assert spec.panels[1].colourbar.unit == "dB (classifier's input)"
     finally:
         s.set_clip(s.clip)  # back to the clip's own explanation for the other tests
 
@@ -153,7 +155,26 @@ def test_axes_are_in_seconds_hertz_and_components(qapp, explained):
     assert h.y.range == (0.0, s.explainer.bundle.k) and h.colourbar is not None
     assert h.marks == [k + 0.5 for k in s.explanation.selected]
     assert bars.x.label == "component" and len(bars.values) == s.explainer.bundle.k
-    assert interp.colourbar.low == s.clip.levels[0]  # the spectrogram's range
+    # the interpretation on the input's dB range, so the two compare
+    assert (interp.colourbar.low, interp.colourbar.high) == \
+        (spec_panel.colourbar.low, spec_panel.colourbar.high)
+    assert spec_panel.colourbar.unit == "dB full scale"
+
+
+def test_the_figure_follows_the_display_settings(qapp, explained):
+    from l2i_desktop import spectrogram_display as sd
+    from l2i_desktop.model.display import DisplaySettings
+
+    fixed = DisplaySettings(colormap="greys", scale="log", auto_range=False,
+                            floor_db=-100.0, ceiling_db=-20.0)
+    spec = figure_export.build_spec(explained, display=fixed)
+    panel = spec.panels[1]
+    assert (panel.colourbar.low, panel.colourbar.high) == (-100.0, -20.0)
+    np.testing.assert_array_equal(panel.colourbar.lut, sd.lookup_table("greys"))
+    assert panel.y.range == pytest.approx((np.log10(20.0), np.log10(22050.0)))
+    assert ("1k" in [t for _, t in panel.y.ticks]) and "log" in panel.y.label
+    grey = panel.rgba[..., :3]
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
 
 
 @pytest.fixture

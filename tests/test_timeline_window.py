@@ -57,7 +57,7 @@ def test_clicking_a_window_explains_it_in_the_views(qtbot, window, esc10, esc10_
     assert (clip.index, clip.start_s) == (3, 7.5)  # the window centred nearest 10.1 s
     assert view.chosen.getRegion() == pytest.approx((7.5, 12.5))
     a = clip.analysis
-    assert a.n_samples == CLIP and window.views._scale[2] == pytest.approx(5.0)
+    assert a.n_samples == CLIP and window.views.duration == pytest.approx(5.0)
     assert np.array_equal(a.wave, load_audio(long, RATE)[int(7.5 * RATE):][:CLIP])
     assert np.allclose(a.probabilities, timeline.classifier[3], atol=1e-5)
     top = timeline.classes[int(timeline.top[3])]
