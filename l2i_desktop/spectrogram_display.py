@@ -16,6 +16,7 @@ import pyqtgraph as pg
 from l2i_desktop.model.display import (
     DisplaySettings,
     FrequencyScale,
+    hz_label,
     mel_band_centres,
     to_rows,
 )
@@ -104,7 +105,42 @@ def colorbar(label: str) -> pg.ColorBarItem:
     """A narrow bar beside an image view, its axis in dB (not draggable: the range is
     set from the menu, where it can be typed)."""
     bar = pg.ColorBarItem(values=(0.0, 1.0), width=12, colorMap=colormap("magma"),
-                          label=label, interactive=False, colorMapMenu=False,
+                          interactive=False, colorMapMenu=False,
                           pen="#404040")
-    bar.getAxis("right").setWidth(38)
+    bar.getAxis("right").setWidth(44)
+    bar.getAxis("right").setLabel(label)
     return bar
+
+
+class FrequencyAxis(pg.AxisItem):
+    """A frequency axis in Hz whatever the scale: round frequencies placed where the
+    scale puts them, as many as fit (about one per 28 px), finer when zoomed in."""
+
+    def __init__(self) -> None:
+        super().__init__("left")
+        self.freq_scale: FrequencyScale | None = None
+
+    def set_scale(self, scale: FrequencyScale) -> None:
+        self.freq_scale = scale
+        self.picture = None  # pyqtgraph caches the drawn ticks
+        self.update()
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802,N803 - pyqtgraph's names
+        if self.freq_scale is None or self.freq_scale.kind == "linear":
+            return super().tickValues(minVal, maxVal, size)
+        lo_hz, hi_hz = self.freq_scale.to_hz(minVal), self.freq_scale.to_hz(maxVal)
+        most = max(2, int(size / 28))
+        chosen: list[float] = []
+        for steps in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+            hz = np.array([s * 10.0 ** e for e in range(1, 6) for s in steps])
+            hz = hz[(hz >= lo_hz) & (hz <= hi_hz)]
+            if len(hz) > most and chosen:
+                break
+            chosen = list(hz)
+        return [(1.0, [float(self.freq_scale.to_pos(f)) for f in chosen])]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        if self.freq_scale is None:
+            return super().tickStrings(values, scale, spacing)
+        hz = [self.freq_scale.to_hz(v) for v in values]
+        return [hz_label(float(f"{h:.3g}")) for h in hz]

@@ -79,7 +79,10 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.scene().sigMouseMoved.connect(self._on_mouse)
 
     def _time_plot(self, row: int, title: str | None) -> pg.PlotItem:
-        p = self.addPlot(row=row, col=0, title=title, axisItems={"bottom": TimeAxis()})
+        axes = {"bottom": TimeAxis()}
+        if row in (1, 3) and len(self.plots) < 4:  # the spectrograms: Hz on any scale
+            axes["left"] = sd.FrequencyAxis()
+        p = self.addPlot(row=row, col=0, title=title, axisItems=axes)
         p.setMenuEnabled(False)
         p.disableAutoRange()
         p.showGrid(x=False, y=False)
@@ -158,10 +161,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
     def _frequency_axes(self) -> None:
         """Both spectrograms on the chosen scale, labelled in Hz, zoom bounded by it."""
         lo, hi = self._layout.scale.span
-        ticks = self._layout.scale.ticks()
         for p in (self.plots[1], self.plots[3]):
             p.setLimits(yMin=lo, yMax=hi)
-            p.getAxis("left").setTicks([ticks, []])
+            p.getAxis("left").set_scale(self._layout.scale)
             p.setLabel("left", "Hz" + ("" if self.display.scale == "linear"
                                        else f" ({self.display.scale})"))
 
@@ -266,7 +268,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
     def note_interpretation(self, note: str | None) -> None:
         """Say in the Interpretation view's title why it is silent (None: its usual
         title)."""
-        self.plots[3].setTitle("Interpretation" if not note else
+        self.plots[3].setTitle("Interpretation (dB)" if not note else
                                f"<span style='color:#b00020'>Interpretation: {note}</span>")
 
     def mark_components(self, indices: list[int]) -> None:

@@ -67,7 +67,9 @@ class EngineWorker(QObject):
         self._running: tuple[Job, TaskState] | None = None
         self._stopping = False
         self._deliver.connect(self._dispatch)
-        self._thread = threading.Thread(target=self._run, name="l2i-engine")
+        # daemon: a window that fails while it is built (no closeEvent, no stop) must not
+        # keep the process waiting for this thread at exit
+        self._thread = threading.Thread(target=self._run, name="l2i-engine", daemon=True)
         self._thread.start()
 
     def submit(self, lane: Lane, fn: Callable[..., Any], *args: Any,
