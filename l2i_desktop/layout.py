@@ -75,6 +75,9 @@ class ViewsArea(QScrollArea):
     def fit_rows(self) -> None:
         v = self.views
         for p in v.plots + v.lanes:
+            # pyqtgraph's auto-range button sits on the left axis' label in a short row
+            # (and the rows keep fixed ranges)
+            p.hideButtons()
             axis = p.getAxis("bottom")
             below = axis.height() if axis.isVisible() else 0  # the one time axis
             p.setMinimumHeight(ROW_PX + below if p.isVisible() else 0)
@@ -214,7 +217,9 @@ def fitted(preferred: QSize, available: QRect, frame: QMargins | None = None) ->
     width = min(preferred.width(), available.width() - frame.left() - frame.right())
     height = min(preferred.height(), available.height() - frame.top() - frame.bottom())
     outer = QRect(0, 0, width, height).marginsAdded(frame)
-    outer.moveCenter(available.center())
+    outer.moveTopLeft(available.topLeft())  # not moveCenter: it rounds towards zero
+    outer.translate((available.width() - outer.width()) // 2,
+                    (available.height() - outer.height()) // 2)
     return outer.marginsRemoved(frame)
 
 
@@ -238,7 +243,7 @@ def place_window(win: QMainWindow) -> None:
         log.info("window fitted to %s (available %s): %s", screen_key(screen),
                  available, win.geometry())
     relax_docks(win)
-    win.installEventFilter(_FitOnShow(win))
+    win.installEventFilter(_FitOnShow(win, win.geometry()))
 
 
 def remember_window(win: QMainWindow) -> None:
@@ -248,12 +253,18 @@ def remember_window(win: QMainWindow) -> None:
 
 class _FitOnShow(QObject):
     """Once the window is shown and its real frame is known: pull it back inside the
-    available area if the frame made it stick out."""
+    available area if the frame made it stick out (unless it was resized since it was
+    placed: a size asked for in code stands)."""
+
+    def __init__(self, win: QMainWindow, placed: QRect) -> None:
+        super().__init__(win)
+        self.placed = QRect(placed)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         if event.type() == QEvent.Type.Show:
             obj.removeEventFilter(self)
-            QTimer.singleShot(0, obj, lambda: _refit(obj))
+            if obj.geometry().size() == self.placed.size():
+                QTimer.singleShot(0, obj, lambda: _refit(obj))
         return False
 
 

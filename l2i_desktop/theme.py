@@ -50,7 +50,9 @@ LIGHT = Theme("light", window="#efefef", base="#ffffff", background="#ffffff",
               warning="#8a5300", button="#e4e4e4", highlight="#2a62b0",
               highlighted_text="#ffffff", explained="#e3eefb", wave="#1f4e79",
               cursor="#2ca02c", range_edges="#1f77b4", border="#b8b8b8")
-DARK = Theme("dark", window="#2b2d30", base="#1e1f22", background="#1e1f22",
+# tables a little lighter than the window: Fusion outlines check boxes in the window's
+# colour darkened, which is invisible on a base darker than the window
+DARK = Theme("dark", window="#26282b", base="#313338", background="#1e1f22",
              text="#e8e8e8", axis="#c9c9c9", muted="#a8a8a8", error="#ff7a7a",
              warning="#f2b661", button="#3c3f44", highlight="#2f62ad",
              highlighted_text="#ffffff", explained="#22416b", wave="#7db5e8",
@@ -179,7 +181,7 @@ def restyle_labels(root: QWidget, t: Theme) -> None:
 def apply_window(win: QWidget, t: Theme) -> None:
     """The whole window: palette, every pyqtgraph view in it, labels, the colours of
     modules that read them when they draw."""
-    from l2i_desktop import predictions_panel, time_views, trust_view
+    from l2i_desktop import predictions_panel, side_panels, time_views, trust_view
 
     apply_app(t)
     predictions_panel.EXPLAINED = QColor(t.explained)
@@ -191,6 +193,11 @@ def apply_window(win: QWidget, t: Theme) -> None:
             style_time_views(view, t)
         else:
             style_graphics(view, t)
+    for pattern in win.findChildren(side_panels.PatternPlot):
+        fill = QColor(t.wave)
+        fill.setAlpha(70)
+        pattern.curve.setPen(pg.mkPen(t.wave, width=1.5))
+        pattern.curve.setBrush(pg.mkBrush(fill))
     relevance = getattr(win, "relevance", None)
     if relevance is not None:  # tau's value beside its line
         relevance.tau_line.label.setColor(t.error)
