@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QMainWindow,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSlider,
@@ -45,6 +46,8 @@ PLAY = (("original", "▶ original", "Play the clip as it is (the play range, if
         ("stop", "■ stop", "Stop playing (Space)"))
 ROW_PX = 120  # the least height of each row of the time views: below it they scroll
 VIEWS_MIN_WIDTH = 240  # what a dock leaves the views at least
+TABLE_MIN_CAP = 400  # the most a table's columns may ask for
+DOCK_SHARE = 0.35  # of the window's width, for a dock opening the first time
 PREFERRED = QSize(1280, 900)  # the first window, where the screen has room for it
 # the window frame before the window manager says (title bar, borders); corrected once
 # the window is shown (_FitOnShow)
@@ -111,11 +114,18 @@ def build_layout(win: QMainWindow) -> None:
     top.setStretchFactor(0, 1)  # a dock opening, a narrower window: the views give way
     top.setStretchFactor(1, 0)
     top.setCollapsible(1, False)
-    _keep_columns_shown(win.predictions.table)
+    # compact rows: ten classes show at 720 px
+    table = win.predictions.table
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+    _keep_columns_shown(table)
     bottom = QSplitter(Qt.Orientation.Horizontal)
     bottom.addWidget(win.relevance)
     bottom.addWidget(win.components)
     bottom.setSizes([700, 500])
+    bottom.setStretchFactor(0, 1)  # the relevance plot gives way, not the table's columns
+    bottom.setStretchFactor(1, 0)
+    bottom.setCollapsible(1, False)
+    _keep_columns_shown(win.components.table)
     main = QSplitter(Qt.Orientation.Vertical)
     main.addWidget(top)
     main.addWidget(bottom)
@@ -128,6 +138,7 @@ def build_layout(win: QMainWindow) -> None:
 
     win.tau_slider = QSlider(Qt.Orientation.Horizontal)
     win.tau_slider.setRange(0, 99)
+    win.tau_slider.setMinimumWidth(80)  # a dock beside the views must not squash it
     win.tau_label = QLabel("relevance threshold tau")
     win.tau_label.setToolTip(TAU_TIP)
     win.tau_slider.setToolTip(TAU_TIP)
@@ -174,8 +185,9 @@ class Pages(QStackedWidget):
 
 
 def relax_docks(win: QMainWindow) -> None:
-    """Choices in docks show a short text where room is short (a combo box is as wide
-    as its longest item otherwise), so that a dock opening fits beside the views."""
+    """Docks fit beside the views: their choices show a short text where room is short
+    (a combo box is as wide as its longest item otherwise), and a dock opening for the
+    first time takes DOCK_SHARE of the window's width, not its own preferred width."""
     for dock in win.findChildren(QDockWidget):
         for combo in dock.findChildren(QComboBox):
             combo.setSizeAdjustPolicy(
@@ -183,22 +195,35 @@ def relax_docks(win: QMainWindow) -> None:
             combo.setMinimumContentsLength(12)
             # its least width is cached from its items: set it, not only the policy
             combo.setMinimumWidth(combo.fontMetrics().averageCharWidth() * 12 + 40)
+        for bar in dock.findChildren(QProgressBar):
+            bar.setMinimumWidth(50)
         for lay in dock.findChildren(QLayout):  # hidden: nothing told them yet
             lay.invalidate()
+        dock.visibilityChanged.connect(
+            lambda shown, dock=dock: _first_width(win, dock) if shown else None)
+
+
+def _first_width(win: QMainWindow, dock: QDockWidget) -> None:
+    if dock.property("l2i_sized") or dock.isFloating():
+        return
+    dock.setProperty("l2i_sized", True)
+    width = max(dock.minimumSizeHint().width(), int(win.width() * DOCK_SHARE))
+    QTimer.singleShot(0, win, lambda: win.resizeDocks([dock], [width],
+                                                      Qt.Orientation.Horizontal))
 
 
 def _keep_columns_shown(table) -> None:
-    """The predictions table is never narrower than its columns (a dock opening takes
-    its room from the views instead), and its rows are compact enough that ten classes
-    show at 720 px."""
-    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
-
-    def fit(*_args) -> None:
+    """A table never narrower than its columns, up to TABLE_MIN_CAP (a dock opening
+    takes its room from the plots instead). Measured a turn after its columns change:
+    while a table fills, its columns are 100 px each for a moment, and a minimum taken
+    then would widen the window for good."""
+    def fit() -> None:
         side = table.verticalHeader().width() if table.verticalHeader().isVisible() else 0
-        table.setMinimumWidth(table.horizontalHeader().length() + side
-                              + table.verticalScrollBar().sizeHint().width()
-                              + 2 * table.frameWidth())
-    table.horizontalHeader().sectionResized.connect(fit)
+        need = (table.horizontalHeader().length() + side
+                + table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth())
+        table.setMinimumWidth(min(need, TABLE_MIN_CAP))
+    table.horizontalHeader().sectionResized.connect(
+        lambda *_: QTimer.singleShot(0, table, fit))
     fit()
 
 

@@ -51,31 +51,38 @@ CHILD = textwrap.dedent("""
     app = QApplication([])
     from l2i_desktop.main_window import MainWindow
     from l2i_desktop.settings import Settings
+    from resources import default_bundle_path
     def settings():
         return Settings(QSettings(sys.argv[1], QSettings.Format.IniFormat))
+    def rect(r):
+        return [r.x(), r.y(), r.width(), r.height()]
+    def wait(until, seconds=90):
+        import time
+        end = time.monotonic() + seconds
+        while not until() and time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.02)
+        for _ in range(20):
+            app.processEvents()
     # a window saved at 1920 x 1350 on this very screen (as users saw): not restored
     big = MainWindow(None, settings())
     big.setGeometry(0, 0, 1920, 1350)
     big.close()  # saves its geometry for this screen
-    win = MainWindow(None, settings())
+    win = MainWindow(default_bundle_path(), settings())
     win.show()
-    for _ in range(20):
-        app.processEvents()
-    def rect(r):
-        return [r.x(), r.y(), r.width(), r.height()]
+    wait(lambda: False, 0.2)
     out = {"scale": win.devicePixelRatio(), "available": rect(win.screen().availableGeometry()),
            "saved": big.geometry().width(), "frame": rect(win.frameGeometry())}
-    win.pages.setCurrentIndex(1)  # the views, then the SLIME dock beside them
+    # the SLIME dock open, then a clip: its tables fill beside the dock
     win.findChild(QDockWidget, "slime_dock").show()
-    for _ in range(20):
-        app.processEvents()
+    wait(lambda: win.session.explainer is not None)
+    win.open_clip(Path(sys.argv[2]))
+    wait(lambda: win.shown_clip is not None)
     out["with_dock"] = rect(win.frameGeometry())
-    buttons = [win.buttons[k] for k in ("original", "interpretation", "stop")]
-    out["buttons"] = [rect(b.geometry().translated(b.mapTo(win, b.rect().topLeft())
-                           - b.geometry().topLeft())) for b in buttons]
-    out["table"] = rect(win.predictions.table.geometry().translated(
-        win.predictions.table.mapTo(win, win.predictions.table.rect().topLeft())
-        - win.predictions.table.geometry().topLeft()))
+    def inside(w):
+        return rect(w.rect().translated(w.mapTo(win, w.rect().topLeft())))
+    out["buttons"] = [inside(win.buttons[k]) for k in ("original", "interpretation", "stop")]
+    out["table"] = inside(win.predictions.table)
     out["window"] = rect(win.rect())
     win.close()
     print(json.dumps(out), flush=True)
@@ -90,8 +97,8 @@ def test_at_device_scale_1_5_the_window_fits_a_1600_by_1000_screen(tmp_path):
     env = dict(os.environ, QT_SCALE_FACTOR="1.5", QT_QPA_PLATFORM="xcb",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     run = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable,
-                          "-c", CHILD, str(tmp_path / "settings.ini")],
-                         env=env, capture_output=True, text=True, timeout=120)
+                          "-c", CHILD, str(tmp_path / "settings.ini"), str(ROOSTER)],
+                         env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
     got = json.loads(run.stdout.strip().splitlines()[-1])
     assert got["scale"] == pytest.approx(1.5)
