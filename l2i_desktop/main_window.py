@@ -23,11 +23,12 @@ from l2i_desktop import (
     live_panel,
     report_dialog,
     slime_panel,
+    theme,
     timeline_controller,
 )
 from l2i_desktop.audio import Player
 from l2i_desktop.host import Host
-from l2i_desktop.layout import build_layout
+from l2i_desktop.layout import build_layout, place_window, remember_window
 from l2i_desktop.linking import connect_linking
 from l2i_desktop.menus import add_file_extras, add_view_kinds, build_menus, declare
 from l2i_desktop.model import ClipResult, ClipSource, Session
@@ -79,8 +80,8 @@ class MainWindow(OpeningMixin, QMainWindow):
                         self.statusBar().showMessage)  # bars, rows, H and tau, linked
         self.set_has_clip(False)
         self._show_tau(self.session.tau)
-        if self.settings.geometry() is not None:
-            self.restoreGeometry(self.settings.geometry())
+        place_window(self)  # layout.py: fitted to its screen; the colours follow the system
+        theme.follow_system(self, self.settings.color_scheme())
         if bundle_path is not None:
             self.open_bundle(bundle_path)
 
@@ -383,7 +384,7 @@ class MainWindow(OpeningMixin, QMainWindow):
         if not self.recordings.may_drop():
             event.ignore()
             return
-        self.settings.save_window(self.saveGeometry(), self.saveState())
+        remember_window(self)  # per screen (layout.py)
         for name, splitter in self.splitters.items():
             self.settings.set_splitter_sizes(name, splitter.sizes())
         self.player.stop()

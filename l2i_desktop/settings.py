@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -113,15 +114,32 @@ class Settings:
         for name in ("colormap", "scale", "auto_range", "floor_db", "ceiling_db"):
             self.store.setValue(f"display/{name}", getattr(d, name))
 
-    def geometry(self) -> QByteArray | None:
-        value = self.store.value("geometry")
+    def geometry(self, screen: str) -> QByteArray | None:
+        """The window's geometry as it was last closed on ``screen`` (``screen_key``)."""
+        value = self.store.value(f"geometry/{_key(screen)}")
         return value if isinstance(value, QByteArray) else None
+
+    def last_screen(self) -> str:
+        """The screen the window was last closed on (``screen_key``), or ''."""
+        return str(self.store.value("last_screen", ""))
 
     def window_state(self) -> QByteArray | None:
         value = self.store.value("window_state")
         return value if isinstance(value, QByteArray) else None
 
-    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
-        self.store.setValue("geometry", geometry)
+    def color_scheme(self) -> str:
+        """'light', 'dark', or '' / 'system' (follow the system); see theme.py."""
+        return str(self.store.value("color_scheme", ""))
+
+    def save_window(self, screen: str, geometry: QByteArray, state: QByteArray) -> None:
+        """Geometry is kept per screen (its name and size): a window closed on a large
+        monitor does not reopen at that size on a laptop's screen."""
+        self.store.setValue(f"geometry/{_key(screen)}", geometry)
+        self.store.setValue("last_screen", screen)
         self.store.setValue("window_state", state)
         self.store.sync()
+
+
+def _key(screen: str) -> str:
+    """A screen's name as one settings key ('/' and '\\' would make groups)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", screen) or "screen"

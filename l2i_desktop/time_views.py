@@ -13,6 +13,7 @@ from l2i_desktop.time_axis import TimeAxis
 LABEL_PX = 12  # the height a tick label of H's axis needs
 BAND_PX = 7  # the least height of the band around the focused row of H
 OVERLAY_RGB = (0, 229, 255)  # cyan: stands out on magma
+NOTE_COLOUR = "#b00020"  # of the Interpretation title's note; theme.py sets it per scheme
 
 
 def overlay_rgba(contribution: np.ndarray) -> np.ndarray:
@@ -269,7 +270,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         """Say in the Interpretation view's title why it is silent (None: its usual
         title)."""
         self.plots[3].setTitle("Interpretation (dB)" if not note else
-                               f"<span style='color:#b00020'>Interpretation: {note}</span>")
+                               f"<span style='color:{NOTE_COLOUR}'>Interpretation: {note}</span>")
 
     def mark_components(self, indices: list[int]) -> None:
         """Label the selected components on H's left axis (ticks outside the data)."""

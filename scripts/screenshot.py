@@ -4,8 +4,11 @@ when no clip is given (run under Xvfb):
     xvfb-run -a -s "-screen 0 1700x1100x24" python scripts/screenshot.py \
         --bundle B --clip CLIP --size 1600x1000 --out docs/main_window.png
 
-``--focus K`` looks at component K (``--focus top``: the most relevant one) before the
-picture is taken; ``--labels FILE`` shows the labels of an Audacity label file or CSV.
+``--size fit`` keeps the size the window chose for its screen (try it with
+QT_SCALE_FACTOR=1.5); ``--dock slime_dock`` shows that dock too. The colour scheme
+follows L2I_COLOR_SCHEME (light, dark). ``--focus K`` looks at component K
+(``--focus top``: the most relevant one) before the picture is taken; ``--labels FILE``
+shows the labels of an Audacity label file or CSV.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDockWidget
 
 from l2i_desktop.linking import connect_linking
 from l2i_desktop.main_window import MainWindow
@@ -30,12 +33,18 @@ def main() -> int:
     ap.add_argument("--focus", default=None, help="component to look at, or 'top'")
     ap.add_argument("--labels", type=Path, default=None,
                     help="an Audacity label file or CSV to show in the label track")
-    ap.add_argument("--size", default="1360x940", help="window size, WIDTHxHEIGHT")
+    ap.add_argument("--size", default="1360x940",
+                    help="window size, WIDTHxHEIGHT, or 'fit': as the window fits its screen")
+    ap.add_argument("--dock", default=None, help="a dock to show too, by object name "
+                    "(slime_dock)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     app = QApplication(sys.argv[:1])
     win = MainWindow(a.bundle)
-    win.resize(*map(int, a.size.split("x")))
+    if a.size != "fit":
+        win.resize(*map(int, a.size.split("x")))
+    if a.dock:
+        win.findChild(QDockWidget, a.dock).show()
     # the window links its views itself once it calls this; a second call does nothing
     connect_linking(win.session, win.views, win.relevance, win.components,
                     win.statusBar().showMessage)
