@@ -56,7 +56,7 @@ FRAME_GUESS = QMargins(4, 30, 4, 4)
 
 class ViewsArea(QScrollArea):
     """The time views, scrolled vertically when the window is too short to give every
-    row ROW_PX; rows that tools add (``add_lane``) count too."""
+    view ROW_PX and every row that tools add (``add_lane``) its own least height."""
 
     def __init__(self, views: TimeViews) -> None:
         super().__init__()
@@ -66,13 +66,7 @@ class ViewsArea(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumWidth(VIEWS_MIN_WIDTH)
-        add_lane = views.add_lane
-
-        def add_lane_fitted(*args, **kwargs):
-            lane = add_lane(*args, **kwargs)
-            self.fit_rows()
-            return lane
-        views.add_lane = add_lane_fitted  # TimeViews is not ours to change (theme.py)
+        views.lanes_changed.connect(self.fit_rows)
         self.fit_rows()
 
     def fit_rows(self) -> None:
@@ -83,7 +77,8 @@ class ViewsArea(QScrollArea):
             p.hideButtons()
             axis = p.getAxis("bottom")
             below = axis.height() if axis.isVisible() else 0  # the one time axis
-            p.setMinimumHeight(ROW_PX + below if p.isVisible() else 0)
+            least = getattr(p, "least_px", ROW_PX)
+            p.setMinimumHeight(least + below if p.isVisible() else 0)
         need = v.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).height()
         v.setMinimumHeight(int(need) + 2 * v.frameWidth() + 2)
 
@@ -129,7 +124,7 @@ def build_layout(win: QMainWindow) -> None:
     main = QSplitter(Qt.Orientation.Vertical)
     main.addWidget(top)
     main.addWidget(bottom)
-    main.setSizes([620, 260])
+    main.setSizes([680, 220])
     win.splitters = {"top": top, "bottom": bottom, "main": main}
     for name, splitter in win.splitters.items():
         sizes = win.settings.splitter_sizes(name)

@@ -66,6 +66,25 @@ def rgba(values: np.ndarray, levels: tuple[float, float], name: str) -> np.ndarr
     return lookup_table(name)[np.clip(scaled, 0, 255).astype(np.uint8)]
 
 
+# the component in focus, in a colour that stands out on each colour map
+OVERLAY = {"magma": ((0, 229, 255), "cyan"), "inferno": ((0, 229, 255), "cyan"),
+           "viridis": ((255, 64, 160), "pink"), "greys": ((255, 140, 0), "orange")}
+
+
+def overlay_rgba(contribution: np.ndarray, rgb: tuple[int, int, int] = OVERLAY["magma"][0]
+                 ) -> np.ndarray:
+    """A translucent picture of one component's part of the spectrogram in ``rgb``:
+    opaque where it is loudest, clear where it is under 2% of that."""
+    c = np.nan_to_num(np.asarray(contribution, np.float32))
+    peak = float(c.max(initial=0.0))
+    share = np.clip(c / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(c)
+    alpha = np.where(share < 0.02, 0.0, 40 + 190 * np.sqrt(share))
+    rgba = np.empty(c.shape + (4,), np.uint8)
+    rgba[..., :3] = rgb
+    rgba[..., 3] = alpha.astype(np.uint8)
+    return rgba
+
+
 @dataclass
 class Layout:
     """Where a clip's spectrogram rows sit: the frequency of each STFT bin and of each

@@ -12,26 +12,13 @@ from l2i_desktop.time_axis import TimeAxis
 
 LABEL_PX = 12  # the height a tick label of H's axis needs
 BAND_PX = 7  # the least height of the band around the focused row of H
-OVERLAY_RGB = (0, 229, 255)  # cyan: stands out on magma
 NOTE_COLOUR = "#b00020"  # of the Interpretation title's note; theme.py sets it per scheme
-
-
-def overlay_rgba(contribution: np.ndarray) -> np.ndarray:
-    """A translucent cyan picture of one component's part of the spectrogram: opaque
-    where it is loudest, clear where it is under 2% of that."""
-    c = np.nan_to_num(np.asarray(contribution, np.float32))
-    peak = float(c.max(initial=0.0))
-    share = np.clip(c / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(c)
-    alpha = np.where(share < 0.02, 0.0, 40 + 190 * np.sqrt(share))
-    rgba = np.empty(c.shape + (4,), np.uint8)
-    rgba[..., :3] = OVERLAY_RGB
-    rgba[..., 3] = alpha.astype(np.uint8)
-    return rgba
 
 
 class TimeViews(pg.GraphicsLayoutWidget):
     hovered = Signal(str)
     region_chosen = Signal(object)  # (start, end) in seconds, or None for the whole clip
+    lanes_changed = Signal()  # a tool added a row (add_lane)
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,14 +79,16 @@ class TimeViews(pg.GraphicsLayoutWidget):
         p.getAxis("left").setWidth(60)  # equal widths keep the time axes aligned
         return p
 
-    def add_lane(self, title: str | None = None) -> pg.PlotItem:
+    def add_lane(self, title: str | None = None, least_px: int = 48) -> pg.PlotItem:
         """A row under the views on their time axis (x linked, left axis as wide), for a
-        tool's own track; the one time axis moves under it."""
+        tool's own track, at least ``least_px`` high; the one time axis moves under it."""
         rows = self.plots + self.lanes
         lane = self._time_plot(len(rows), title)
         rows[-1].hideAxis("bottom")
         lane.getAxis("bottom").set_origin(self.time_origin)
+        lane.least_px = least_px  # the views' scroll area keeps it (layout.ViewsArea)
         self.lanes.append(lane)
+        self.lanes_changed.emit()
         return lane
 
     @property
@@ -187,6 +176,10 @@ class TimeViews(pg.GraphicsLayoutWidget):
         """Colour map, dB range and frequency scale (``model.display``): every picture
         is drawn again from its values."""
         before, self.display = self.display, settings
+        rgb = self.overlay_colour[0]
+        self.focus_band.setBrush(pg.mkBrush(*rgb, 25))
+        self.focus_band.lines[0].setPen(pg.mkPen(rgb, width=1))
+        self.focus_band.lines[1].setPen(pg.mkPen(rgb, width=1))
         if not self._values:
             return
         span_before = self._layout.scale.span
@@ -236,7 +229,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         else:
             title = "Spectrogram (dB)"
         if self.overlay_on:
-            title += f"; in cyan: component {self.focused}" + (
+            title += f"; in {self.overlay_colour[1]}: component {self.focused}" + (
                 " (silent in this clip)" if self._silent else "")
         self.plots[1].setTitle(title)
 
@@ -296,14 +289,14 @@ class TimeViews(pg.GraphicsLayoutWidget):
         axis = self.plots[2].getAxis("left")
         axis.setTicks([[], []])
         axis.setToolTip("The numbers of the selected components (relevance above tau); a "
-                        "cyan band marks the component in focus (click a relevance bar "
+                        "coloured band marks the component in focus (click a relevance bar "
                         "or a row of the table)")
         self.plots[2].vb.sigResized.connect(self._fit_to_height)
         self.plots[2].vb.sigYRangeChanged.connect(self._fit_to_height)
 
     def show_focus(self, k: int | None, contribution: np.ndarray | None = None) -> None:
         """Show component ``k`` (None: none): a band around its row of H and, given its
-        part of the clip ``contribution`` = W[:, k] H[k, :] (F x T), a cyan layer over
+        part of the clip ``contribution`` = W[:, k] H[k, :] (F x T), a coloured layer over
         the log-magnitude spectrogram."""
         self.focused = k
         self.focus_band.setVisible(k is not None)
@@ -311,12 +304,14 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self._contribution = contribution if self._has_overlay else None
         self._silent = self._has_overlay and not np.any(contribution > 0)
         if self._has_overlay and self._layout is not None:
-            self.focus_overlay.setImage(overlay_rgba(self._layout.rows(contribution)),
+            self.focus_overlay.setImage(sd.overlay_rgba(self._layout.rows(contribution),
+                                                     self.overlay_colour[0]),
                                         autoLevels=False)
             self.focus_overlay.setRect(*self._layout.rect(self.duration))
         self._show_overlay()
         self.plots[2].setTitle("Component activations H" if k is None else
-                               f"Component activations H: component {k} in the cyan band")
+                               f"Component activations H: component {k} in the "
+                               f"{self.overlay_colour[1]} band")
         self._fit_to_height()
 
     def _fit_to_height(self, *_args) -> None:
@@ -328,6 +323,10 @@ class TimeViews(pg.GraphicsLayoutWidget):
             half = max(0.5, BAND_PX / 2 * rows_per_px)
             self.focus_band.setRegion((self.focused + 0.5 - half, self.focused + 0.5 + half))
         self._label_ticks(LABEL_PX * rows_per_px)
+
+    @property
+    def overlay_colour(self) -> tuple[tuple[int, int, int], str]:
+        return sd.OVERLAY.get(self.display.colormap, sd.OVERLAY["magma"])
 
     @property
     def overlay_on(self) -> bool:
