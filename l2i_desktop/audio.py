@@ -27,7 +27,9 @@ class Player(QObject):
         self._buffer = np.zeros(0, np.float32)
         self._rate = 44100
         self._pos = 0
+        self._start = 0
         self._end = 0
+        self._loop = False  # back to _start at _end, until stopped
         self._stream = None
         self._generation = 0  # which stream is current (see _finisher)
         self._timer = QTimer(self)
@@ -57,7 +59,9 @@ class Player(QObject):
         return self._stream is not None
 
     def play(self, wave: np.ndarray, rate: int, start_s: float = 0.0,
-             end_s: float | None = None) -> None:
+             end_s: float | None = None, loop: bool = False) -> None:
+        """Play ``wave`` from ``start_s`` to ``end_s`` (None: its end), again and again
+        while ``loop``."""
         self.stop()
         if self._sd is None:
             self.error.emit(self._why)
@@ -65,9 +69,10 @@ class Player(QObject):
         with self._lock:
             self._buffer = np.asarray(wave, np.float32)
             self._rate = rate
-            self._pos = max(0, int(start_s * rate))
+            self._pos = self._start = max(0, int(start_s * rate))
             self._end = len(self._buffer) if end_s is None else min(len(self._buffer),
                                                                      int(end_s * rate))
+            self._loop = loop and self._end > self._start
         try:
             self._stream = self._sd.OutputStream(samplerate=rate, channels=1, dtype="float32",
                                                  callback=self._callback,
@@ -91,6 +96,7 @@ class Player(QObject):
         stream, self._stream = self._stream, None
         if stream is not None:
             with self._lock:
+                self._loop = False
                 self._end = self._pos  # the callback sends silence and ends the stream
             try:
                 # stop, never abort: PortAudio's ALSA backend aborts by cancelling its
@@ -103,13 +109,24 @@ class Player(QObject):
             self._timer.stop()
             self.playing_changed.emit(False)
 
+    @property
+    def looping(self) -> bool:
+        return self._loop
+
     def _callback(self, out, frames, _time, _status) -> None:
+        filled = 0
         with self._lock:
-            chunk = self._buffer[self._pos:min(self._pos + frames, self._end)]
-            self._pos += len(chunk)
-        out[:len(chunk), 0] = chunk
-        out[len(chunk):, 0] = 0
-        if len(chunk) < frames:
+            while filled < frames:
+                chunk = self._buffer[self._pos:min(self._pos + frames - filled, self._end)]
+                out[filled:filled + len(chunk), 0] = chunk
+                self._pos += len(chunk)
+                filled += len(chunk)
+                if filled < frames and self._loop and self._end > self._start:
+                    self._pos = self._start  # the range again, seamlessly
+                elif filled < frames:
+                    break
+        out[filled:, 0] = 0
+        if filled < frames:
             raise self._sd.CallbackStop
 
     def _finisher(self):

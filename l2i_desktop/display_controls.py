@@ -11,8 +11,9 @@ import logging
 from pathlib import Path
 
 import pyqtgraph as pg
-from pyqtgraph.exporters import ImageExporter, SVGExporter
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtCore import QRectF, QSize
+from PySide6.QtGui import QAction, QActionGroup, QImage, QPainter
+from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -144,20 +145,39 @@ class DisplayControls:
             self.export_view(plot, Path(path))
 
     def export_view(self, plot: pg.PlotItem, path: Path) -> Path | None:
-        """One view as it is shown, PNG (twice the screen's pixels) or SVG by suffix."""
-        svg = path.suffix.lower() == ".svg"
-        if not svg and path.suffix.lower() != ".png":
+        """One view as it is shown, PNG (twice the screen's pixels) or SVG by suffix
+        (drawn by Qt from the scene: pyqtgraph's SVG exporter fails on this Qt)."""
+        if path.suffix.lower() not in (".png", ".svg"):
             path = path.with_suffix(".png")
-        exporter = SVGExporter(plot) if svg else ImageExporter(plot)
-        if not svg:
-            exporter.parameters()["width"] = int(plot.sceneBoundingRect().width() * 2)
         try:
-            _atomic(path, lambda tmp: exporter.export(str(tmp)))
+            _atomic(path, lambda tmp: render_view(plot, tmp))
         except (ExportError, L2IError) as exc:
             self.host.show_error(str(exc))
             return None
         self.host.status(f"exported the view to {path}")
         return path
+
+
+def render_view(plot: pg.PlotItem, path: Path) -> None:
+    source = plot.sceneBoundingRect()
+    size = QSize(int(source.width()), int(source.height()))
+    if path.suffix.lower() == ".svg":
+        device = QSvgGenerator()
+        device.setFileName(str(path))
+        device.setSize(size)
+        device.setViewBox(QRectF(0, 0, size.width(), size.height()))
+        device.setTitle(plot.titleLabel.text)
+    else:
+        device = QImage(size * 2, QImage.Format.Format_ARGB32)
+        device.fill(plot.scene().views()[0].backgroundBrush().color())
+    painter = QPainter(device)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    target = QRectF(0, 0, device.width(), device.height()) if isinstance(device, QImage) \
+        else QRectF(0, 0, size.width(), size.height())
+    plot.scene().render(painter, target, source)
+    painter.end()
+    if isinstance(device, QImage) and not device.save(str(path), "PNG"):
+        raise ExportError(f"cannot write {path}: the image could not be saved")
 
 
 def install(host: Host) -> DisplayControls:

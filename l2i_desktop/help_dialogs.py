@@ -94,7 +94,9 @@ def shortcuts(window: QMainWindow) -> list[tuple[str, str]]:
 def show_shortcuts(window: QMainWindow) -> QDialog:
     rows = shortcuts(window) + [("+ / - or Up / Down",
                                  "Relevance plot: tau up or down by 0.01"),
-                                ("Wheel", "Views: zoom in time")]
+                                ("Wheel", "Views: zoom in time"),
+                                ("click the views", "then + - arrows Home End F zoom, "
+                                 "scroll and fit them")]
     dialog, lay, buttons = _dialog(window, "Keyboard shortcuts", (480, 520))
     table = QTableWidget(len(rows), 2)
     table.setObjectName("shortcuts")

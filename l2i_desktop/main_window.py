@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
@@ -21,6 +20,7 @@ from l2i_desktop import (
     jobs,
     labels_tool,
     live_panel,
+    navigation,
     report_dialog,
     slime_panel,
     theme,
@@ -33,14 +33,15 @@ from l2i_desktop.linking import connect_linking
 from l2i_desktop.menus import add_file_extras, add_view_kinds, build_menus, declare
 from l2i_desktop.model import ClipResult, ClipSource, Session
 from l2i_desktop.opening import OpeningMixin
+from l2i_desktop.playback import Playback, RangeBar
 from l2i_desktop.recording_flow import RecordingFlow
 from l2i_desktop.settings import Settings
 from l2i_desktop.trust_view import TrustMeter
 from l2i_desktop.worker import EXPLAIN, RENDER, EngineWorker, Lane
 
-BUNDLE, COMPONENT, EXPORT = Lane("bundle"), Lane("component"), Lane("export")
+BUNDLE, EXPORT = Lane("bundle"), Lane("export")
 # every tool, installed in this order (menus entries follow it): name, install(host)
-TOOLS = (("display", display_controls.install),
+TOOLS = (("display", display_controls.install), ("navigation", navigation.install),
          ("corruption", corruption_dialog.install), ("live", live_panel.install),
          ("report", report_dialog.install), ("timeline", timeline_controller.install),
          ("slime", slime_panel.install), ("figure", figure_export.install),
@@ -59,9 +60,12 @@ class MainWindow(OpeningMixin, QMainWindow):
         self.player.error.connect(self.show_error)
         self.shown: ClipSource | None = None  # whose explanation is on screen
         self._pending_clip: Path | None = None
-        self._component_job = None
         self._new_clip = False
         build_layout(self)  # l2i_desktop/layout.py: views, panels, transport
+        self.range_bar = RangeBar()
+        self.centralWidget().layout().insertWidget(1, self.range_bar)
+        self.playback = Playback(self.session, self.player, self.worker, self.views,
+                                 self.range_bar)
         self.recordings = RecordingFlow(self, self.session, self.settings,
                                         lambda *a: self.host.analyse(*a), self.show_error,
                                         self.statusBar().showMessage)
@@ -125,6 +129,7 @@ class MainWindow(OpeningMixin, QMainWindow):
         """Controls that act on a clip are enabled only while there is one."""
         for button in self.buttons.values():
             button.setEnabled(has)
+        self.range_bar.setEnabled(has)
         self.menu_actions["export"].setEnabled(has)
 
     # ---- requests -------------------------------------------------------------------
@@ -278,7 +283,7 @@ class MainWindow(OpeningMixin, QMainWindow):
         if self.session.picture is not None:
             self.views.show_interpretation(self.session.picture, rendering.log_mag)
         if self.player.is_playing and self.session.playing in ("interpretation", "residual"):
-            self.player.replace(self.current_audio(self.session.playing))
+            self.player.replace(self.playback.current_audio(self.session.playing))
 
     def _on_choices(self, changed: frozenset[str]) -> None:
         c = self.session.choices
@@ -317,42 +322,14 @@ class MainWindow(OpeningMixin, QMainWindow):
             self.pages.setCurrentIndex(0)
 
     # ---- audio ------------------------------------------------------------------------
-    def current_audio(self, kind: str) -> np.ndarray | None:
-        s = self.session
-        if s.clip is None:
-            return None
-        if kind == "original":
-            return s.clip.analysis.wave
-        if s.rendering is None:
-            return None
-        return s.rendering.interpretation if kind == "interpretation" else s.rendering.residual
-
     def play(self, kind: str) -> None:
-        self._component_job = None
-        if kind == "stop":
-            self.player.stop()
-            return
-        wave = self.current_audio(kind)
-        if wave is not None:
-            self.session.set_playing(kind)
-            start, end = self.session.choices.region or (0.0, self.session.clip.duration_s)
-            self.player.play(wave, self.session.clip.analysis.sample_rate, start, end)
+        self.playback.play(kind)  # l2i_desktop/playback.py: range, loop, now playing
 
     def play_pause(self) -> None:
-        self.play("stop" if self.player.is_playing else "interpretation")
+        self.playback.play_pause()
 
     def play_component(self, k: int) -> None:
-        s = self.session
-        if s.clip is not None:
-            s.set_playing("component")
-            rate = s.clip.analysis.sample_rate
-            self._component_job = self.worker.submit(
-                COMPONENT, jobs.component, s.explainer, s.clip.analysis, k,
-                done=lambda wave: self._play_component(wave, rate))
-
-    def _play_component(self, wave: np.ndarray, rate: int) -> None:
-        if self._component_job is not None:  # not if stop or another play came since
-            self.player.play(wave, rate)
+        self.playback.play_component(k)
 
     # ---- export and dialogs -----------------------------------------------------------
     def export_to(self, folder: Path) -> None:
