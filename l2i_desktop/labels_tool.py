@@ -96,7 +96,7 @@ class LabelTrack:
         lane.setMouseEnabled(y=False)
         lane.getAxis("left").setTicks([[], []])
         lane.getAxis("left").setStyle(showValues=False)
-        lane.setMaximumHeight(72)
+        lane.setMaximumHeight(96)
         lane.vb.sigXRangeChanged.connect(self._elide)
         lane.vb.sigResized.connect(self._elide)
         lane.scene().sigMouseClicked.connect(self._clicked)
@@ -161,7 +161,7 @@ class LabelsTool(QObject):
         super().__init__(host.window)
         self.host = host
         self.labels = LabelSet(host.session)
-        self.lane = host.views.add_lane(None, least_px=44)
+        self.lane = host.views.add_lane(None, least_px=70)  # its readout and the labels
         self.track = LabelTrack(self, self.lane)
         self.lane.setTitle(readout(0, None), size="9pt", justify="left", color="#333")
         self.lane.titleLabel.setToolTip(TIP)

@@ -1,6 +1,6 @@
 """Moving through a clip: zoom and pan from the keyboard (+/-, arrows, Home/End, F to
-fit) and View > Zoom, bounded by the clip, and an overview strip of the whole clip
-with the part the views show, which can be dragged.
+fit) and View > Zoom, bounded by the clip, and, while the views show only part of the
+clip, an overview strip of the whole clip with that part shaded, which can be dragged.
 
 The keys act while the views have the keyboard focus (click them), so the arrows still
 move the tau slider and the tables' rows elsewhere; the menu entries work anywhere.
@@ -52,7 +52,7 @@ class Navigator:
         self.strip.moved.connect(self.show_span)
         self.strip.hide()
         host.put_above_views(self.strip)
-        self.vb.sigXRangeChanged.connect(lambda *_a: self.strip.show_span(self.span()))
+        self.vb.sigXRangeChanged.connect(lambda *_a: self._follow())
         host.session.clip_changed.connect(self._on_clip)
 
     @property
@@ -96,10 +96,15 @@ class Navigator:
     def fit(self) -> None:
         self.show_span(0.0, self.duration)
 
+    def _follow(self) -> None:
+        """The strip shows where the views are, while they show part of the clip."""
+        lo, hi = self.span()
+        self.strip.setVisible(self.duration > 0 and hi - lo < 0.999 * self.duration)
+        self.strip.show_span((lo, hi))
+
     def _on_clip(self, clip: ClipResult) -> None:
         self.strip.show_clip(clip.envelope, clip.duration_s)
-        self.strip.setVisible(True)
-        self.strip.show_span(self.span())
+        self._follow()
 
 
 class OverviewStrip(pg.PlotWidget):

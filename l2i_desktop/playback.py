@@ -24,7 +24,7 @@ from l2i_desktop.time_views import TimeViews
 from l2i_desktop.worker import EngineWorker, Lane
 
 COMPONENT = Lane("component")
-SHADE = (31, 119, 180, 38)  # the range's blue, faint: the views stay readable under it
+SHADE = (110, 170, 255, 60)  # a light blue: seen on dark pictures, which stay readable
 
 
 class RangeBar(QWidget):
@@ -122,6 +122,9 @@ class Playback:
         lo, hi = self.range()
         self.bar.show_range(lo, hi, clip.duration_s)
         chosen = self.session.choices.region is not None
+        # the waveform's own range (the one dragged) is shaded too while it is chosen
+        self.views.region.setBrush(pg.mkBrush(*SHADE) if chosen else pg.mkBrush(None))
+        self.views.region.update()
         for shade in self.shades:
             shade.setRegion((lo, hi))
             shade.setVisible(chosen)

@@ -8,7 +8,8 @@ when no clip is given (run under Xvfb):
 QT_SCALE_FACTOR=1.5); ``--dock slime_dock`` shows that dock too. The colour scheme
 follows L2I_COLOR_SCHEME (light, dark). ``--focus K`` looks at component K
 (``--focus top``: the most relevant one) before the picture is taken; ``--labels FILE``
-shows the labels of an Audacity label file or CSV.
+shows the labels of an Audacity label file or CSV; ``--region 0.8,2.3`` chooses a play
+range and ``--zoom 0.5,2.5`` shows only that part of the clip.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def main() -> int:
                     help="window size, WIDTHxHEIGHT, or 'fit': as the window fits its screen")
     ap.add_argument("--dock", default=None, help="a dock to show too, by object name "
                     "(slime_dock)")
+    ap.add_argument("--region", default=None, help="a play range START,END in seconds")
+    ap.add_argument("--zoom", default=None, help="show only START,END seconds")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     app = QApplication(sys.argv[:1])
@@ -78,6 +81,10 @@ def main() -> int:
                 s.focus(s.explanation.selected[0] if a.focus == "top" else int(a.focus))
             if a.labels is not None:
                 win.tools["labels"].import_file(a.labels)
+            if a.region is not None:
+                s.choose(region=tuple(float(v) for v in a.region.split(",")))
+            if a.zoom is not None:
+                win.tools["navigation"].show_span(*(float(v) for v in a.zoom.split(",")))
             QTimer.singleShot(500, finish)
 
     def finish() -> None:

@@ -118,6 +118,8 @@ def _span(win):
 
 def test_keys_zoom_scroll_and_fit_within_the_clip(qtbot, win):
     d = win.session.clip.duration_s
+    strip = win.tools["navigation"].strip
+    assert not strip.isVisible()  # the whole clip in view: no overview needed
     win.views.setFocus()
     qtbot.waitUntil(win.views.hasFocus)
     qtbot.keyClick(win.views, Qt.Key.Key_Plus)
@@ -135,7 +137,6 @@ def test_keys_zoom_scroll_and_fit_within_the_clip(qtbot, win):
     qtbot.keyClick(win.views, Qt.Key.Key_End)
     assert _span(win)[1] == pytest.approx(d, rel=1e-6)
     # the overview strip shows the part in view
-    strip = win.tools["navigation"].strip
     assert strip.isVisible()
     assert strip.visible.getRegion() == pytest.approx(_span(win), rel=1e-6)
     # dragging it scrolls the views
@@ -143,6 +144,7 @@ def test_keys_zoom_scroll_and_fit_within_the_clip(qtbot, win):
     assert _span(win) == pytest.approx((0.5, 0.5 + d / 2), rel=1e-4)
     qtbot.keyClick(win.views, Qt.Key.Key_F)
     assert _span(win) == pytest.approx((0.0, d), abs=1e-6)
+    assert not strip.isVisible()
     qtbot.keyClick(win.views, Qt.Key.Key_Minus)  # wider than the clip: the clip
     assert _span(win) == pytest.approx((0.0, d), abs=1e-6)
     for _ in range(20):  # the narrowest view is 10 ms
