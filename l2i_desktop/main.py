@@ -24,6 +24,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     start_logging()  # before anything that may log: the audio backends, the window
+    from pyqtgraph.util.garbage_collector import GarbageCollector
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     from resources import default_bundle_path
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # Python's cyclic GC on the UI thread only: run on the engine thread, it once freed a
+    # closed window's Qt objects there while the UI thread, holding the GIL, waited on
+    # the same Qt mutex (a deadlock seen in the tests, gdb: ~QObject vs take_gil)
+    collector = GarbageCollector(interval=1.0)  # noqa: F841 - kept alive by this frame
     settings = Settings()  # an unreadable file is replaced by the defaults here
     # a bundle named here is opened as File > Open bundle opens it: one whose classifier
     # is Python code asks first

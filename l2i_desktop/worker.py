@@ -67,10 +67,9 @@ class EngineWorker(QObject):
         self._running: tuple[Job, TaskState] | None = None
         self._stopping = False
         self._deliver.connect(self._dispatch)
-        # daemon: a window that fails while it is built (no closeEvent, no stop) must not
-        # keep the process waiting for this thread at exit
-        self._thread = threading.Thread(target=self._run, name="l2i-engine", daemon=True)
-        self._thread.start()
+        # started by the first job: a window that fails while it is built (no
+        # closeEvent, no stop) must not leave a thread keeping the process alive
+        self._thread = threading.Thread(target=self._run, name="l2i-engine")
 
     def submit(self, lane: Lane, fn: Callable[..., Any], *args: Any,
                done: Callable[[Any], None] | None = None,
@@ -88,6 +87,8 @@ class EngineWorker(QObject):
             running = self._running
             if running is not None and not self._current(running[0]):
                 running[1].cancel()  # superseded: its result would be dropped anyway
+            if not self._thread.is_alive() and not self._stopping:
+                self._thread.start()
         self._jobs.put((job, fn, args, cancellable))
         return job
 
@@ -159,4 +160,5 @@ class EngineWorker(QObject):
             if self._running is not None:
                 self._running[1].cancel()  # a long analysis must not hold up closing
         self._jobs.put(None)
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)

@@ -4,6 +4,7 @@ made of links to real clips, and small bundles built in the test session."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import tempfile
 import threading
@@ -163,11 +164,30 @@ def tone() -> np.ndarray:
             ).astype(np.float32)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gc_on_main_thread():
+    """Python's cyclic GC only on the main thread, as the app runs it
+    (l2i_desktop.main): collected on an engine thread, a closed window's Qt objects
+    deadlocked with the main thread (~QObject's mutex against the GIL)."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+def _collect_due() -> None:
+    """The generations the interpreter would have collected by now (as pyqtgraph's
+    GarbageCollector does on its timer)."""
+    (t0, t1, t2), (c0, c1, c2) = gc.get_threshold(), gc.get_count()
+    if c0 > t0:
+        gc.collect(2 if c1 > t1 and c2 > t2 else 1 if c1 > t1 else 0)
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_threads():
     """Fail a test that leaves non-daemon threads running behind it."""
     before = set(threading.enumerate())
     yield
+    _collect_due()  # here, on the main thread
     leaked = [t for t in threading.enumerate()
               if t not in before and t.is_alive() and not t.daemon]
     assert not leaked, f"threads left running: {[t.name for t in leaked]}"
