@@ -65,6 +65,8 @@ class ViewsArea(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        for bar in (self.verticalScrollBar(), self.horizontalScrollBar()):
+            bar.setToolTip("The views keep at least 120 px each: scroll to see them all")
         self.setMinimumWidth(VIEWS_MIN_WIDTH)
         views.lanes_changed.connect(self.fit_rows)
         self.fit_rows()

@@ -19,7 +19,10 @@ from PySide6.QtWidgets import QApplication, QDialog
 WEIGHTS = {"open_clip": 6, "open_hostile": 1, "tau_slider": 10, "tau_key": 3, "target": 6,
            "mute": 8, "solo": 5, "region": 4, "play": 5, "stop": 3, "play_component": 3,
            "undo": 6, "redo": 4, "view_kind": 2, "slime_toggle": 1, "corruption": 1,
-           "cancel": 2, "reopen_bundle": 1, "pause": 12}
+           "cancel": 2, "reopen_bundle": 1, "pause": 12,
+           # viewing (#23): keys in the views, the range bar, loop, display settings
+           "nav_key": 4, "range_typed": 2, "loop": 1, "display": 2}
+NAV = ("zoom_in", "zoom_out", "pan_left", "pan_right", "to_start", "to_end", "fit")
 
 
 @dataclass
@@ -149,6 +152,29 @@ class Monkey:
     def reopen_bundle(self) -> None:
         self.win.open_bundle(self.bundle)
 
+    def nav_key(self) -> None:
+        from PySide6.QtGui import QAction
+
+        self.win.findChild(QAction, self.rng.choice(NAV)).trigger()
+
+    def range_typed(self) -> None:
+        bar, s = self.win.range_bar, self._session()
+        if s.clip is not None:
+            box = self.rng.choice([bar.start, bar.end])
+            box.setValue(self.rng.uniform(0, s.clip.duration_s))
+
+    def loop(self) -> None:
+        self.win.range_bar.loop.toggle()
+
+    def display(self) -> None:
+        from l2i_desktop.model.display import COLORMAPS, SCALES
+
+        floor = self.rng.uniform(-120, -40)
+        self._session().display.set(
+            colormap=self.rng.choice(COLORMAPS), scale=self.rng.choice(SCALES),
+            auto_range=self.rng.random() < 0.5, floor_db=floor,
+            ceiling_db=floor + self.rng.uniform(-10, 60))  # an impossible one: refused
+
     def pause(self) -> None:
         pass
 
@@ -181,6 +207,19 @@ class Monkey:
         assert abs(lo - want[0]) < 1e-3 and abs(hi - want[1]) < 1e-3
         if s.trust is not None:
             assert s.trust.components == tuple(s.rendering.indices)
+        self._check_viewing(s, want)
+
+    def _check_viewing(self, s, want: tuple[float, float]) -> None:
+        """The range bar, the shading, the display and the time span say what the
+        session holds."""
+        win = self.win
+        bar, chosen = win.range_bar, s.choices.region is not None
+        assert abs(bar.start.value() - want[0]) < 0.01 and abs(bar.end.value() - want[1]) < 0.01
+        assert all(shade.isVisible() == chosen for shade in win.playback.shades)
+        assert win.views.display == s.display.settings
+        assert s.display.settings.ceiling_db > s.display.settings.floor_db
+        lo, hi = win.tools["navigation"].span()
+        assert -1e-6 <= lo < hi <= s.clip.duration_s + 1e-6, (lo, hi)
 
 
 def _key(key):

@@ -52,11 +52,11 @@ def band_row(views) -> int:
 
 
 def bar_pos(relevance, k: int) -> QPointF:
-    """Mid-height of component ``k``'s bar (or its column, for a short bar), in pixels,
+    """Near the top of component ``k``'s bar (or its column, for a short bar), in pixels,
     well away from the tau line."""
     i = int(np.flatnonzero(relevance.order == k)[0])
     h = float(relevance.heights[i])
-    y = h / 2 if abs(h) > 0.3 else 0.8
+    y = h * 0.8 if abs(h) > 0.3 else 0.8  # near its top: a short plot has few pixels
     scene = relevance.plotItem.vb.mapViewToScene(QPointF(i, y))
     pos = QPointF(relevance.mapFromScene(scene))
     assert abs(pos.y() - relevance.line_y()) > 12, "test point too close to the tau line"

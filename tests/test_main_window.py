@@ -186,7 +186,7 @@ def test_playback_uses_the_selected_range_and_space_toggles(qtbot, window, esc10
     _analysed(qtbot, window, esc10_clip)
     calls = []
     monkeypatch.setattr(window.player, "play",
-                        lambda wave, rate, start=0.0, end=None: calls.append(
+                        lambda wave, rate, start=0.0, end=None, loop=False: calls.append(
                             (wave, rate, start, end)))
     window.views.region.setRegion((1.25, 3.5))
     window.play("residual")

@@ -129,6 +129,8 @@ def test_the_report_entry_is_once_in_file_after_export(qtbot, tmp_path):
     try:
         names = [a.objectName() for a in win.menus["file"].actions()]
         assert names.count("batch_report") == 1
-        assert names.index("batch_report") == names.index("export") + 1
+        # after the exports (the explanation, then its figure)
+        assert names.index("batch_report") == names.index("export_figure") + 1
+        assert names.index("export_figure") == names.index("export") + 1
     finally:
         win.close()

@@ -62,7 +62,7 @@ def test_undo_and_redo_of_tau_class_and_mute(qtbot, window, esc10_clip):
 def test_the_play_range_is_an_edit(qtbot, window, esc10_clip, monkeypatch):
     _analysed(qtbot, window, esc10_clip)
     calls = []
-    monkeypatch.setattr(window.player, "play", lambda wave, rate, start=0.0, end=None:
+    monkeypatch.setattr(window.player, "play", lambda wave, rate, start=0.0, end=None, loop=False:
                         calls.append((start, end)))
     window.views.region.setRegion((1.0, 2.0))
     window.views.region.sigRegionChangeFinished.emit(window.views.region)  # a drag ends

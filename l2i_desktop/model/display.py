@@ -57,7 +57,14 @@ class Display:
         self.changed: Event[DisplaySettings] = Event("display changed")
 
     def set(self, **changes: object) -> None:
-        new = dataclasses.replace(self.settings, **changes).checked()
+        """Change some settings; a range whose ceiling is not above its floor is
+        refused (the range stays as it was), an unknown name becomes the default."""
+        new = dataclasses.replace(self.settings, **changes)
+        if not (np.isfinite(new.floor_db) and np.isfinite(new.ceiling_db)
+                and new.ceiling_db > new.floor_db):
+            new = dataclasses.replace(new, floor_db=self.settings.floor_db,
+                                      ceiling_db=self.settings.ceiling_db)
+        new = new.checked()
         if new != self.settings:
             self.settings = new
             self.changed.emit(new)
