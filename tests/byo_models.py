@@ -51,3 +51,23 @@ def build_model(n_classes: int) -> nn.Module:
 
 def build_mel_model() -> nn.Module:  # no argument: three classes, fixed
     return MelNet(3)
+
+
+class TokenNet(nn.Module):
+    """A small transformer over time: log-mel frames (B, n_mels, T) -> tokens
+    (B, T/2, 32) through two encoder blocks, averaged over tokens."""
+
+    def __init__(self, n_classes: int = 3) -> None:
+        super().__init__()
+        self.embed = nn.Conv1d(128, 32, 3, stride=2, padding=1)
+        block = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(block, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(32, n_classes)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(mel).transpose(1, 2)  # (B, tokens, channels)
+        return self.head(self.encoder(tokens).mean(dim=1))
+
+
+def build_token_model() -> nn.Module:  # three classes, as build_mel_model
+    return TokenNet(3)

@@ -16,7 +16,7 @@ from torch import nn
 from engine.dsp.audio import load_audio
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import default_taps
-from engine.models.taps import suggest_taps
+from engine.models.taps import TOKENS, layer_of, suggest_taps
 from engine.models.user_classifier import classifier_input, logits_of
 from engine.runtime.errors import L2IError, shown
 from trainer.features_cache import fix_length
@@ -73,7 +73,7 @@ def _shape(s: tuple) -> str:
 
 
 def _offer(names: list[str], shapes: Shapes) -> str:
-    shown_ = [f"{n} ({_shape(shapes[n])})" for n in names[-6:]]
+    shown_ = [f"{n} ({_shape(shapes[layer_of(n)[0]])})" for n in names[-6:]]
     return ", ".join(shown_) if shown_ else "none"
 
 
@@ -99,11 +99,12 @@ def check_classifier(model: nn.Module, input_kind: str, frontend: FrontEndConfig
         except Exception:  # noqa: BLE001 - a model made for one length: judged on it alone
             continue
     maps = [name for name, s in shapes.items() if s is not None and len(s) in (2, 3)]
-    timed = maps if other is None else [
-        name for name in maps if other.get(name) is not None
-        and other[name][-1] != shapes[name][-1]]
-    suggested = [x for x in suggest_taps(model, list(shapes.items())) if x in timed]
-    offer = _offer(suggested or timed, shapes)  # what each message proposes instead
+    timed, tokens = _follow_time(maps, shapes, other)
+    # a transformer's blocks first (its convolutions, if any, are only its front end)
+    suggested = _blocks(model, tokens) or \
+        [x for x in suggest_taps(model, list(shapes.items())) if x in timed]
+    shown_ = {n: n + TOKENS if n in tokens else n for n in maps}
+    offer = _offer([shown_[n] for n in (suggested or timed + tokens)], shapes)
     if layers is None:
         try:
             layers = default_taps(model)  # the built-in CNN's own
@@ -111,10 +112,13 @@ def check_classifier(model: nn.Module, input_kind: str, frontend: FrontEndConfig
             layers = suggested
         if not layers:
             raise L2IError("found no layers to tap (feature maps that follow time): name "
-                           f"some with --layers; layers with maps: {_offer(maps, shapes)}")
-        log.info("tapping the suggested layers %s", ",".join(layers))
+                           f"some with --layers; layers with maps: "
+                           f"{_offer([shown_[n] for n in maps], shapes)}")
+        log.info("tapping the suggested layers %s", ",".join(shown_.get(x, x) for x in layers))
     known = dict(model.named_modules())
-    for name in layers:
+    chosen = []
+    for given in layers:
+        name, _said_tokens = layer_of(given)
         if name not in known or not name:
             raise L2IError(f"the classifier has no layer named {name!r}: choose among "
                            f"{offer} (--layers)")
@@ -123,11 +127,42 @@ def check_classifier(model: nn.Module, input_kind: str, frontend: FrontEndConfig
             got = "no tensor" if s is None else f"maps of shape {_shape(s)}"
             raise L2IError(f"layer {name} gives {got}, not channels x time or channels x "
                            f"frequency x time: choose among {offer} (--layers)")
-        if name not in timed:
+        if name not in timed and name not in tokens:
             raise L2IError(f"layer {name} gives maps of length {s[-1]} whatever the clip's "
                            f"length ({n / rate:g} s and {other_n / rate:g} s), so they do not "
                            f"follow time: choose an earlier layer among {offer} (--layers)")
-    return list(layers)
+        chosen.append(shown_[name])  # a token sequence is read as such, said or not
+    return chosen
+
+
+def _follow_time(maps: list[str], shapes: Shapes, other: Shapes | None
+                 ) -> tuple[list[str], list[str]]:
+    """The maps whose last axis follows the clip's length (channels x time), and the
+    (tokens, channels) sequences whose first axis does (a transformer's blocks)."""
+    if other is None:
+        return maps, []
+    timed = [m for m in maps if other.get(m) is not None and other[m][-1] != shapes[m][-1]]
+    tokens = [m for m in maps if m not in timed and len(shapes[m]) == 2
+              and other.get(m) is not None and other[m][0] != shapes[m][0]]
+    return timed, tokens
+
+
+def _blocks(model: nn.Module, tokens: list[str], n: int = 3) -> list[str]:
+    """For a transformer: up to ``n`` of its attention blocks' outputs, spread over its
+    depth (the last one included)."""
+    modules = dict(model.named_modules())
+
+    def attention(m: nn.Module) -> bool:
+        return isinstance(m, nn.MultiheadAttention) or "attention" in type(m).__name__.lower()
+
+    # blocks that hold an attention, not the attention itself, nor a stack of blocks
+    held = [t for t in tokens if not attention(modules[t])
+            and any(attention(m) for m in modules[t].modules())]
+    blocks = [t for t in held if not any(o.startswith(t + ".") for o in held)]
+    if len(blocks) > n:
+        picks = np.linspace(0, len(blocks) - 1, n).round().astype(int)
+        blocks = [blocks[i] for i in dict.fromkeys(picks.tolist())]
+    return blocks
 
 
 def _check_output(out: object, classes: list[str]) -> None:

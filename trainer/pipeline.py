@@ -20,6 +20,7 @@ from engine.dsp import nmf
 from engine.dsp.audio import load_audio
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import default_taps
+from engine.models.taps import layer_of
 from engine.runtime.errors import L2IError
 from engine.runtime.progress import TaskState
 from trainer import distributed as D
@@ -203,7 +204,7 @@ def _tapped(model: torch.nn.Module, layers: list[str] | None) -> list[str]:
         except ValueError as exc:  # a model of the user's own: no default
             raise L2IError(str(exc)) from None
     known = dict(model.named_modules())
-    missing = [name for name in layers if name not in known]
+    missing = [name for name in layers if layer_of(name)[0] not in known]
     if missing:
         raise L2IError(f"the classifier has no layer named {', '.join(missing)}")
     return list(layers)

@@ -8,9 +8,26 @@ from typing import Any
 import torch
 from torch import nn
 
+TOKENS = ":tokens"  # a tapped name's suffix: the layer gives (batch, tokens, channels)
+
+
+def layer_of(name: str) -> tuple[str, bool]:
+    """The module a tapped name reads, and whether its output is a token sequence.
+
+    >>> layer_of("encoder.layers.0:tokens"), layer_of("blocks.2")
+    (('encoder.layers.0', True), ('blocks.2', False))
+    """
+    if name.endswith(TOKENS):
+        return name[:-len(TOKENS)], True
+    return name, False
+
 
 class LayerTaps:
     """Captures the outputs of named submodules during a forward pass.
+
+    A transformer block gives (batch, tokens, channels), tokens in time order: named
+    ``"layer:tokens"`` it is read as (batch, channels, tokens), a map over time like a
+    1-D convolution's, so the interpreter reads it the same way.
 
     >>> taps = LayerTaps(model, ["blocks.3", "blocks.4"])
     >>> logits, maps = taps(x)   # maps: list of tensors in the order given
@@ -18,7 +35,7 @@ class LayerTaps:
 
     def __init__(self, model: nn.Module, names: Sequence[str]) -> None:
         modules = dict(model.named_modules())
-        missing = [n for n in names if n not in modules]
+        missing = [n for n in names if layer_of(n)[0] not in modules]
         if missing:
             raise ValueError(f"the model has no layer named {', '.join(missing)}")
         if not names:
@@ -26,12 +43,20 @@ class LayerTaps:
         self.model = model
         self.names = list(names)
         self._captured: dict[str, torch.Tensor] = {}
-        self._handles = [modules[n].register_forward_hook(self._hook(n)) for n in self.names]
+        self._handles = [modules[layer_of(n)[0]].register_forward_hook(self._hook(n))
+                         for n in self.names]
 
     def _hook(self, name: str):
+        tokens = layer_of(name)[1]
+
         def hook(_module, _inputs, output):
             if isinstance(output, (tuple, list)):
                 output = output[0]
+            if tokens:
+                if output.ndim != 3:
+                    raise ValueError(f"layer {name} gives {tuple(output.shape)}, not "
+                                     "(batch, tokens, channels)")
+                output = output.transpose(1, 2)
             # a copy: an in-place op after this layer (ReLU(inplace=True)) would
             # otherwise overwrite what was captured
             self._captured[name] = output.clone()
