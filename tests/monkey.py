@@ -51,6 +51,9 @@ class Monkey:
                 if name == "pause" or i == actions - 1:
                     self.settle(settle_s)
                     self.check()
+                if (i + 1) % 1000 == 0:  # a long run says how far it got (pytest -s)
+                    print(f"monkey seed {self.seed}: {i + 1} actions, {self.checks} "
+                          f"checks", flush=True)
             except Exception as exc:
                 raise AssertionError(f"monkey seed {self.seed}, action {i + 1} ({name}); "
                                      f"last actions {self.log[-12:]}: {exc}") from exc

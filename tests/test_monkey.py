@@ -1,6 +1,6 @@
-"""Random use of a real window (tests/monkey.py): thousands of actions in a long run
-(scripts/monkey_run.py, RELIABILITY.md), a short budget here. Replay a failure with
-L2I_MONKEY_SEED and L2I_MONKEY_ACTIONS."""
+"""Random use of a real window (tests/monkey.py): a short budget here; a long run is this
+test with L2I_MONKEY_SEED=S L2I_MONKEY_ACTIONS=N, --timeout=0 and -s for its progress
+(RELIABILITY.md). The same two variables replay a failure."""
 
 from __future__ import annotations
 
