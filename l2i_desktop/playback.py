@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -20,11 +21,52 @@ from PySide6.QtWidgets import (
 from l2i_desktop import jobs
 from l2i_desktop.audio import Player
 from l2i_desktop.model import ClipResult, Session
+from l2i_desktop.time_axis import clock
 from l2i_desktop.time_views import TimeViews
 from l2i_desktop.worker import EngineWorker, Lane
 
 COMPONENT = Lane("component")
 SHADE = (110, 170, 255, 60)  # a light blue: seen on dark pictures, which stay readable
+
+
+def _seconds(text: str) -> float:
+    """'97.5' or '1:37.5' (or '1:01:37.5') in seconds; ValueError otherwise."""
+    value = 0.0
+    for part in text.strip().split(":"):
+        value = value * 60 + float(part)
+    return value
+
+
+class TimeBox(QDoubleSpinBox):
+    """A time in the clip, shown and typed in the recording's time: seconds for a clip,
+    the clock (1:37.5) for a window of a long recording (``origin`` s in)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.origin = 0.0
+
+    def set_origin(self, origin: float) -> None:
+        self.origin = float(origin)
+        self.setSuffix("" if self.origin else " s")
+        self.lineEdit().setText(self.textFromValue(self.value()))
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+        return clock(self.origin + value) if self.origin else f"{value:.2f}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
+        try:
+            return _seconds(text.removesuffix(" s")) - self.origin
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):  # a clock has colons: not a plain number
+        try:
+            value = _seconds(text.removesuffix(" s")) - self.origin
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos
+        ok = self.minimum() - 1e-9 <= value <= self.maximum() + 1e-9
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate,
+                text, pos)
 
 
 class RangeBar(QWidget):
@@ -35,7 +77,7 @@ class RangeBar(QWidget):
         super().__init__()
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        self.start, self.end = QDoubleSpinBox(), QDoubleSpinBox()
+        self.start, self.end = TimeBox(), TimeBox()
         for box, tip in ((self.start, "Where the play range starts (type a time)"),
                          (self.end, "Where the play range ends (type a time)")):
             box.setDecimals(2)
@@ -60,11 +102,13 @@ class RangeBar(QWidget):
         row.addSpacing(12)
         row.addWidget(self.now, 1)
 
-    def show_range(self, start: float, end: float, duration: float) -> None:
+    def show_range(self, start: float, end: float, duration: float,
+                   origin: float = 0.0) -> None:
         for box, value in ((self.start, start), (self.end, end)):
             box.blockSignals(True)  # shown, not typed
             box.setRange(0.0, duration)
             box.setValue(value)
+            box.set_origin(origin)
             box.blockSignals(False)
         self.duration.setText(f"= {end - start:.2f} s")
 
@@ -82,6 +126,7 @@ class Playback:
         for plot in views.plots[1:]:
             self._shade(plot)
         views.lanes_changed.connect(lambda: self._shade(views.lanes[-1]))
+        views.origin_changed.connect(lambda _o: self._show_range())
         bar.start.valueChanged.connect(lambda v: self._typed(v, None))
         bar.end.valueChanged.connect(lambda v: self._typed(None, v))
         bar.whole.clicked.connect(lambda: session.choose(region=None))
@@ -120,7 +165,7 @@ class Playback:
         if clip is None:
             return
         lo, hi = self.range()
-        self.bar.show_range(lo, hi, clip.duration_s)
+        self.bar.show_range(lo, hi, clip.duration_s, self.views.time_origin)
         chosen = self.session.choices.region is not None
         # the waveform's own range (the one dragged) is shaded too while it is chosen
         self.views.region.setBrush(pg.mkBrush(*SHADE) if chosen else pg.mkBrush(None))
@@ -181,7 +226,9 @@ class Playback:
 
     def _start(self, wave: np.ndarray, rate: int, what: str) -> None:
         lo, hi = self.range()
-        self._what = f"{what} ({lo:.2f}-{hi:.2f} s)"
+        o = self.views.time_origin
+        self._what = f"{what} ({clock(o + lo)}-{clock(o + hi)})" if o else \
+            f"{what} ({lo:.2f}-{hi:.2f} s)"
         self.player.play(wave, rate, lo, hi, loop=self.bar.loop.isChecked())
         self._show_now(self.player.is_playing)
 

@@ -19,6 +19,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
     hovered = Signal(str)
     region_chosen = Signal(object)  # (start, end) in seconds, or None for the whole clip
     lanes_changed = Signal()  # a tool added a row (add_lane)
+    origin_changed = Signal(float)  # the recording's time at x = 0 (set_time_origin)
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,6 +101,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         axes and hover read in the recording's time (x stays 0..duration)."""
         for p in self.plots + self.lanes:
             p.getAxis("bottom").set_origin(seconds)
+        self.origin_changed.emit(float(seconds))
 
     def show_clip(self, envelope: np.ndarray, duration: float, sample_rate: int,
                   pictures: dict[str, np.ndarray], values: dict[str, np.ndarray]) -> None:

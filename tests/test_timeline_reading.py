@@ -84,11 +84,19 @@ def test_a_windows_views_read_in_the_recordings_time(qtbot, long_open, esc10_cli
     qtbot.mouseMove(views.viewport(), views.mapFromScene(spectrogram.center()))
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("t = 1:0"),
                     timeout=5000)
+    # the play range reads and is typed in the recording's time too
+    bar = window.range_bar
+    assert (bar.start.text(), bar.end.text()) == ("1:00", "1:05")
+    bar.start.lineEdit().setText("1:01.5")
+    bar.start.interpretText()
+    assert window.session.choices.region == pytest.approx((1.5, 5.0))
+    assert bar.start.text() == "1:01.5"
 
     qtbot.mouseClick(view.whole, Qt.MouseButton.LeftButton)  # the whole recording
     qtbot.waitUntil(lambda: not isinstance(window.session.clip, WindowResult),
                     timeout=TIMEOUT)
     assert views.time_origin == 0.0
+    assert bar.start.text() == "0.00 s"
     assert views.time_axis().label_of(1.25) == "1.250 s"
     assert not any(":" in s for s in _axis_strings(views.time_axis(), 0.0, 65.0))
 
