@@ -11,6 +11,11 @@ Each take is also written to disk as it is recorded (``l2i_desktop.recovery``): 
 thread's timer hands new blocks to a ``TakeWriter``, whose thread writes them. After
 ``stop()``, ``last_take`` is that file (or None), to be discarded once the recording is
 saved or dropped.
+
+Memory stays bounded however long a take runs: blocks the writer has flushed to disk are
+dropped from memory once they are more than ``keep_s`` seconds old, and ``stop()`` reads
+them back from the file. Without a disk copy (no writable state folder, or the writer
+failed) every block stays in memory, as the only copy.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections import deque
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -56,14 +63,16 @@ class Recorder(QObject):
     error = Signal(str)
     recording_changed = Signal(bool)
     source = "record"  # what the recovery file says this take came from
+    keep_s = 5.0  # newest seconds kept in memory once they are safely on disk
 
     def __init__(self, sample_rate: int = 44100, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.requested_rate = int(sample_rate)
         self.sample_rate = int(sample_rate)  # the rate actually used by the last start()
         self._lock = threading.Lock()
-        self._chunks: list[np.ndarray] = []
+        self._chunks: deque[np.ndarray] = deque()
         self._frames = 0
+        self._dropped = 0  # frames at the take's start held only by the writer's file
         self._overflows = 0
         self._generation = 0  # one per start(): a late "finished" from an old stream
         self._ended = -1  # is not taken for the end of the current one
@@ -143,8 +152,9 @@ class Recorder(QObject):
             self.error.emit(why)
             return False
         with self._lock:
-            self._chunks = []
+            self._chunks = deque()
             self._frames = 0
+            self._dropped = 0
             self._overflows = 0
         self._generation += 1
         finished = self._finished_callback(self._generation)
@@ -231,18 +241,49 @@ class Recorder(QObject):
         if self._writer is None:
             return
         with self._lock:
-            new = self._chunks[self._spooled:]
+            new = list(islice(self._chunks, self._spooled, None))
             self._spooled = len(self._chunks)
         for chunk in new:
             self._writer.append(chunk)
 
+    def _trim(self) -> None:
+        """Drop from memory the oldest blocks the writer has flushed, keeping ``keep_s``
+        seconds (UI thread). A failed writer keeps the rest of the take in memory."""
+        writer = self._writer
+        if writer is None or writer.failed:
+            return
+        keep = int(self.keep_s * self.sample_rate)
+        flushed = writer.frames  # the writer thread only ever raises it
+        with self._lock:
+            held = self._frames - self._dropped
+            while self._spooled > 0:
+                n = len(self._chunks[0])
+                if self._dropped + n > flushed or held - n < keep:
+                    break
+                self._chunks.popleft()
+                self._spooled -= 1
+                self._dropped += n
+                held -= n
+
     def _collect(self) -> None:
         self._spool()
         with self._lock:
-            chunks, self._chunks = self._chunks, []
+            chunks, self._chunks = list(self._chunks), deque()
+            dropped, self._dropped = self._dropped, 0
         writer, self._writer = self._writer, None
+        parts = []
+        if dropped:  # the take's start is only on disk: read it before close() may
+            try:  # discard a failed copy
+                parts.append(writer.read_flushed(dropped))
+            except (OSError, ValueError) as exc:
+                log.error("cannot read back the take's first %d samples from %s",
+                          dropped, writer.take.path, exc_info=True)
+                self.error.emit(f"the first {dropped / self.sample_rate:.1f} s of this "
+                                f"take cannot be read back from {writer.take.path}: "
+                                f"{_one_line(exc)}")
         self.last_take = writer.close() if writer is not None else None
-        self._result = (np.concatenate(chunks).astype(np.float32, copy=False) if chunks
+        parts += chunks
+        self._result = (np.concatenate(parts).astype(np.float32, copy=False) if parts
                         else np.zeros(0, np.float32))
 
     def _callback(self, indata, frames, _time, status) -> None:
@@ -291,4 +332,5 @@ class Recorder(QObject):
                             f"({len(self._result) / self.sample_rate:.1f} s kept)")
             return
         self._spool()
+        self._trim()
         self.level.emit(dbfs(self._newest(int(LEVEL_WINDOW_S * self.sample_rate))))

@@ -106,6 +106,15 @@ class TakeWriter:
         with self._lock:
             self._pending.append(block)
 
+    def read_flushed(self, n: int) -> np.ndarray:
+        """The first ``n`` samples, already flushed (``n <= frames``), read back from the
+        file while it is still open or after a write failed."""
+        if n > self.frames:
+            raise ValueError(f"only {self.frames} samples are on disk, not {n}")
+        offset = _data_offset(self.take.path)
+        return np.fromfile(self.take.path, dtype="<f4", count=n,
+                           offset=offset).astype(np.float32, copy=False)
+
     def close(self) -> Take | None:
         """Write what is left and finalise the file; the take, or None when it holds no
         samples or could not be written whole (the recording in memory is complete)."""

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,24 +20,8 @@ from PySide6.QtWidgets import QApplication
 from l2i_desktop.main_window import MainWindow
 from resources import default_bundle_path, examples
 
-
-def sample() -> dict:
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return {"rss_mb": pages * os.sysconf("SC_PAGE_SIZE") / 2**20,
-            "threads": threading.active_count(),
-            "os_threads": len(os.listdir("/proc/self/task")),
-            "fds": len(os.listdir("/proc/self/fd"))}
-
-
-def slope_per_hour(points: list[tuple[float, float]]) -> float:
-    """Least-squares slope of (minutes, MB), in MB per hour."""
-    n = len(points)
-    if n < 2:
-        return 0.0
-    mx = sum(t for t, _ in points) / n
-    my = sum(v for _, v in points) / n
-    var = sum((t - mx) ** 2 for t, _ in points)
-    return 60 * sum((t - mx) * (v - my) for t, v in points) / var if var else 0.0
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _soak import memory_summary, sample  # noqa: E402
 
 
 def main() -> int:
@@ -93,12 +75,8 @@ def soak() -> int:
     def finish() -> None:
         timer.stop()
         samples = state["samples"]
-        rss = [(x["minute"], x["rss_mb"]) for x in samples if x["minute"] >= 1]
         result = {"minutes": a.minutes, "cycles": state["cycles"], "samples": samples,
-                  "rss_slope_mb_per_hour_after_minute_1": round(slope_per_hour(rss), 2),
-                  "rss_range_mb_after_minute_1": [round(min(v for _, v in rss), 1),
-                                                  round(max(v for _, v in rss), 1)]
-                  if rss else None}
+                  **memory_summary(samples)}
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps(result, indent=1))
         print(json.dumps({k: v for k, v in result.items() if k != "samples"}))

@@ -221,3 +221,68 @@ def test_the_record_dialog_keeps_only_the_take_it_hands_on(qtbot, tmp_path):
     _take_once(cancelled)
     cancelled.reject()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["saved.wav"]
+
+
+def _record_while_flushing(rec: Recorder, blocks: list[np.ndarray]) -> list[int]:
+    """Feed ``blocks`` through the callback; every ten, the UI thread's tick hands them
+    over, waits for the writer's flush and ticks again. Returns the frames held in
+    memory after each of those ticks."""
+    held = []
+    for i, block in enumerate(blocks):
+        rec._callback(block, len(block), None, None)
+        if i % 10 == 9:
+            rec._tick()
+            handed = rec._frames
+            deadline = time.monotonic() + 5
+            while (rec._writer.frames < handed and not rec._writer.failed
+                   and time.monotonic() < deadline):
+                time.sleep(0.02)
+            rec._tick()
+            held.append(sum(len(c) for c in rec._chunks))
+    return held
+
+
+def test_a_long_take_keeps_only_its_newest_seconds_in_memory_and_is_returned_whole(
+        qapp, tmp_path):
+    rec = _fake_recorder(tmp_path)
+    rec.keep_s = 0.5  # 4000 samples
+    assert rec.start()
+    blocks = [np.random.default_rng(i).uniform(-1, 1, (256, 1)).astype(np.float32)
+              for i in range(60)]  # 1.9 s
+    held = _record_while_flushing(rec, blocks)
+    assert rec._dropped > 0 and max(held[2:]) < 4000 + 256 * 10, held  # bounded
+    assert min(held[2:]) >= 4000  # the newest half second stays for the level meter
+    assert rec.duration == pytest.approx(60 * 256 / RATE)
+    wave = rec.stop()
+    expected = np.concatenate(blocks)[:, 0]
+    assert np.array_equal(wave, expected)  # the start read back from the take's file
+    assert np.array_equal(rec.last_take.read()[0], expected)
+    rec.last_take.discard()
+
+
+class BrokenFile:
+    def write(self, _data) -> None:
+        raise OSError(28, "No space left on device")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_disk_that_fills_mid_take_keeps_the_rest_in_memory_and_loses_nothing(qapp,
+                                                                              tmp_path):
+    rec = _fake_recorder(tmp_path)
+    rec.keep_s = 0.25
+    assert rec.start()
+    blocks = [np.random.default_rng(i).uniform(-1, 1, (256, 1)).astype(np.float32)
+              for i in range(80)]
+    _record_while_flushing(rec, blocks[:40])
+    assert rec._dropped > 0
+    rec._writer._file = BrokenFile()  # the disk is full from now on
+    _record_while_flushing(rec, blocks[40:50])
+    assert rec._writer.failed
+    dropped = rec._dropped  # flushed before the failure: on disk
+    _record_while_flushing(rec, blocks[50:])
+    assert rec._dropped == dropped  # nothing more leaves memory
+    wave = rec.stop()
+    assert np.array_equal(wave, np.concatenate(blocks)[:, 0])
+    assert rec.last_take is None and list(tmp_path.iterdir()) == []  # no partial copy
