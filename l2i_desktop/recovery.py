@@ -27,7 +27,8 @@ import numpy as np
 import platformdirs
 import soundfile as sf
 
-from engine.runtime.atomic import write_json
+from engine.dsp.audio import save_audio
+from engine.runtime.atomic import write_atomically, write_json
 from l2i_desktop.logs import APP
 
 log = logging.getLogger(__name__)
@@ -241,3 +242,20 @@ def leftovers(folder: Path | None = None) -> list[Take]:
             continue
         out.append(take)
     return sorted(out, key=lambda t: t.started)
+
+
+def save_take(take: Take, folder: Path) -> Path:
+    """Write ``take`` into ``folder`` as ``recording-<when it began>.wav`` (a new name,
+    never over a file) and remove its recovery files. Raises OSError or ValueError with
+    the take kept when it cannot be read or written."""
+    wave, rate = take.read()
+    stem = "recording-" + time.strftime("%Y%m%d-%H%M%S", time.localtime(take.started))
+    path = Path(folder) / f"{stem}.wav"
+    n = 2
+    while path.exists():
+        path = Path(folder) / f"{stem}-{n}.wav"
+        n += 1
+    write_atomically(path, lambda tmp: save_audio(tmp, wave, rate))
+    take.discard()
+    return path
+

@@ -1,13 +1,15 @@
 """At start, offer the takes a crash left behind (``l2i_desktop.recovery``), as Audacity
 does: a list (when, how long, from where); Recover opens the selected one as the
-window's unsaved recording, Discard deletes the selected ones, Later keeps them for the
-next start. The window holds one recording at a time, so one take is recovered at once.
+window's unsaved recording, Save to folder writes the selected ones as WAV files (so
+several takes are recovered at once), Discard deletes them, Later keeps them for the next
+start. The window holds one recording at a time, so Recover takes one.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -15,14 +17,17 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
 
-from l2i_desktop.recovery import Take, leftovers
+from engine.runtime.errors import AudioError
+from l2i_desktop.recovery import Take, leftovers, save_take
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +48,9 @@ class RecoveryDialog(QDialog):
         self.recovered: Take | None = None
         text = QLabel("L2I Desktop did not close normally. These recordings were not saved "
                       "and can be recovered. Recover opens the selected one in the window "
-                      "(unsaved: save it with File > Save recording); Discard deletes the "
-                      "selected ones; Later keeps them until the next start.")
+                      "(unsaved: save it with File > Save recording); Save to folder writes "
+                      "the selected ones as WAV files; Discard deletes them; Later keeps "
+                      "them until the next start.")
         text.setWordWrap(True)
         self.list = QListWidget()
         self.list.setObjectName("takes")
@@ -55,6 +61,11 @@ class RecoveryDialog(QDialog):
             "Recover", QDialogButtonBox.ButtonRole.AcceptRole)
         self.recover_button.setObjectName("recover")
         self.recover_button.setToolTip("Open the selected recording in the window")
+        self.save_button = self.buttons.addButton(
+            "Save to folder...", QDialogButtonBox.ButtonRole.ActionRole)
+        self.save_button.setObjectName("save_takes")
+        self.save_button.setToolTip("Write the selected recordings as WAV files into a "
+                                    "folder you choose (named by when they began)")
         self.discard_button = self.buttons.addButton(
             "Discard", QDialogButtonBox.ButtonRole.DestructiveRole)
         self.discard_button.setObjectName("discard")
@@ -64,6 +75,7 @@ class RecoveryDialog(QDialog):
         self.later_button.setObjectName("later")
         self.later_button.setToolTip("Keep them; they are offered again at the next start")
         self.recover_button.clicked.connect(self.recover_selected)
+        self.save_button.clicked.connect(self.ask_save_selected)
         self.discard_button.clicked.connect(self.discard_selected)
         self.later_button.clicked.connect(self.reject)
         self.list.itemSelectionChanged.connect(self._update)
@@ -93,6 +105,40 @@ class RecoveryDialog(QDialog):
             self.recovered = chosen[0]
             self.accept()
 
+    def ask_save_selected(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save the recordings in")
+        if folder:
+            self.save_selected(Path(folder))
+
+    def save_selected(self, folder: Path) -> list[Path]:
+        """Write the selected takes into ``folder``; those that fail stay listed and are
+        named, with the reason, in one message. Returns the files written."""
+        written, failed = [], []
+        for take in self.selected():
+            try:
+                written.append(save_take(take, folder))
+            except (OSError, ValueError, RuntimeError, AudioError) as exc:
+                log.warning("recovery: cannot save %s into %s", take.path, folder,
+                            exc_info=True)
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                failed.append(f"{take.path.name}: {' '.join(why.split())}")
+                continue
+            log.info("recovery: saved %s as %s", take.path, written[-1])
+            self.takes.remove(take)
+        if failed:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Recover recordings",
+                              f"{len(failed)} recording(s) could not be saved in {folder} "
+                              "and are kept:\n" + "\n".join(failed),
+                              QMessageBox.StandardButton.Ok, self)
+            box.setObjectName("save_failed")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+        if not self.takes:
+            self.reject()  # nothing left to offer
+        else:
+            self._fill()
+        return written
+
     def discard_selected(self) -> None:
         for take in self.selected():
             log.info("recovery: discarding %s (%.1f s)", take.path, take.duration)
@@ -107,6 +153,7 @@ class RecoveryDialog(QDialog):
         n = len(self.selected())
         self.recover_button.setEnabled(n == 1)
         self.discard_button.setEnabled(n > 0)
+        self.save_button.setEnabled(n > 0)
 
 
 def recover_into(window: Any, take: Take) -> bool:

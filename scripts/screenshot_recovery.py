@@ -45,6 +45,7 @@ def crashed_take(folder: Path, clip: Path, source: str, started: float) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "recovery.png")
+    ap.add_argument("--size", default="1280x820", help="the window's size, WxH")
     args = ap.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="l2i-recovery-shot-"))
@@ -56,7 +57,7 @@ def main() -> int:
         crashed_take(tmp, clip, source, 1796290000.0 + 95 * i)
     settings = Settings(QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
     win = MainWindow(default_bundle_path(), settings)
-    win.resize(1280, 820)
+    win.resize(*(int(v) for v in args.size.split("x")))
     win.show()
     dialog = RecoveryDialog(leftovers(tmp), win)
     dialog.show()

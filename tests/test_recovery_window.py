@@ -1,13 +1,21 @@
 """At start, takes left by a crash are offered (l2i_desktop/recovery_dialog.py): Recover
-opens one as the window's unsaved recording (its file kept until it is saved), Discard
-deletes, Later keeps; with no bundle yet, the take waits for one."""
+opens one as the window's unsaved recording (its file kept until it is saved), Save to
+folder writes several as WAV files, Discard deletes, Later keeps; with no bundle yet,
+the take waits for one."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication, QListWidget, QPushButton
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+)
 from test_recovery import as_left_by_a_crash
 
 from l2i_desktop.main_window import MainWindow
@@ -115,3 +123,36 @@ def test_the_dialog_lists_when_how_long_and_from_where(qtbot, tone, tmp_path):
     assert dialog.recover_button.isEnabled()  # the newest is selected
     dialog.list.selectAll()
     assert not dialog.recover_button.isEnabled() and dialog.discard_button.isEnabled()
+
+
+def test_several_takes_are_saved_to_a_folder_at_once(qtbot, tone, tmp_path, monkeypatch):
+    takes_dir, out = tmp_path / "takes", tmp_path / "saved"
+    out.mkdir()
+    waves = [tone, tone[:RATE // 2] * 0.5, tone[:RATE // 4] * 0.25]
+    takes = [left_take(takes_dir, w, src) for w, src in zip(waves, ["record", "live", "live"])]
+    dialog = RecoveryDialog(leftovers(takes_dir))
+    qtbot.addWidget(dialog)
+    dialog.list.item(0).setSelected(True)
+    dialog.list.item(1).setSelected(True)
+    dialog.list.item(2).setSelected(False)
+    assert dialog.save_button.isEnabled() and not dialog.recover_button.isEnabled()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
+    dialog.save_button.click()
+    files = sorted(out.iterdir())
+    assert len(files) == 2 and all(f.name.startswith("recording-") for f in files)
+    got = sorted((sf.read(f, dtype="float32") for f in files), key=lambda x: -len(x[0]))
+    for (wave, rate), want in zip(got, waves[:2]):
+        assert rate == RATE and np.array_equal(wave, want)
+    assert not takes[0].path.exists() and not takes[1].path.exists()  # recovered
+    assert [t.path for t in dialog.takes] == [takes[2].path]  # still offered
+    assert dialog.list.count() == 1
+
+    # a folder that cannot take files: one message naming the take and why; it is kept
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    dialog.list.selectAll()
+    assert dialog.save_selected(blocker) == []
+    box = dialog.findChild(QMessageBox, "save_failed")
+    assert box is not None and takes[2].path.name in box.text()
+    assert "could not be saved" in box.text() and takes[2].path.is_file()
+    assert [t.path for t in leftovers(takes_dir)] == [takes[2].path]
