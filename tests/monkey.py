@@ -21,7 +21,9 @@ WEIGHTS = {"open_clip": 6, "open_hostile": 1, "tau_slider": 10, "tau_key": 3, "t
            "undo": 6, "redo": 4, "view_kind": 2, "slime_toggle": 1, "corruption": 1,
            "cancel": 2, "reopen_bundle": 1, "pause": 12,
            # viewing (#23): keys in the views, the range bar, loop, display settings
-           "nav_key": 4, "range_typed": 2, "loop": 1, "display": 2}
+           "nav_key": 4, "range_typed": 2, "loop": 1, "display": 2,
+           # labels (#23): add from the range, drag, rename, delete
+           "label_add": 2, "label_move": 2, "label_text": 1, "label_delete": 1}
 NAV = ("zoom_in", "zoom_out", "pan_left", "pan_right", "to_start", "to_end", "fit")
 
 
@@ -178,6 +180,32 @@ class Monkey:
             auto_range=self.rng.random() < 0.5, floor_db=floor,
             ceiling_db=floor + self.rng.uniform(-10, 60))  # an impossible one: refused
 
+    def _labels(self):
+        return self.win.tools["labels"]
+
+    def label_add(self) -> None:
+        self._labels().add_from_range(self.rng.choice(["bark", "rooster", "", "ça — 鸟"]))
+
+    def _some_label(self) -> int | None:
+        tool = self._labels()
+        return self.rng.randrange(len(tool.labels)) if len(tool.labels) else None
+
+    def label_move(self) -> None:
+        s, i = self._session(), self._some_label()
+        if i is not None and s.clip is not None:
+            a, b = sorted(self.rng.uniform(-1, s.clip.duration_s + 1) for _ in range(2))
+            self._labels().move(i, a, b)  # a drag past the clip's ends is held inside
+
+    def label_text(self) -> None:
+        i = self._some_label()
+        if i is not None:
+            self._labels().set_text(i, self.rng.choice(["dog", "  spaced  ", "x" * 80]))
+
+    def label_delete(self) -> None:
+        i = self._some_label()
+        if i is not None:
+            self._labels().remove(i)
+
     def pause(self) -> None:
         pass
 
@@ -223,6 +251,19 @@ class Monkey:
         assert s.display.settings.ceiling_db > s.display.settings.floor_db
         lo, hi = win.tools["navigation"].span()
         assert -1e-6 <= lo < hi <= s.clip.duration_s + 1e-6, (lo, hi)
+        self._check_labels(s)
+
+    def _check_labels(self, s) -> None:
+        """The label track draws exactly the session's labels, sorted, inside the clip."""
+        track = self.win.tools["labels"].track
+        labels = s.choices.labels
+        assert track.shown == labels and len(track.regions) == len(labels)
+        assert list(labels) == sorted(labels)
+        for region, label in zip(track.regions, labels):
+            a, b = region.getRegion()
+            assert abs(a - label.start) < 1e-6 and abs(b - label.end) < 1e-6
+            assert label.start <= label.end
+        assert track.selected is None or 0 <= track.selected < len(labels)
 
 
 def _key(key):
