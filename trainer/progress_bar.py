@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from engine.runtime.progress import Report, TaskState
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class TerminalProgress(TaskState):
@@ -18,6 +20,10 @@ class TerminalProgress(TaskState):
     def _show(self, rep: Report) -> None:
         if not self.enabled:
             return
+        # imported on the first report: tqdm costs some 40 ms (importlib.metadata) that
+        # --help and usage errors need not pay
+        from tqdm import tqdm
+
         if rep.stage.endswith(" epochs"):
             shown = {k: v for k, v in rep.metrics.items()
                      if k.startswith("val_") or k == "loss"}
