@@ -59,7 +59,6 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.region.sigRegionChangeFinished.connect(self._on_region)
         self.plots[0].addItem(self.region)
         self._add_focus_items()
-        self._pictures: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
         self.spectrum_kind = "log_mag"
         self.duration = 1.0
@@ -104,10 +103,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.origin_changed.emit(float(seconds))
 
     def show_clip(self, envelope: np.ndarray, duration: float, sample_rate: int,
-                  pictures: dict[str, np.ndarray], values: dict[str, np.ndarray]) -> None:
+                  values: dict[str, np.ndarray]) -> None:
         """Draw a clip: its min/max ``envelope`` and the raw ``values`` of log_mag,
-        log_mel and H, pictured here as the display settings say (``pictures``, the
-        worker's, are kept for callers that read them)."""
+        log_mel and H, pictured here as the display settings say."""
         t = np.linspace(0, duration, envelope.shape[1])
         peak = max(float(np.abs(envelope).max()), 1e-3)
         # (near-)silence would be (near-)zero-length segments, drawn as nothing: a
@@ -120,7 +118,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         log_mag = values["log_mag"]
         self.duration = float(duration)
         self._frame_s = duration / log_mag.shape[1]
-        self._pictures, self._values = pictures, dict(values)
+        self._values = dict(values)
         self._sample_rate = int(sample_rate)
         self._values.pop("interpretation", None)
         self._draw_spectra()
@@ -198,7 +196,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
             self.plots[1].setYRange(*self._layout.scale.span, padding=0)
         self.show_activations()
         if "interpretation" in self._values:
-            self.show_interpretation(None, self._values["interpretation"])
+            self.show_interpretation(self._values["interpretation"])
         if self._contribution is not None:
             self.show_focus(self.focused, self._contribution)
 
@@ -250,9 +248,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.region.setRegion(region if region is not None else (0, self.duration))
         self.region.blockSignals(False)
 
-    def show_interpretation(self, picture: np.ndarray | None, values: np.ndarray) -> None:
+    def show_interpretation(self, values: np.ndarray) -> None:
         """The interpretation's log(1+|X|) ``values``, drawn with the input's dB range
-        so the two compare (``picture``, the worker's, is not used)."""
+        so the two compare."""
         self._values["interpretation"] = values
         grid = self._layout.rows(sd.magnitude_db(values, self.n_fft))
         self._grids["interpretation"] = grid
