@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.runtime.errors import L2IError
-from l2i_desktop.export import ExportError, _atomic
+from l2i_desktop.export import ExportError, write_file
 from l2i_desktop.host import Host
 from l2i_desktop.model.display import COLORMAPS, SCALES, DisplaySettings
 
@@ -150,7 +150,7 @@ class DisplayControls:
         if path.suffix.lower() not in (".png", ".svg"):
             path = path.with_suffix(".png")
         try:
-            _atomic(path, lambda tmp: render_view(plot, tmp))
+            write_file(path, lambda tmp: render_view(plot, tmp))
         except (ExportError, L2IError) as exc:
             self.host.show_error(str(exc))
             return None
