@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from engine.bundles.bundle import load_bundle
@@ -43,7 +44,7 @@ def colorize(values: np.ndarray, levels: tuple[float, float] | None = None) -> n
 @dataclass
 class BundleResult:
     explainer: Explainer
-    patterns: list[QImage]  # a tiny picture of each component's spectral pattern
+    patterns: list[QImage]  # a tiny mask of each component's spectral pattern
 
 
 def open_bundle(path: Path, trust_code: bool = False) -> BundleResult:
@@ -55,15 +56,16 @@ def open_bundle(path: Path, trust_code: bool = False) -> BundleResult:
 
 
 def pattern_image(column: np.ndarray, width: int = 60, height: int = 18) -> QImage:
-    """One spectral pattern, low frequencies left, energy as height (QImage: made off
-    the UI thread, turned into a pixmap there)."""
+    """One spectral pattern, low frequencies left, energy as height: opaque bars on a
+    clear ground, made off the UI thread; the table colours it in the scheme shown
+    (side_panels.pattern_icon)."""
     bins = np.array_split(np.asarray(column, float), width)
     levels = np.array([b.max() for b in bins])
     levels = levels / max(levels.max(), 1e-12)
-    img = QImage(width, height, QImage.Format.Format_ARGB32)
-    img.fill(QColor("white"))
+    img = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+    img.fill(Qt.GlobalColor.transparent)
     painter = QPainter(img)
-    painter.setPen(QColor("#1f4e79"))
+    painter.setPen(QColor("black"))
     for x, v in enumerate(levels):
         painter.drawLine(x, height - 1, x, height - 1 - int(v * (height - 2)))
     painter.end()

@@ -7,12 +7,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
 from l2i_desktop import spectrogram_display as sd
+from l2i_desktop import theme
 from l2i_desktop.model.display import DisplaySettings
 from l2i_desktop.time_axis import TimeAxis
 
 LABEL_PX = 12  # the height a tick label of H's axis needs
 BAND_PX = 7  # the least height of the band around the focused row of H
-NOTE_COLOUR = "#b00020"  # of the Interpretation title's note; theme.py sets it per scheme
 
 
 class TimeViews(pg.GraphicsLayoutWidget):
@@ -61,6 +61,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self._add_focus_items()
         self._values: dict[str, np.ndarray] = {}
         self.spectrum_kind = "log_mag"
+        self.note: str | None = None  # why the interpretation is silent (note_interpretation)
         self.duration = 1.0
         self._frame_s = 1.0  # seconds per frame
         self._sample_rate = 44100
@@ -261,9 +262,11 @@ class TimeViews(pg.GraphicsLayoutWidget):
 
     def note_interpretation(self, note: str | None) -> None:
         """Say in the Interpretation view's title why it is silent (None: its usual
-        title)."""
+        title), in the scheme's error colour."""
+        self.note = note
         self.plots[3].setTitle("Interpretation (dB)" if not note else
-                               f"<span style='color:{NOTE_COLOUR}'>Interpretation: {note}</span>")
+                               f"<span style='color:{theme.shown().error}'>"
+                               f"Interpretation: {note}</span>")
 
     def mark_components(self, indices: list[int]) -> None:
         """Label the selected components on H's left axis (ticks outside the data)."""
