@@ -96,6 +96,25 @@ def test_display_settings_are_remembered(qtbot, tiny_bundle, tmp_path):
     second.close()
 
 
+def test_a_window_writes_the_display_settings_only_when_the_user_changes_them(
+        qtbot, tiny_bundle, tmp_path):
+    """Nothing chosen, nothing written: a later version's defaults then reach users who
+    never chose (the settings file keeps only what they did)."""
+    win = MainWindow(tiny_bundle, _settings(tmp_path))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
+    win.close()
+    keys = _settings(tmp_path).store.allKeys()
+    assert keys, "the window wrote nothing at all: not the settings file it used"
+    assert not [k for k in keys if k.startswith("display/")], keys
+    again = MainWindow(tiny_bundle, _settings(tmp_path))
+    qtbot.addWidget(again)
+    _action(again, "colormap_greys").trigger()  # the user's choice is written at once
+    assert _settings(tmp_path).store.value("display/colormap") == "greys"
+    again.close()
+
+
 def test_every_view_has_a_right_click_menu_that_exports_it(win, tmp_path):
     tool = win.tools["display"]
     for plot in win.views.plots:
