@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.runtime.errors import L2IError
-from l2i_desktop.export import ExportError, _atomic
+from l2i_desktop.export import ExportError, write_file
 from l2i_desktop.host import Host
 from l2i_desktop.model.display import COLORMAPS, SCALES, DisplaySettings
 
@@ -91,9 +91,10 @@ class DisplayControls:
         self._fill(view_menu, main=True)
         for row, plot in enumerate(host.views.plots):
             self._give_menu(plot, row)
-        self.display.changed.connect(self._apply)
+        # what was remembered is shown, not written back: only the user's changes are
         self.display.set(**vars(host.settings.display()))
-        self._apply(self.display.settings)  # the menus' checks, even for the defaults
+        self._show(self.display.settings)  # the menus' checks, even for the defaults
+        self.display.changed.connect(self._apply)
 
     def _fill(self, menu: QMenu, main: bool) -> None:
         """Colour map and frequency scale as radio entries, and the range dialog; the
@@ -128,10 +129,14 @@ class DisplayControls:
         plot.vb.getMenu = lambda _ev, m=menu: m
         plot.vb.context_menu = menu  # for tests and the monkey
 
-    def _apply(self, d: DisplaySettings) -> None:
+    def _show(self, d: DisplaySettings) -> None:
         self.actions[f"colormap_{d.colormap}"].setChecked(True)
         self.actions[f"scale_{d.scale}"].setChecked(True)
         self.host.views.set_display(d)
+
+    def _apply(self, d: DisplaySettings) -> None:
+        """A change the user made: shown, and remembered for the next run."""
+        self._show(d)
         self.host.settings.set_display(d)
 
     def ask_range(self) -> None:
@@ -150,7 +155,7 @@ class DisplayControls:
         if path.suffix.lower() not in (".png", ".svg"):
             path = path.with_suffix(".png")
         try:
-            _atomic(path, lambda tmp: render_view(plot, tmp))
+            write_file(path, lambda tmp: render_view(plot, tmp))
         except (ExportError, L2IError) as exc:
             self.host.show_error(str(exc))
             return None

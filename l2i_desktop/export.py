@@ -1,12 +1,12 @@
-"""Exporting what the window shows: audio, relevance and activations as CSV, view images.
+"""Exporting what the window shows: audio, relevance and activations as CSV.
 
 Plain functions, no widgets of their own: each writes atomically
 (``engine.runtime.atomic``), returns what it wrote, and turns any failure into one
 ``ExportError`` line naming the file. ``export_audio`` writes all its files into a hidden
 folder first and moves them into place only when every one was written, so a full or
-read-only disk leaves the export folder as it was. ``export_audio`` and the CSV writers
-touch no Qt object and may run on a worker thread; ``export_view_png`` grabs a widget
-and must run on the GUI thread.
+read-only disk leaves the export folder as it was. Nothing here touches a Qt object: it
+may run on a worker thread. ``write_file`` is the one way the window's other exports
+(figures, a view) write a file, so they fail the same way.
 """
 
 from __future__ import annotations
@@ -55,9 +55,11 @@ def _folder(path: str | os.PathLike) -> Path:
     return folder
 
 
-def _atomic(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
-    """``engine.runtime.atomic.write_atomically`` into a folder made (or refused) the
-    export's way, with any failure said in one ``ExportError`` line."""
+def write_file(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
+    """Write ``path`` atomically: ``write(tmp)`` fills a temporary file beside it, which
+    takes the name only when complete (``engine.runtime.atomic.write_atomically``). The
+    folder is made if missing; a folder that cannot be (a file in the way) or any failure
+    of ``write`` raises one ``ExportError`` line naming ``path``. Returns ``path``."""
     path = Path(path)
     _folder(path.parent)
     try:
@@ -69,7 +71,7 @@ def _atomic(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
 
 
 def _write_text(path: str | os.PathLike, text: str) -> Path:
-    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline=""))
+    return write_file(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline=""))
 
 
 class _Stage:
@@ -267,18 +269,4 @@ def activations_csv(analysis: Analysis, frame_seconds: float) -> str:
     for t in range(T):
         rows.append([f"{t * frame_seconds:.6f}"] + [f"{v:.9g}" for v in H[:, t]])
     return _csv(rows)
-
-
-def export_view_png(path: str | os.PathLike, widget: Any) -> Path:
-    """A PNG of what ``widget`` shows now (``widget.grab()``). GUI thread only."""
-    path = Path(path)
-    pixmap = widget.grab()
-    if pixmap.isNull():
-        raise ExportError(f"cannot write {path}: the view has nothing to show")
-
-    def write(tmp: Path) -> None:
-        if not pixmap.save(str(tmp), "PNG"):
-            raise ExportError("the image could not be saved")
-
-    return _atomic(path, write)
 

@@ -6,7 +6,7 @@ relevance bars, with a title naming the clip, the explained class, tau and the b
 Nothing of the window's state gets in (no playback cursor, no range handles) but how
 the user chose to see it: the colour map, dB range and frequency scale of
 ``session.display``, as the views draw them (``spectrogram_display``).
-``write_figures`` writes PNG/SVG/PDF atomically (export._atomic: one ExportError line).
+``write_figures`` writes PNG/SVG/PDF atomically (export.write_file: one ExportError line).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from l2i_desktop import figure, jobs
 from l2i_desktop import figure_spec as fs
 from l2i_desktop import spectrogram_display as sd
-from l2i_desktop.export import ExportError, _atomic
+from l2i_desktop.export import ExportError, write_file
 from l2i_desktop.figure_spec import Axis, BarPanel, Colourbar, FigureSpec, ImagePanel, WavePanel
 from l2i_desktop.host import Host
 from l2i_desktop.model import Session
@@ -192,7 +192,7 @@ def write_figure(path: Path, spec: FigureSpec, dpi: int = DEFAULT_DPI) -> Path:
         if tmp.stat().st_size == 0:
             raise RuntimeError("Qt wrote nothing")
 
-    return _atomic(path, write)
+    return write_file(path, write)
 
 
 def write_figures(paths: list[Path], spec: FigureSpec, dpi: int = DEFAULT_DPI) -> list[Path]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from engine.bundles.bundle import load_bundle
@@ -43,7 +44,7 @@ def colorize(values: np.ndarray, levels: tuple[float, float] | None = None) -> n
 @dataclass
 class BundleResult:
     explainer: Explainer
-    patterns: list[QImage]  # a tiny picture of each component's spectral pattern
+    patterns: list[QImage]  # a tiny mask of each component's spectral pattern
 
 
 def open_bundle(path: Path, trust_code: bool = False) -> BundleResult:
@@ -55,15 +56,16 @@ def open_bundle(path: Path, trust_code: bool = False) -> BundleResult:
 
 
 def pattern_image(column: np.ndarray, width: int = 60, height: int = 18) -> QImage:
-    """One spectral pattern, low frequencies left, energy as height (QImage: made off
-    the UI thread, turned into a pixmap there)."""
+    """One spectral pattern, low frequencies left, energy as height: opaque bars on a
+    clear ground, made off the UI thread; the table colours it in the scheme shown
+    (side_panels.pattern_icon)."""
     bins = np.array_split(np.asarray(column, float), width)
     levels = np.array([b.max() for b in bins])
     levels = levels / max(levels.max(), 1e-12)
-    img = QImage(width, height, QImage.Format.Format_ARGB32)
-    img.fill(QColor("white"))
+    img = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+    img.fill(Qt.GlobalColor.transparent)
     painter = QPainter(img)
-    painter.setPen(QColor("#1f4e79"))
+    painter.setPen(QColor("black"))
     for x, v in enumerate(levels):
         painter.drawLine(x, height - 1, x, height - 1 - int(v * (height - 2)))
     painter.end()
@@ -92,45 +94,38 @@ def analyse_clip(explainer: Explainer, source: ClipSource | Path, target: int | 
     analysis = explainer.analyse(wave, task)
     check(task)
     explanation = explainer.explain(analysis, target, tau, with_components=False)
-    log_mag = analysis.log_mag.cpu().numpy()
-    levels = display_levels(log_mag)
-    pictures = {"log_mag": colorize(log_mag, levels),
-                "log_mel": colorize(analysis.log_mel.cpu().numpy()),
-                "H": colorize(analysis.H.cpu().numpy()),
-                "interpretation": colorize(explanation.interpretation_log_mag, levels)}
+    # the views colour the values themselves, with the user's display settings
+    # (spectrogram_display); these levels serve the tools that draw their own pictures
+    levels = display_levels(analysis.log_mag.cpu().numpy())
     return ClipResult(source, analysis, explanation, envelope(wave),
-                      len(wave) / explainer.cfg.sample_rate, pictures, levels)
+                      len(wave) / explainer.cfg.sample_rate, levels)
 
 
 @dataclass
-class Pictured:
-    """An explanation or rendering with the picture of its interpretation; an
-    explanation made with components muted or soloed comes with that ``rendering``."""
+class Explained:
+    """An explanation; one made with components muted or soloed comes with the
+    ``rendering`` of what they leave of it."""
 
-    result: Explanation | Rendering
-    picture: np.ndarray
+    explanation: Explanation
     rendering: Rendering | None = None
 
 
 def explain(explainer: Explainer, analysis: Analysis, target: int, tau: float,
-            levels: tuple[float, float], muted: frozenset[int] = frozenset(),
-            soloed: frozenset[int] = frozenset()) -> Pictured:
+            muted: frozenset[int] = frozenset(),
+            soloed: frozenset[int] = frozenset()) -> Explained:
     """Explain ``target``; with ``muted``/``soloed`` (kept across an undo) the
     interpretation plays what they leave of the new selection."""
     exp = explainer.explain(analysis, target, tau, with_components=False)
     chosen = set(exp.selected)
     if not (muted & chosen or soloed & chosen):
-        return Pictured(exp, colorize(exp.interpretation_log_mag, levels))
+        return Explained(exp)
     solo = [k for k in exp.selected if k in soloed]
     active = solo or [k for k in exp.selected if k not in muted]
-    rendering = explainer.render(analysis, active)
-    return Pictured(exp, colorize(rendering.log_mag, levels), rendering)
+    return Explained(exp, explainer.render(analysis, active))
 
 
-def render(explainer: Explainer, analysis: Analysis, indices: list[int],
-           levels: tuple[float, float]) -> Pictured:
-    rendering = explainer.render(analysis, indices)
-    return Pictured(rendering, colorize(rendering.log_mag, levels))
+def render(explainer: Explainer, analysis: Analysis, indices: list[int]) -> Rendering:
+    return explainer.render(analysis, indices)
 
 
 def component(explainer: Explainer, analysis: Analysis, k: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from engine.explanation.localisation import EnergyShares, energy_shares
 from engine.runtime.errors import L2IError, shown
+from l2i_desktop import theme
 from l2i_desktop.host import Host
 from l2i_desktop.model.labels import Label, LabelSet, read_labels, write_labels
 
@@ -114,7 +115,7 @@ class LabelTrack:
             region = LabelRegion(self, i, label)
             if clip is not None:
                 region.setBounds((0, clip.duration_s))  # a drag stays in the clip
-            text = pg.TextItem(color="#402000", anchor=(0, 0))
+            text = pg.TextItem(color=theme.shown().text, anchor=(0, 0))
             text.setFont(self.font)
             text.setPos(label.start, 1.0)
             self.lane.addItem(region)
@@ -163,7 +164,8 @@ class LabelsTool(QObject):
         self.labels = LabelSet(host.session)
         self.lane = host.views.add_lane(None, least_px=70)  # its readout and the labels
         self.track = LabelTrack(self, self.lane)
-        self.lane.setTitle(readout(0, None), size="9pt", justify="left", color="#333")
+        # no colour of its own: the plot's title colour, which the scheme sets (theme.py)
+        self.lane.setTitle(readout(0, None), size="9pt", justify="left")
         self.lane.titleLabel.setToolTip(TIP)
         self._input: tuple[object, np.ndarray] | None = None  # (clip, its log_mag)
         self.shares: EnergyShares | None = None
@@ -336,7 +338,7 @@ class LabelsTool(QObject):
                                         [(x.start, x.end) for x in labels],
                                         s.clip.duration_s)
         self.readout = readout(len(labels) if s.clip is not None else 0, self.shares)
-        self.lane.setTitle(self.readout, size="9pt", justify="left", color="#333")
+        self.lane.setTitle(self.readout, size="9pt", justify="left")
 
 
 def install(host: Host) -> LabelsTool:

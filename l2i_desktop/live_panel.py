@@ -76,18 +76,13 @@ class LiveClip(ClipResult):
 
 def live_job(explainer: Explainer, wave: np.ndarray, rate: int, written: int,
              target: int | None, tau: float, task: TaskState | None = None) -> LiveClip:
-    """Runs on the engine worker: analyse the window and draw its pictures. ``task``
-    lets a newer analysis (the take, when live stops) cut it short."""
+    """Runs on the engine worker: analyse the window (the views colour its values).
+    ``task`` lets a newer analysis (the take, when live stops) cut it short."""
     frame = analyse_window(explainer, wave, rate, written, target, tau, task)
     a, exp = frame.analysis, frame.explanation
-    log_mag = a.log_mag.cpu().numpy()
-    levels = jobs.display_levels(log_mag)
-    pictures = {"log_mag": jobs.colorize(log_mag, levels),
-                "log_mel": jobs.colorize(a.log_mel.cpu().numpy()),
-                "H": jobs.colorize(a.H.cpu().numpy()),
-                "interpretation": jobs.colorize(exp.interpretation_log_mag, levels)}
-    return LiveClip(LIVE, a, exp, jobs.envelope(a.wave), frame.duration_s, pictures,
-                    levels, frame.start_s, frame.compute_s)
+    return LiveClip(LIVE, a, exp, jobs.envelope(a.wave), frame.duration_s,
+                    jobs.display_levels(a.log_mag.cpu().numpy()), frame.start_s,
+                    frame.compute_s)
 
 
 class LivePanel(QToolBar):

@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
+from engine.explanation.explain import Rendering
 from engine.runtime.errors import L2IError
 from l2i_desktop import (
     corruption_dialog,
@@ -166,7 +167,7 @@ class MainWindow(OpeningMixin, QMainWindow):
             return
         c, analysis = s.choices, s.clip.analysis
         self.worker.submit(EXPLAIN, jobs.explain, s.explainer, analysis,
-                           s.explained_class(), c.tau, s.clip.levels, c.muted, c.soloed,
+                           s.explained_class(), c.tau, c.muted, c.soloed,
                            done=lambda p: self._explained(p, analysis))
 
     def _render(self) -> None:
@@ -174,7 +175,7 @@ class MainWindow(OpeningMixin, QMainWindow):
         if s.clip is not None:
             exp = s.explanation
             self.worker.submit(RENDER, jobs.render, s.explainer, s.clip.analysis,
-                               s.active_components(), s.clip.levels,
+                               s.active_components(),
                                done=lambda p: self._rendered(p, exp))
 
     # ---- results into the session --------------------------------------------------
@@ -211,19 +212,19 @@ class MainWindow(OpeningMixin, QMainWindow):
         elif list(s.rendering.indices) != s.active_components():
             self._render()  # mute or solo made meanwhile
 
-    def _explained(self, p: jobs.Pictured, analysis) -> None:
+    def _explained(self, p: jobs.Explained, analysis) -> None:
         if self.session.clip is None or self.session.clip.analysis is not analysis:
             return  # of the clip before: asked while the new one was being analysed
         self.error_label.setText("")
-        self.session.set_explanation(p.result, p.rendering, p.picture)
-        played = p.rendering.indices if p.rendering is not None else p.result.selected
+        self.session.set_explanation(p.explanation, p.rendering)
+        played = p.rendering.indices if p.rendering is not None else p.explanation.selected
         if list(played) != self.session.active_components():
             self._render()  # mute or solo changed while it was computed (a quick redo)
 
-    def _rendered(self, p: jobs.Pictured, exp) -> None:
+    def _rendered(self, rendering: Rendering, exp) -> None:
         s = self.session  # stale if the explanation or the choice moved on meanwhile
-        if exp is s.explanation and list(p.result.indices) == s.active_components():
-            s.set_rendering(p.result, p.picture)
+        if exp is s.explanation and list(rendering.indices) == s.active_components():
+            s.set_rendering(rendering)
 
     # ---- the session, shown --------------------------------------------------------
     def _on_bundle(self, explainer) -> None:
@@ -245,8 +246,7 @@ class MainWindow(OpeningMixin, QMainWindow):
         a = clip.analysis
         values = {"log_mag": a.log_mag.cpu().numpy(), "log_mel": a.log_mel.cpu().numpy(),
                   "H": a.H.cpu().numpy()}
-        self.views.show_clip(clip.envelope, clip.duration_s, a.sample_rate, clip.pictures,
-                             values)
+        self.views.show_clip(clip.envelope, clip.duration_s, a.sample_rate, values)
         # the views now, the activations and side panels a turn later: short paints
         QTimer.singleShot(0, self.views.show_activations)
         if clip.path is not None:  # recordings have no file to reopen
@@ -280,8 +280,7 @@ class MainWindow(OpeningMixin, QMainWindow):
             None if rendering.indices or exp is None else
             f"no component above tau = {exp.threshold:.2f}; lower tau" if not exp.selected
             else "every selected component is muted")
-        if self.session.picture is not None:
-            self.views.show_interpretation(self.session.picture, rendering.log_mag)
+        self.views.show_interpretation(rendering.log_mag)
         if self.player.is_playing and self.session.playing in ("interpretation", "residual"):
             self.player.replace(self.playback.current_audio(self.session.playing))
 

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from l2i_desktop import theme
+
 UNSURE = 0.5  # a top class under this probability: the classifier itself is unsure
 HEADER_TIPS = (
     "The classes the model tells apart, most probable first",
@@ -24,7 +26,10 @@ HEADER_TIPS = (
     "alone. It is trained to agree with the classifier's decision, not to copy its "
     "confidence, so its probabilities are flatter; what matters is that its top class "
     "is the classifier's.")
-EXPLAINED = QColor("#e3eefb")
+
+
+def _explained_brush() -> QBrush:
+    return QBrush(QColor(theme.shown().explained))  # read now: the scheme may have changed
 
 
 def agreement_note(classes: list[str], p_clf: np.ndarray, p_int: np.ndarray,
@@ -91,7 +96,7 @@ class PredictionsPanel(QWidget):
                                           | Qt.AlignmentFlag.AlignVCenter)
                 if explained:
                     item.setFont(bold)
-                    item.setBackground(QBrush(EXPLAINED))
+                    item.setBackground(_explained_brush())
                     item.setToolTip("the class being explained")
                 self.table.setItem(r, c, item)
             if explained:
@@ -102,3 +107,12 @@ class PredictionsPanel(QWidget):
         note = agreement_note(classes, p_clf, p_int, multilabel)
         self.note.setText(note)
         self.note.setVisible(bool(note))
+
+    def restyle(self) -> None:
+        """The explained row in the scheme's colour (after a change of scheme)."""
+        if self.explained_row is None or self.explained_row >= self.table.rowCount():
+            return
+        for c in range(self.table.columnCount()):
+            item = self.table.item(self.explained_row, c)
+            if item is not None:
+                item.setBackground(_explained_brush())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from l2i_desktop import theme
+
 HEADER_TIPS = ("The component's number (its row of H)",
                "Relevance to the explained class, normalised to the largest; negative "
                "means evidence against the class",
@@ -24,6 +26,22 @@ HEADER_TIPS = ("The component's number (its row of H)",
                "Mute: leave it out of the interpretation",
                "Solo: play only the soloed components",
                "Play this component alone")
+
+
+def pattern_icon(mask: QImage, t: theme.Theme) -> QIcon:
+    """A pattern's ``mask`` (jobs.pattern_image) as the table shows it: the waveform's
+    colour on the table's, so it reads in either scheme."""
+    bars = mask.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+    painter = QPainter(bars)
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+    painter.fillRect(bars.rect(), QColor(t.wave))
+    painter.end()
+    icon = QImage(bars.size(), QImage.Format.Format_ARGB32_Premultiplied)
+    icon.fill(QColor(t.base))
+    painter = QPainter(icon)
+    painter.drawImage(0, 0, bars)
+    painter.end()
+    return QIcon(QPixmap.fromImage(icon))
 
 
 class ComponentsPanel(QWidget):
@@ -74,20 +92,31 @@ class ComponentsPanel(QWidget):
         self._filling = False
 
     def set_patterns(self, images: list[QImage]) -> None:
-        """Pictures of every component's spectral pattern (from the bundle job)."""
+        """Masks of every component's spectral pattern (from the bundle job)."""
         self._patterns = images
         self._icons.clear()
+
+    def restyle(self) -> None:
+        """The pattern thumbnails again, in the scheme shown now (theme.shown)."""
+        self._icons.clear()
+        for r, k in enumerate(self.indices):
+            item = self.table.item(r, 2)
+            if item is not None and k < len(self._patterns):
+                item.setIcon(self._icon(k))
+
+    def _icon(self, k: int) -> QIcon:
+        if k not in self._icons:
+            self._icons[k] = pattern_icon(self._patterns[k], theme.shown())
+        return self._icons[k]
 
     def show_components(self, indices: list[int], relevance: np.ndarray) -> None:
         self._filling = True
         self.indices = list(indices)
         self.table.setRowCount(len(indices))
         for r, k in enumerate(indices):
-            if k not in self._icons and k < len(self._patterns):
-                self._icons[k] = QIcon(QPixmap.fromImage(self._patterns[k]))
             pattern = QTableWidgetItem()
-            if k in self._icons:
-                pattern.setIcon(self._icons[k])
+            if k < len(self._patterns):
+                pattern.setIcon(self._icon(k))
             cells = [QTableWidgetItem(str(k)), QTableWidgetItem(f"{relevance[k]:.2f}"),
                      pattern, self._check_item(), self._check_item(), QTableWidgetItem("▶")]
             for c, item in enumerate(cells):

@@ -1,8 +1,10 @@
 """Spectrograms as pictures the way the user chose to see them (``model.display``):
 levels in dB, a colour map, rows on a linear, log or mel frequency axis labelled in Hz.
 
-A picture of a 5-s clip (513 x 431 cells to 256 rows) takes about 10 ms here, so the
-views recolour on the UI thread when a setting changes instead of asking the worker.
+A picture of a 5-s clip (513 x 432 cells to 256 rows: dB, rows, levels, colours) takes
+about 8 ms of CPU time here (median of 20, 7-9 ms from run to run; 9-30 ms of wall time
+on the shared 2-core machine, by its load), so the views recolour on the UI thread when
+a setting changes instead of asking the worker.
 """
 
 from __future__ import annotations

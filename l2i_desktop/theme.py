@@ -5,6 +5,10 @@ environment variable ``L2I_COLOR_SCHEME`` (``light`` or ``dark``; tests and scre
 use it) or by the setting ``color_scheme``. Every text colour here has a contrast ratio
 of at least 4.5:1 (WCAG 2, level AA) against the background it is drawn on;
 ``text_pairs`` lists them and ``tests/test_theme.py`` measures them on a real window.
+
+Widgets that pick colours themselves (the explained row, the trust box, the notes in
+plot titles, the pattern thumbnails) read ``shown()`` when they draw; ``apply_window``
+has them draw again, so no module's constants are changed from here.
 """
 
 from __future__ import annotations
@@ -43,20 +47,26 @@ class Theme:
     cursor: str  # the play position
     range_edges: str  # the play range's edges
     border: str
+    good: str  # a faithful explanation's verdict (the trust box)
+    good_bg: str  # the trust box behind each verdict: faithful, weak, not faithful
+    warning_bg: str
+    error_bg: str
 
 
 LIGHT = Theme("light", window="#efefef", base="#ffffff", background="#ffffff",
               text="#1a1a1a", axis="#333333", muted="#595959", error="#b00020",
               warning="#8a5300", button="#e4e4e4", highlight="#2a62b0",
               highlighted_text="#ffffff", explained="#e3eefb", wave="#1f4e79",
-              cursor="#2ca02c", range_edges="#1f77b4", border="#b8b8b8")
+              cursor="#2ca02c", range_edges="#1f77b4", border="#b8b8b8", good="#1b5e20",
+              good_bg="#e8f5e9", warning_bg="#fff4e0", error_bg="#fdecea")
 # tables a little lighter than the window: Fusion outlines check boxes in the window's
 # colour darkened, which is invisible on a base darker than the window
 DARK = Theme("dark", window="#26282b", base="#313338", background="#1e1f22",
              text="#e8e8e8", axis="#c9c9c9", muted="#a8a8a8", error="#ff7a7a",
              warning="#f2b661", button="#3c3f44", highlight="#2f62ad",
              highlighted_text="#ffffff", explained="#22416b", wave="#7db5e8",
-             cursor="#5fd35f", range_edges="#63a9ec", border="#55585e")
+             cursor="#5fd35f", range_edges="#63a9ec", border="#55585e", good="#8fd99a",
+             good_bg="#1f3324", warning_bg="#3a2f1c", error_bg="#43262a")
 THEMES = {"light": LIGHT, "dark": DARK}
 # colours other modules hard-code for the light scheme, as the theme names them
 HARD_CODED = {"#555": "muted", "#555555": "muted", "#b00020": "error",
@@ -87,7 +97,8 @@ def text_pairs(t: Theme) -> dict[str, tuple[str, str]]:
             "error": (t.error, t.window), "error in a plot title": (t.error, t.background),
             "warning": (t.warning, t.window), "button text": (t.text, t.button),
             "selection": (t.highlighted_text, t.highlight),
-            "explained row": (t.text, t.explained)}
+            "explained row": (t.text, t.explained), "faithful": (t.good, t.good_bg),
+            "weak": (t.warning, t.warning_bg), "not faithful": (t.error, t.error_bg)}
 
 
 def scheme_name(setting: str = "") -> str:
@@ -106,6 +117,15 @@ def scheme_name(setting: str = "") -> str:
 
 def current(setting: str = "") -> Theme:
     return THEMES[scheme_name(setting)]
+
+
+_shown = LIGHT  # the last theme apply_app applied
+
+
+def shown() -> Theme:
+    """The theme the application shows now (the light one before any was applied): what
+    a widget reads when it draws."""
+    return _shown
 
 
 def palette(t: Theme) -> QPalette:
@@ -128,7 +148,10 @@ def palette(t: Theme) -> QPalette:
 
 
 def apply_app(t: Theme) -> None:
-    """The application's palette, and pyqtgraph's defaults for plots made from now on."""
+    """The application's palette, pyqtgraph's defaults for plots made from now on, and
+    what ``shown`` says."""
+    global _shown
+    _shown = t
     app = QApplication.instance()
     if app is not None:
         app.setPalette(palette(t))
@@ -165,6 +188,7 @@ def style_time_views(views, t: Theme) -> None:
         c.setPen(pg.mkPen(t.cursor, width=2))
     for line in views.region.lines:
         line.setPen(pg.mkPen(t.range_edges, width=2))
+    views.note_interpretation(views.note)  # its colour is the scheme's
 
 
 def restyle_labels(root: QWidget, t: Theme) -> None:
@@ -179,15 +203,15 @@ def restyle_labels(root: QWidget, t: Theme) -> None:
 
 
 def apply_window(win: QWidget, t: Theme) -> None:
-    """The whole window: palette, every pyqtgraph view in it, labels, the colours of
-    modules that read them when they draw."""
+    """The whole window: palette, every pyqtgraph view in it, labels, and the widgets
+    that read ``shown()`` when they draw, drawn again."""
     from l2i_desktop import predictions_panel, side_panels, time_views, trust_view
 
     apply_app(t)
-    predictions_panel.EXPLAINED = QColor(t.explained)
-    for verdict in ("unmeasured", "pending"):
-        trust_view.COLOURS[verdict] = t.muted
-    time_views.NOTE_COLOUR = t.error
+    for widget in (win.findChildren(predictions_panel.PredictionsPanel)
+                   + win.findChildren(trust_view.TrustView)
+                   + win.findChildren(side_panels.ComponentsPanel)):
+        widget.restyle()
     for view in win.findChildren(pg.GraphicsView):
         if isinstance(view, time_views.TimeViews):
             style_time_views(view, t)

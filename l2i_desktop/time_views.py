@@ -7,12 +7,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
 from l2i_desktop import spectrogram_display as sd
+from l2i_desktop import theme
 from l2i_desktop.model.display import DisplaySettings
 from l2i_desktop.time_axis import TimeAxis
 
 LABEL_PX = 12  # the height a tick label of H's axis needs
 BAND_PX = 7  # the least height of the band around the focused row of H
-NOTE_COLOUR = "#b00020"  # of the Interpretation title's note; theme.py sets it per scheme
 
 
 class TimeViews(pg.GraphicsLayoutWidget):
@@ -59,9 +59,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.region.sigRegionChangeFinished.connect(self._on_region)
         self.plots[0].addItem(self.region)
         self._add_focus_items()
-        self._pictures: dict[str, np.ndarray] = {}
         self._values: dict[str, np.ndarray] = {}
         self.spectrum_kind = "log_mag"
+        self.note: str | None = None  # why the interpretation is silent (note_interpretation)
         self.duration = 1.0
         self._frame_s = 1.0  # seconds per frame
         self._sample_rate = 44100
@@ -104,10 +104,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.origin_changed.emit(float(seconds))
 
     def show_clip(self, envelope: np.ndarray, duration: float, sample_rate: int,
-                  pictures: dict[str, np.ndarray], values: dict[str, np.ndarray]) -> None:
+                  values: dict[str, np.ndarray]) -> None:
         """Draw a clip: its min/max ``envelope`` and the raw ``values`` of log_mag,
-        log_mel and H, pictured here as the display settings say (``pictures``, the
-        worker's, are kept for callers that read them)."""
+        log_mel and H, pictured here as the display settings say."""
         t = np.linspace(0, duration, envelope.shape[1])
         peak = max(float(np.abs(envelope).max()), 1e-3)
         # (near-)silence would be (near-)zero-length segments, drawn as nothing: a
@@ -120,7 +119,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
         log_mag = values["log_mag"]
         self.duration = float(duration)
         self._frame_s = duration / log_mag.shape[1]
-        self._pictures, self._values = pictures, dict(values)
+        self._values = dict(values)
         self._sample_rate = int(sample_rate)
         self._values.pop("interpretation", None)
         self._draw_spectra()
@@ -198,7 +197,7 @@ class TimeViews(pg.GraphicsLayoutWidget):
             self.plots[1].setYRange(*self._layout.scale.span, padding=0)
         self.show_activations()
         if "interpretation" in self._values:
-            self.show_interpretation(None, self._values["interpretation"])
+            self.show_interpretation(self._values["interpretation"])
         if self._contribution is not None:
             self.show_focus(self.focused, self._contribution)
 
@@ -250,9 +249,9 @@ class TimeViews(pg.GraphicsLayoutWidget):
         self.region.setRegion(region if region is not None else (0, self.duration))
         self.region.blockSignals(False)
 
-    def show_interpretation(self, picture: np.ndarray | None, values: np.ndarray) -> None:
+    def show_interpretation(self, values: np.ndarray) -> None:
         """The interpretation's log(1+|X|) ``values``, drawn with the input's dB range
-        so the two compare (``picture``, the worker's, is not used)."""
+        so the two compare."""
         self._values["interpretation"] = values
         grid = self._layout.rows(sd.magnitude_db(values, self.n_fft))
         self._grids["interpretation"] = grid
@@ -263,9 +262,11 @@ class TimeViews(pg.GraphicsLayoutWidget):
 
     def note_interpretation(self, note: str | None) -> None:
         """Say in the Interpretation view's title why it is silent (None: its usual
-        title)."""
+        title), in the scheme's error colour."""
+        self.note = note
         self.plots[3].setTitle("Interpretation (dB)" if not note else
-                               f"<span style='color:{NOTE_COLOUR}'>Interpretation: {note}</span>")
+                               f"<span style='color:{theme.shown().error}'>"
+                               f"Interpretation: {note}</span>")
 
     def mark_components(self, indices: list[int]) -> None:
         """Label the selected components on H's left axis (ticks outside the data)."""

@@ -8,15 +8,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 from engine.explanation.trust import GOOD_SHARE, NOT_RANDOM, RANDOM_DRAWS, Trust, assess
+from l2i_desktop import theme
 from l2i_desktop.model import Session
 from l2i_desktop.worker import EngineWorker, Lane
 
 TRUST = Lane("trust")
 
-COLOURS = {"good": "#1b5e20", "weak": "#8a5300", "unfaithful": "#b00020",
-           "empty": "#8a5300", "unmeasured": "#444444", "pending": "#444444"}
-BACKGROUNDS = {"good": "#e8f5e9", "weak": "#fff4e0", "unfaithful": "#fdecea",
-               "empty": "#fff4e0"}
+# each verdict's text and background colours, as the theme names them (theme.Theme);
+# pending and unmeasured are muted text on the window
+VERDICT_COLOURS = {"good": ("good", "good_bg"), "weak": ("warning", "warning_bg"),
+                   "unfaithful": ("error", "error_bg"), "empty": ("warning", "warning_bg")}
 TIP = (
     "<p><b>How far to trust this explanation.</b> The components the interpretation "
     "plays (mute and solo applied) are checked through the classifier itself:</p>"
@@ -78,12 +79,18 @@ class TrustView(QLabel):
 
     def show_text(self, verdict: str | None, text: str) -> None:
         self.verdict = verdict
-        colour = COLOURS.get(verdict or "pending", "#444444")
-        background = BACKGROUNDS.get(verdict or "", "transparent")
-        self.setStyleSheet(f"QLabel#trust {{ color: {colour}; background: {background}; "
-                           f"border: 1px solid {colour if verdict in BACKGROUNDS else '#ccc'};"
-                           " border-radius: 3px; }")
+        self.restyle()
         self.setText(text)
+
+    def restyle(self) -> None:
+        """The verdict's colours in the scheme shown now (theme.shown)."""
+        t = theme.shown()
+        roles = VERDICT_COLOURS.get(self.verdict or "")
+        colour, background = (getattr(t, roles[0]), getattr(t, roles[1])) if roles \
+            else (t.muted, "transparent")
+        self.setStyleSheet(f"QLabel#trust {{ color: {colour}; background: {background}; "
+                           f"border: 1px solid {colour if roles else t.border};"
+                           " border-radius: 3px; }")
 
     def pending(self) -> None:
         self.show_text("pending", "Measuring how far to trust this explanation...")

@@ -66,7 +66,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3600)
     ap.add_argument("--bundle", type=Path, default=None)
-    ap.add_argument("--app", action="store_true", help="jobs.analyse_clip (with pictures)")
+    ap.add_argument("--app", action="store_true", help="jobs.analyse_clip (the window's open path)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

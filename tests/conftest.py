@@ -127,6 +127,19 @@ def tiny_bundle(tiny_esc10, cache_dir, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def dictionary(tiny_esc10, cache_dir, tmp_path_factory) -> Path:
+    """A small dictionary W (K = 8) learned on the tiny dataset by ``l2i train
+    dictionary``, for interpreters trained on other classifiers (bring your own)."""
+    from trainer.cli import main
+
+    out = tmp_path_factory.mktemp("dictionary") / "W.safetensors"
+    assert main(["train", "dictionary", "--data", str(tiny_esc10), "--test-fold", "1",
+                 "--out", str(out), "--k", "8", "--iterations", "5", "--cache",
+                 str(cache_dir), "--device", "cpu"]) == 0
+    return out
+
+
 def random_bundle(n_classes: int = 3, k: int = 12, widths=None, seed: int = 0,
                   multilabel: bool = False):
     """An untrained but complete and valid in-memory bundle (for format tests)."""

@@ -53,15 +53,6 @@ def test_the_check_finds_the_blocks_and_marks_them(tiny_esc10):
         check_classifier(model, "log_mel", fe, wave, "clip", 5.0, classes, ["head"])
 
 
-@pytest.fixture(scope="module")
-def dictionary(tiny_esc10, cache_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("token_dict") / "W.safetensors"
-    assert main(["train", "dictionary", "--data", str(tiny_esc10), "--test-fold", "1",
-                 "--out", str(out), "--k", "8", "--iterations", "5", "--cache",
-                 str(cache_dir), "--device", "cpu"]) == 0
-    return out
-
-
 def test_train_on_a_transformer_and_explain_clips_of_other_lengths(
         tiny_esc10, cache_dir, dictionary, tmp_path):
     torch.manual_seed(0)

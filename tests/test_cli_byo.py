@@ -73,15 +73,6 @@ def _line(capsys) -> str:
 
 
 @pytest.fixture(scope="module")
-def dictionary(tiny_esc10, cache_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("byo_dict") / "W.safetensors"
-    assert main(["train", "dictionary", "--data", str(tiny_esc10), "--test-fold", "1",
-                 "--out", str(out), "--k", "8", "--iterations", "5", "--cache",
-                 str(cache_dir), "--device", "cpu"]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
 def odd(tmp_path_factory) -> SimpleNamespace:
     """The odd models' file and each one's weights."""
     root = tmp_path_factory.mktemp("odd")

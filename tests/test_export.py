@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QImage
 
 from engine.runtime.errors import L2IError
-from l2i_desktop import export, jobs
+from l2i_desktop import export, figure_export, jobs
 from l2i_desktop.main_window import MainWindow
 from l2i_desktop.settings import Settings
 
@@ -160,24 +159,12 @@ def test_relevance_and_activations_csv(qtbot, window, tmp_path):
     np.testing.assert_allclose(table[:, 1:], H.T, rtol=1e-6, atol=1e-9)
 
 
-def test_view_images(qtbot, window, tmp_path):
-    for name, widget in (("views.png", window.views), ("relevance.png", window.relevance)):
-        path = export.export_view_png(tmp_path / name, widget)
-        assert path == tmp_path / name
-        img = QImage(str(path))
-        assert not img.isNull()
-        assert img.width() > 100 and img.height() > 100
-        colours = {img.pixel(x, y) for x in range(0, img.width(), 7)
-                   for y in range(0, img.height(), 7)}
-        assert len(colours) > 3, f"{name} is blank"
-
-
 def _export_everything(window, folder) -> dict[str, object]:
-    """What File > Export writes: the data files (on the worker) and the two pictures."""
+    """What File > Export writes (MainWindow.export_to): the two pictures, drawn from the
+    data, then the data files (on the worker)."""
     s = window.session
-    written = jobs.export_data(folder, s.explainer, s.clip, s.explanation, s.rendering)
-    written += [export.export_view_png(folder / "views.png", window.views),
-                export.export_view_png(folder / "relevance.png", window.relevance)]
+    written = figure_export.explanation_pictures(folder, s, window.views.spectrum_kind)
+    written += jobs.export_data(folder, s.explainer, s.clip, s.explanation, s.rendering)
     return {p.relative_to(folder).as_posix(): p for p in written}
 
 
@@ -205,7 +192,7 @@ def test_exporting_under_a_file_gives_one_clear_error(qtbot, window, tmp_path):
         export.export_relevance_csv(blocker / "r.csv", window.session.clip.analysis.classes,
                                     window.session.explanation)
     with pytest.raises(L2IError, match="is a file"):
-        export.export_view_png(blocker / "v.png", window.views)
+        export.write_file(blocker / "v.png", lambda tmp: tmp.write_bytes(b"not written"))
     assert blocker.read_text() == "x"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_folder"]
 

@@ -23,6 +23,8 @@ from engine.dsp.features import FrontEndConfig
 from engine.explanation.explain import Explainer
 from engine.runtime.errors import L2IError
 from l2i_desktop import jobs
+from l2i_desktop import spectrogram_display as sd
+from l2i_desktop.model.display import DisplaySettings
 from trainer.cli import main
 from trainer.datasets import load_dataset
 from trainer.features_cache import compute_features
@@ -66,8 +68,20 @@ def _check_clip_result(result: jobs.ClipResult, case: Case) -> None:
     assert exp.interpretation.shape == exp.residual.shape == a.wave.shape, case.name
     assert np.abs(exp.relevance).max() in (0.0, pytest.approx(1.0)), case.name
     assert a.probabilities.sum() == pytest.approx(1.0, abs=1e-4), case.name
-    for name, picture in result.pictures.items():
-        assert picture.dtype == np.uint8 and picture.shape[-1] == 4, (case.name, name)
+    # what the views draw of it: the values coloured with the display settings
+    settings = DisplaySettings()
+    log_mag = a.log_mag.numpy()
+    lay = sd.Layout.of(settings, a.sample_rate, log_mag.shape[0], a.log_mel.shape[0])
+    grids = {name: lay.rows(sd.magnitude_db(values, 2 * (log_mag.shape[0] - 1)))
+             for name, values in (("log_mag", log_mag),
+                                  ("interpretation", exp.interpretation_log_mag))}
+    grids["log_mel"] = lay.rows(a.log_mel.numpy(), mel=True)
+    for name, grid in grids.items():
+        assert np.isfinite(grid).all(), (case.name, name)
+        lo, hi = sd.levels_of(grid, settings)
+        assert np.isfinite([lo, hi]).all() and hi > lo, (case.name, name, lo, hi)
+        picture = sd.rgba(grid, (lo, hi), settings.colormap)
+        assert picture.dtype == np.uint8 and picture.shape == grid.shape + (4,), name
 
 
 def _check_error(case: Case, message: str) -> list[str]:

@@ -13,21 +13,17 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMargins, QRect, QSettings, QSize
+from app_windows import open_on_clip, settings_in
+from PySide6.QtCore import QMargins, QRect, QSize
 from PySide6.QtWidgets import QDockWidget
 
 from l2i_desktop.layout import PREFERRED, ROW_PX, fitted, screen_key
 from l2i_desktop.main_window import MainWindow
-from l2i_desktop.settings import Settings
 from resources import default_bundle_path
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120_000
 ROOSTER = ROOT / "resources" / "examples" / "rooster-1-26806-A.ogg"
-
-
-def settings_in(folder: Path) -> Settings:
-    return Settings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
 
 
 @pytest.mark.parametrize("available", [QRect(0, 0, 1066, 666), QRect(0, 0, 1600, 1000),
@@ -151,13 +147,7 @@ def small_window(qtbot, tmp_path):
     """The shipped model (ten classes) on a rooster, in a 1280 x 720 window."""
     bundle = default_bundle_path()
     assert bundle is not None
-    win = MainWindow(bundle, settings_in(tmp_path))
-    qtbot.addWidget(win)
-    win.resize(1280, 720)
-    win.show()
-    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
-    win.open_clip(ROOSTER)
-    qtbot.waitUntil(lambda: win.shown_clip == ROOSTER, timeout=TIMEOUT)
+    win = open_on_clip(qtbot, bundle, tmp_path, ROOSTER, (1280, 720), TIMEOUT)
     qtbot.wait(50)
     yield win
     win.close()

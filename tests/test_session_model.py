@@ -25,7 +25,7 @@ def explanation(selected, target=0):
 def clip(name="a.wav", selected=(1, 2, 3), predicted=0, path=True):
     source = ClipSource.file(Path("/data") / name) if path else ClipSource.recording()
     return ClipResult(source, SimpleNamespace(predicted=predicted), explanation(selected),
-                      np.zeros((2, 3)), 5.0, {"interpretation": np.zeros((2, 2, 4))}, (0, 1))
+                      np.zeros((2, 3)), 5.0, (0, 1))
 
 
 def recorder(session):
@@ -126,7 +126,9 @@ def test_events_tell_views_what_changed_in_order():
     s.set_clip(c)
     assert [name for name, _ in seen] == ["clip_changed", "explanation_changed",
                                          "rendering_changed"]
-    assert seen[0][1] is c and s.picture is c.pictures["interpretation"]
+    assert seen[0][1] is c and seen[1][1] is c.explanation
+    # the clip's own explanation plays (nothing muted yet): its interpretation's values
+    assert s.rendering.log_mag is c.explanation.interpretation_log_mag
 
 
 PROBE = """
@@ -138,7 +140,7 @@ exp = SimpleNamespace(selected=[1, 2], target=0, interpretation=None, residual=N
                       interpretation_log_mag=None)
 s = Session()
 s.set_clip(ClipResult(ClipSource.recording(), SimpleNamespace(predicted=0), exp,
-                      np.zeros(1), 1.0, {}, (0, 1)))
+                      np.zeros(1), 1.0, (0, 1)))
 s.toggle(1, "muted", True)
 s.history.undo()
 qt = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "pyqtgraph"))

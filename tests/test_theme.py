@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QSettings
@@ -37,8 +38,9 @@ def test_every_text_colour_of_a_scheme_reads_at_aa(name):
 @pytest.fixture
 def restore_look():
     """The scheme a test forces must not stay on the application for the next tests."""
-    palette, options = QApplication.palette(), dict(pg.CONFIG_OPTIONS)
+    palette, options, shown = QApplication.palette(), dict(pg.CONFIG_OPTIONS), theme.shown()
     yield
+    theme.apply_app(shown)  # what widgets read when they draw; then the rest exactly
     QApplication.setPalette(palette)
     pg.setConfigOptions(**{k: options[k] for k in ("background", "foreground")})
 
@@ -112,6 +114,53 @@ def test_the_dark_scheme_reaches_the_views_parts(qtbot, tmp_path, monkeypatch, r
     win.views.plots[2].setTitle("Component activations H: component 3 in the cyan band")
     assert win.views.plots[2].titleLabel.item.defaultTextColor().name() != "#969696"
     assert d.text in win.views.plots[2].titleLabel.item.toHtml()
+
+
+def _own_colours(win) -> dict[str, str]:
+    """The colours of what picks its own (theme.shown): the explained row, the trust
+    box, the Interpretation's note, a pattern thumbnail's ground and bars, the label
+    lane's readout (titled again after each change of labels or clip)."""
+    win.tools["labels"].update_readout()
+    lane = win.tools["labels"].lane.titleLabel
+    row = win.predictions.table.item(win.predictions.explained_row, 0)
+    sheet = win.trust_view.styleSheet()
+    icon = win.components.table.item(0, 2).icon().pixmap(60, 18).toImage()
+    note = re.search(r"color:\s*(#[0-9a-fA-F]{6})", win.views.plots[3].titleLabel.text)
+    return {"explained": row.background().color().name(),
+            "trust text": re.search(r"color:\s*(#[0-9a-fA-F]{6})", sheet).group(1),
+            "trust ground": re.search(r"background:\s*(#[0-9a-fA-F]{6})", sheet).group(1),
+            "note": note.group(1),
+            "pattern ground": icon.pixelColor(0, 0).name(),
+            "pattern bars": icon.pixelColor(0, 17).name(),  # the lowest bin's full bar
+            "label readout": re.search(r"color:\s*(#[0-9a-fA-F]{6})", lane.item.toHtml()).group(1)}
+
+
+def test_what_picks_its_own_colours_follows_the_scheme_and_its_changes(
+        qtbot, tmp_path, monkeypatch, restore_look):
+    from l2i_desktop import jobs
+
+    monkeypatch.setenv(theme.ENV, "dark")
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(None, settings)
+    qtbot.addWidget(win)
+    p = np.array([0.2, 0.7, 0.1])
+    win.predictions.show_predictions(["a", "b", "c"], p, p, 1)
+    win.trust_view.show_text("good", "<b>Faithful.</b>")
+    pattern = np.zeros(600)
+    pattern[:10] = 1.0  # loudest at the lowest frequencies: a full bar at the left
+    win.components.set_patterns([jobs.pattern_image(pattern)])
+    win.components.show_components([0], np.array([1.0]))
+    win.views.note_interpretation("every selected component is muted")
+    d, light = theme.DARK, theme.LIGHT
+    wanted = {"explained": d.explained, "trust text": d.good, "trust ground": d.good_bg,
+              "note": d.error, "pattern ground": d.base, "pattern bars": d.wave,
+              "label readout": d.text}
+    assert _own_colours(win) == wanted
+    theme.apply_window(win, light)  # the system's scheme changed: drawn again, in light
+    assert _own_colours(win) == {
+        "explained": light.explained, "trust text": light.good, "trust ground": light.good_bg,
+        "note": light.error, "pattern ground": light.base, "pattern bars": light.wave,
+        "label readout": light.text}
 
 
 def test_the_scheme_follows_the_setting_then_the_system(monkeypatch):

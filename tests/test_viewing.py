@@ -5,30 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from app_windows import open_on_clip, settings_in
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 
 from l2i_desktop import spectrogram_display as sd
 from l2i_desktop.main_window import MainWindow
-from l2i_desktop.settings import Settings
 
 TIMEOUT = 60_000
 
 
-def _settings(folder) -> Settings:
-    return Settings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
-
-
 @pytest.fixture
 def win(qtbot, tiny_bundle, tmp_path, esc10_clip):
-    w = MainWindow(tiny_bundle, _settings(tmp_path))
-    qtbot.addWidget(w)
-    w.resize(1400, 950)
-    w.show()
-    qtbot.waitUntil(lambda: w.session.explainer is not None, timeout=TIMEOUT)
-    w.open_clip(esc10_clip)
-    qtbot.waitUntil(lambda: w.shown_clip == esc10_clip and w.session.rendering is not None,
-                    timeout=TIMEOUT)
+    w = open_on_clip(qtbot, tiny_bundle, tmp_path, esc10_clip, (1400, 950), TIMEOUT)
     yield w
     w.close()
 
@@ -82,18 +71,37 @@ def test_input_and_interpretation_share_the_frequency_axis_and_zoom(win):
 
 
 def test_display_settings_are_remembered(qtbot, tiny_bundle, tmp_path):
-    first = MainWindow(tiny_bundle, _settings(tmp_path))
+    first = MainWindow(tiny_bundle, settings_in(tmp_path))
     qtbot.addWidget(first)
     first.session.display.set(colormap="viridis", scale="mel", auto_range=False,
                               floor_db=-70.0, ceiling_db=-5.0)
     first.close()
-    second = MainWindow(tiny_bundle, _settings(tmp_path))
+    second = MainWindow(tiny_bundle, settings_in(tmp_path))
     qtbot.addWidget(second)
     d = second.session.display.settings
     assert (d.colormap, d.scale, d.auto_range, d.floor_db, d.ceiling_db) == \
         ("viridis", "mel", False, -70.0, -5.0)
     assert _action(second, "scale_mel").isChecked()
     second.close()
+
+
+def test_a_window_writes_the_display_settings_only_when_the_user_changes_them(
+        qtbot, tiny_bundle, tmp_path):
+    """Nothing chosen, nothing written: a later version's defaults then reach users who
+    never chose (the settings file keeps only what they did)."""
+    win = MainWindow(tiny_bundle, settings_in(tmp_path))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.session.explainer is not None, timeout=TIMEOUT)
+    win.close()
+    keys = settings_in(tmp_path).store.allKeys()
+    assert keys, "the window wrote nothing at all: not the settings file it used"
+    assert not [k for k in keys if k.startswith("display/")], keys
+    again = MainWindow(tiny_bundle, settings_in(tmp_path))
+    qtbot.addWidget(again)
+    _action(again, "colormap_greys").trigger()  # the user's choice is written at once
+    assert settings_in(tmp_path).store.value("display/colormap") == "greys"
+    again.close()
 
 
 def test_every_view_has_a_right_click_menu_that_exports_it(win, tmp_path):

@@ -48,8 +48,8 @@ class ClipResult:
     explanation: Explanation
     envelope: np.ndarray  # (2, n) min and max per drawing bucket
     duration_s: float
-    pictures: dict[str, np.ndarray]  # log_mag, log_mel, H, interpretation as RGBA
-    levels: tuple[float, float]  # of the log-magnitude, shared by the interpretation
+    # of the log-magnitude, for tools that colour their own pictures (jobs.colorize)
+    levels: tuple[float, float]
 
     @property
     def path(self) -> Path | None:

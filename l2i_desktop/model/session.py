@@ -17,8 +17,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from engine.explanation.explain import Explanation, Rendering
 from l2i_desktop.model.clip import ClipResult
 from l2i_desktop.model.display import Display
@@ -50,7 +48,6 @@ class Session:
         self.explanation: Explanation | None = None
         self.rendering: Rendering | None = None
         self.choices = Choices(tau=float(tau))
-        self.picture: np.ndarray | None = None  # RGBA of the rendering's spectrogram
         self.playing: str | None = None  # original, interpretation, residual, component
         self.focused: int | None = None  # the component the user is looking at
         self.trust: Any = None  # engine.explanation.trust.Trust of the rendering shown
@@ -152,7 +149,7 @@ class Session:
     # ---- the engine's answers -------------------------------------------------------
     def set_bundle(self, explainer: Any) -> None:
         self.explainer = explainer
-        self.clip, self.explanation, self.rendering, self.picture = None, None, None, None
+        self.clip, self.explanation, self.rendering = None, None, None
         self.history.clear()
         self.focus(None)
         self.bundle_changed.emit(explainer)
@@ -172,10 +169,10 @@ class Session:
         self.set_choices(kept if not new else
                          dataclasses.replace(kept, muted=frozenset(), soloed=frozenset()))
         self.clip_changed.emit(clip)
-        self.set_explanation(clip.explanation, picture=clip.pictures.get("interpretation"))
+        self.set_explanation(clip.explanation)
 
-    def set_explanation(self, explanation: Explanation, rendering: Rendering | None = None,
-                        picture: np.ndarray | None = None) -> None:
+    def set_explanation(self, explanation: Explanation,
+                        rendering: Rendering | None = None) -> None:
         """Mute and solo keep only the components the new explanation selects."""
         self.explanation = explanation
         selected = set(explanation.selected)
@@ -186,10 +183,10 @@ class Session:
         self.explanation_changed.emit(explanation)
         self.set_rendering(rendering or Rendering(
             explanation.selected, explanation.interpretation_log_mag,
-            explanation.interpretation, explanation.residual), picture)
+            explanation.interpretation, explanation.residual))
 
-    def set_rendering(self, rendering: Rendering, picture: np.ndarray | None = None) -> None:
-        self.rendering, self.picture = rendering, picture
+    def set_rendering(self, rendering: Rendering) -> None:
+        self.rendering = rendering
         self.rendering_changed.emit(rendering)
 
     def focus(self, k: int | None) -> None:
