@@ -219,3 +219,37 @@ def test_train_all_on_unlabelled_clips_and_what_needs_labels(
     assert (m["labels"], m["split_seed"], b.classes) == ("not used", 0, MINE)
     assert "classifier" not in m and 0 <= m["fidelity"]["top1"] <= 1
     assert m["clips"] == int((load_dataset(flat, "unlabelled", seed=0).folds == 2).sum())
+
+
+def test_the_shipped_classifier_on_unlabelled_recordings(
+        flat, tiny_esc10, dictionary, cache_dir, tmp_path, capsys):
+    """The built-in classifier that ships, explained on clips without labels; on data
+    labelled with other classes (three of its ten) it is refused before any work."""
+    from resources import default_bundle_path
+
+    shipped = default_bundle_path()
+    if shipped is None:
+        pytest.skip("no default bundle ships with this checkout")
+    out = tmp_path / "shipped.l2i"
+    cache = tmp_path / "cache"
+    base = ["train", "interpreter", "--classifier", str(shipped), "--dictionary",
+            str(dictionary), "--out", str(out), "--test-fold", "1"]
+    assert main([*base, "--data", str(tiny_esc10), "--cache", str(cache), *TINY]) == 2
+    line = _line(capsys)
+    assert line.startswith("l2i: error: the classifier's classes are not the data's: not in "
+                           "the data: ")
+    assert line.endswith("; add --unlabelled to use these clips without their labels")
+    assert not cache.exists()
+
+    assert main([*base, "--data", str(flat), "--unlabelled", "--cache", str(cache_dir),
+                 *TINY]) == 0
+    b = load_bundle(out)
+    assert b.classes == load_bundle(shipped).classes and len(b.classes) == 10
+    assert b.manifest["provenance"]["labels"] == "not used"
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", "--bundle", str(out), "--data", str(flat), "--unlabelled",
+                 "--test-fold", "1", "--taus", "0.1", "--json", str(report), "--cache",
+                 str(cache_dir), "--device", "cpu"]) == 0
+    m = json.loads(report.read_text())
+    assert m["labels"] == "not used" and "classifier" not in m
+    assert sum(m["classifier_decisions"].values()) == m["clips"] == 3
