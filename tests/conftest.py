@@ -28,6 +28,16 @@ os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="l2i-test-state-")  # log
 torch.set_num_threads(1)
 
 
+def one_error_line(capsys) -> str:
+    """The one line a command's error leaves on stderr (progress bars aside), checked as
+    one and without a traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("l2i")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
 def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"real data not found at {path} (see ../shared/data/README.md)")

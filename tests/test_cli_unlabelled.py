@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 from byo_models import WaveNet
-from conftest import ESC10, examples_subset, link_subset
+from conftest import ESC10, examples_subset, link_subset, random_bundle
+from conftest import one_error_line as _line
 
-from engine.bundles.bundle import load_bundle
+from engine.bundles.bundle import load_bundle, save_bundle
 from engine.explanation.explain import Explainer
 from trainer.cli import main
 from trainer.datasets import load_dataset
@@ -24,15 +25,6 @@ BYO_FILE = Path(__file__).with_name("byo_models.py")
 MINE = ["low", "mid", "high"]  # the model's classes: no folder has these names
 TWELVE = [f"pitch {i}" for i in range(12)]
 TINY = ["--epochs", "1", "--hidden", "16", "--adapter-channels", "8", "--device", "cpu"]
-
-
-def _line(capsys) -> str:
-    """The one line an error leaves on stderr (progress bars aside)."""
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("l2i")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +245,23 @@ def test_the_shipped_classifier_on_unlabelled_recordings(
     m = json.loads(report.read_text())
     assert m["labels"] == "not used" and "classifier" not in m
     assert sum(m["classifier_decisions"].values()) == m["clips"] == 3
+
+
+def test_a_multilabel_classifier_keeps_its_kind_on_unlabelled_clips(
+        flat, dictionary, cache_dir, tmp_path):
+    """Unlabelled data says nothing of whether the classes exclude each other: the
+    classifier does (sigmoid outputs, multi-label fidelity)."""
+    save_bundle(random_bundle(n_classes=4, multilabel=True), tmp_path / "tags.l2i")
+    out = tmp_path / "tags-explained.l2i"
+    assert main(["train", "interpreter", "--classifier", str(tmp_path / "tags.l2i"),
+                 "--data", str(flat), "--unlabelled", "--dictionary", str(dictionary),
+                 "--out", str(out), "--cache", str(cache_dir), *TINY]) == 0
+    b = load_bundle(out)
+    assert b.multilabel and b.classes == [f"class {i}" for i in range(4)]
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", "--bundle", str(out), "--data", str(flat), "--unlabelled",
+                 "--taus", "0.1", "--json", str(report), "--cache", str(cache_dir),
+                 "--device", "cpu"]) == 0
+    m = json.loads(report.read_text())
+    assert m["task"] == "multilabel" and "micro_auprc" in m["fidelity"]
+    assert (m["labels"], m["clips"], m["evaluated_on"]) == ("not used", 12, "training clips")

@@ -232,7 +232,7 @@ def train_interpreter(args, ctx, progress) -> int:
                        f"front-end gives {clf.frontend.n_freqs}")
     init = load_bundle(args.init, trust_code=args.trust_code) if args.init else None
     p = _prepare(args, ctx, progress, clf.frontend)
-    align_classes(p, clf.classes)
+    align_classes(p, clf.classes, clf.multilabel)
     files = WorkFiles(default_work(args.out))
     files.root.mkdir(parents=True, exist_ok=True)
     bundle = pipeline.interpreter_stage(p, clf, W, info, _interp_cfg(args, init), args.out,
@@ -291,7 +291,7 @@ def evaluate(args, ctx, progress) -> int:
     # unlabelled: the split the bundle was trained with, unless --split-seed says another
     p = _prepare(args, ctx, progress, bundle.frontend,
                  unlabelled.recorded_split_seed(bundle.manifest.get("provenance", {})))
-    align_classes(p, bundle.classes)  # unlabelled data takes the bundle's
+    align_classes(p, bundle.classes, bundle.multilabel)  # unlabelled data takes the bundle's
     rows = p.test_rows if args.test_fold is not None else p.train_rows
     if args.focus and bundle.multilabel:
         raise L2IError("--focus is measured on single-label data")

@@ -162,12 +162,13 @@ def check_class_names(classes: list[str], data_classes: list[str]) -> None:
                            unlabelled.HINT) if s))
 
 
-def align_classes(p: pipeline.Prepared, classes: list[str]) -> None:
+def align_classes(p: pipeline.Prepared, classes: list[str], multilabel: bool = False
+                  ) -> None:
     """Relabel the data in the classifier's class order (same names, any order); data
-    without labels takes the classifier's classes as they are."""
+    without labels takes the classifier's classes (``multilabel``: its kind) as they are."""
     ds = p.dataset
     if not ds.labelled:
-        unlabelled.adopt_classes(ds, classes)
+        unlabelled.adopt_classes(ds, classes, multilabel)
         return
     if list(classes) == list(ds.classes):
         return
@@ -261,7 +262,7 @@ def _classifier(plan: TrainingPlan, p: pipeline.Prepared, files: WorkFiles, ctx:
                                     val_by_recording=c.val_by_recording)
         return pipeline.classifier_stage(p, cfg, files.classifier, ctx, resume, task)
     art = checked.artifact  # custom or bundle: built and checked before the data's work
-    align_classes(p, art.classes)
+    align_classes(p, art.classes, art.multilabel)
     return art
 
 

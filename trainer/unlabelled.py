@@ -78,11 +78,12 @@ def refuse(layout: str | None, *, trains_classifier: bool = False, focus: float 
                        "labelled data: drop --focus or --unlabelled")
 
 
-def adopt_classes(ds: Dataset, classes: list[str]) -> None:
-    """Unlabelled data takes the classifier's classes (its labels stay unknown, -1)."""
+def adopt_classes(ds: Dataset, classes: list[str], multilabel: bool) -> None:
+    """Unlabelled data takes the classifier's classes, and whether they are exclusive
+    (its labels stay unknown, -1)."""
     if ds.labelled:
         raise ValueError("labelled data keeps its own classes (trainer.plan.align_classes)")
-    ds.classes = list(classes)
+    ds.classes, ds.multilabel = list(classes), bool(multilabel)
 
 
 def provenance(ds: Dataset, split_seed: int) -> dict:
