@@ -105,6 +105,17 @@ def examples_subset(dst: Path, classes: int = 3, per_fold: dict[int, int] | None
     return dst
 
 
+def without_labels(labelled: Path, dst: Path) -> Path:
+    """Every other clip of a labelled tiny set, under neutral names (rec00.ogg, ...) with
+    no class anywhere in their paths; every fourth in a subfolder, two deep."""
+    clips = sorted(p for p in labelled.rglob("*") if p.is_file())[::2]
+    for i, clip in enumerate(clips):
+        folder = dst / ("day2/morning" if i % 4 == 3 else "day1" if i % 4 == 2 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"rec{i:02d}{clip.suffix}").symlink_to(clip.resolve())
+    return dst
+
+
 @pytest.fixture(scope="session")
 def tiny_esc10(tmp_path_factory) -> Path:
     """Three classes of real clips: links into ESC-10, or (without ../shared) copies

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from byo_models import WaveNet
-from conftest import ESC10, examples_subset, link_subset, random_bundle
+from conftest import ESC10, examples_subset, link_subset, random_bundle, without_labels
 from conftest import one_error_line as _line
 
 from engine.bundles.bundle import load_bundle, save_bundle
@@ -29,16 +29,8 @@ TINY = ["--epochs", "1", "--hidden", "16", "--adapter-channels", "8", "--device"
 
 @pytest.fixture(scope="module")
 def flat(tiny_esc10, tmp_path_factory) -> Path:
-    """Twelve real clips under neutral names, no class anywhere in their paths; a few in
-    subfolders (any layout is read)."""
-    clips = sorted(p for p in tiny_esc10.rglob("*") if p.is_file())[::2]
-    assert len(clips) == 12
-    root = tmp_path_factory.mktemp("unlabelled")
-    for i, clip in enumerate(clips):
-        folder = root / ("day2/morning" if i % 4 == 3 else "day1" if i % 4 == 2 else "")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"rec{i:02d}{clip.suffix}").symlink_to(clip.resolve())
-    return root
+    """Twelve real clips under neutral names; a few in subfolders (any layout is read)."""
+    return without_labels(tiny_esc10, tmp_path_factory.mktemp("unlabelled"))
 
 
 @pytest.fixture(scope="module")
