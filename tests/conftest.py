@@ -28,6 +28,16 @@ os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="l2i-test-state-")  # log
 torch.set_num_threads(1)
 
 
+def one_error_line(capsys) -> str:
+    """The one line a command's error leaves on stderr (progress bars aside), checked as
+    one and without a traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("l2i")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
 def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"real data not found at {path} (see ../shared/data/README.md)")
@@ -92,6 +102,17 @@ def examples_subset(dst: Path, classes: int = 3, per_fold: dict[int, int] | None
                 copy = np.roll(wave, int(rng.integers(len(wave)))) * rng.uniform(0.5, 1.0)
                 sf.write(out / f"{fold}-{900 + 10 * c + j}-A.wav", copy, rate)
                 j += 1
+    return dst
+
+
+def without_labels(labelled: Path, dst: Path) -> Path:
+    """Every other clip of a labelled tiny set, under neutral names (rec00.ogg, ...) with
+    no class anywhere in their paths; every fourth in a subfolder, two deep."""
+    clips = sorted(p for p in labelled.rglob("*") if p.is_file())[::2]
+    for i, clip in enumerate(clips):
+        folder = dst / ("day2/morning" if i % 4 == 3 else "day1" if i % 4 == 2 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"rec{i:02d}{clip.suffix}").symlink_to(clip.resolve())
     return dst
 
 

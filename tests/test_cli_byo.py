@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from byo_models import WaveNet, build_mel_model
+from conftest import one_error_line as _line
 from torch import nn
 
 from engine.bundles.bundle import load_bundle
@@ -61,15 +62,6 @@ def build_twelve():
 def build_missing(n_classes):
     import not_installed_l2i_pkg  # noqa: F401
 """
-
-
-def _line(capsys) -> str:
-    """The one line an error leaves on stderr (progress bars aside), checked as one."""
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("l2i")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

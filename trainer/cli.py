@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 from engine.runtime.errors import Cancelled, L2IError, failure_message, shown
-from trainer import corruption_cli, report_cli, slime_cli
+from trainer import corruption_cli, report_cli, slime_cli, unlabelled
 from trainer.arg_types import seconds, seed
 from trainer.byo_args import add_frontend_arg, add_model_args, add_trust_arg
 from trainer.diagnostics import verbose_logging, write_traceback
@@ -28,6 +28,7 @@ def _add_data_args(p: argparse.ArgumentParser, test_fold: bool = True) -> None:
     p.add_argument("--data", required=True, type=Path, help="dataset folder")
     p.add_argument("--layout", choices=["esc50", "folder", "multilabel"],
                    help="dataset layout (detected when omitted)")
+    unlabelled.add_arguments(p)
     if test_fold:
         p.add_argument("--test-fold", type=int, default=None,
                        help="fold held out for testing (default: train on every clip)")

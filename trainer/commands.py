@@ -20,7 +20,7 @@ from engine.runtime.errors import L2IError
 from engine.tools.explain_files import explain_to_folder
 from resources import default_bundle_path
 from trainer import distributed as D
-from trainer import pipeline, slime_cli
+from trainer import pipeline, slime_cli, unlabelled
 from trainer.byo_args import choice_from_args, frontend_from_args
 from trainer.checkpoint import atomic_write_json, seed_everything
 from trainer.contaminate import KINDS
@@ -28,7 +28,14 @@ from trainer.datasets import load_dataset
 from trainer.evaluate import evaluate_bundle, format_table
 from trainer.focus_eval import evaluate_focus, format_focus
 from trainer.model_check import check_on_data
-from trainer.plan import ClassifierChoice, TrainingPlan, align_classes, custom_artifact, run_plan
+from trainer.plan import (
+    ClassifierChoice,
+    TrainingPlan,
+    align_classes,
+    check_class_names,
+    custom_artifact,
+    run_plan,
+)
 from trainer.progress_bar import TerminalProgress
 from trainer.train_classifier import ClassifierTrainConfig
 from trainer.train_interpreter import InterpreterTrainConfig
@@ -92,12 +99,12 @@ def explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare(args, ctx, progress, frontend: FrontEndConfig | None = None
-             ) -> pipeline.Prepared:
-    p = pipeline.prepare(args.data, args.layout, args.test_fold, frontend,
+def _prepare(args, ctx, progress, frontend: FrontEndConfig | None = None,
+             recorded_split_seed: int | None = None) -> pipeline.Prepared:
+    p = pipeline.prepare(args.data, unlabelled.layout_of(args), args.test_fold, frontend,
                          clip_seconds=args.clip_seconds, cache_dir=args.cache,
-                         seed=args.seed, ctx=ctx, task=progress,
-                         inner_folds_of=args.inner_folds_of)
+                         seed=unlabelled.data_seed(args, recorded_split_seed), ctx=ctx,
+                         task=progress, inner_folds_of=args.inner_folds_of)
     _describe(p, ctx)
     return p
 
@@ -105,8 +112,10 @@ def _prepare(args, ctx, progress, frontend: FrontEndConfig | None = None
 def _describe(p: pipeline.Prepared, ctx: D.Context) -> None:
     if ctx.is_main:
         ds = p.dataset
-        print(f"data: {len(ds)} clips, {len(ds.classes)} classes, layout {ds.layout}, "
-              f"folds {ds.fold_ids}; {len(p.train_rows)} for training", file=sys.stderr)
+        what = f"{len(ds.classes)} classes, layout {ds.layout}, folds {ds.fold_ids}" \
+            if ds.labelled else ds.notes[0]  # "no labels read: 5 folds split by ..."
+        print(f"data: {len(ds)} clips, {what}; {len(p.train_rows)} for training",
+              file=sys.stderr)
         if p.features.skipped:
             print(f"skipped {len(p.features.skipped)} unreadable files, e.g. "
                   f"{p.features.skipped[0][1]}", file=sys.stderr)
@@ -178,6 +187,7 @@ def _layers(args) -> list[str] | None:
 
 
 def train_classifier(args, ctx, progress) -> int:
+    unlabelled.refuse(unlabelled.layout_of(args), trains_classifier=True)
     p = _prepare(args, ctx, progress)
     art = pipeline.classifier_stage(p, _classifier_cfg(args), args.out, ctx, args.resume,
                                     progress)
@@ -203,22 +213,26 @@ def train_interpreter(args, ctx, progress) -> int:
     if choice is None and args.classifier is None:
         raise L2IError("give --classifier FOLDER|BUNDLE, or your own with --model FILE.py "
                        "--weights W --input waveform|logmel --trust-code")
+    layout = unlabelled.layout_of(args)
+    unlabelled.refuse(layout, focus=args.focus)
     # the classifier is built and run on a real clip before any feature is computed
-    ds = load_dataset(args.data, args.layout, args.seed, args.inner_folds_of)
+    ds = load_dataset(args.data, layout, unlabelled.data_seed(args), args.inner_folds_of)
     if choice is not None:
-        clf = custom_artifact(choice, ds.classes, ds.multilabel,
+        clf = custom_artifact(choice, ds.classes if ds.labelled else None, ds.multilabel,
                               FrontEndConfig.from_dict(choice.frontend), args.clip_seconds)
     else:
         clf = load_classifier(args.classifier, trust_code=args.trust_code)
     layers = check_on_data(clf.model, clf.input, clf.frontend, ds.paths, args.clip_seconds,
-                           clf.classes, _layers(args))
+                           clf.classes, _layers(args), labelled=ds.labelled)
+    if ds.labelled:
+        check_class_names(clf.classes, ds.classes)
     W, info = load_dictionary(args.dictionary)
     if W.shape[0] != clf.frontend.n_freqs:
         raise L2IError(f"the dictionary has {W.shape[0]} frequency bins, the classifier's "
                        f"front-end gives {clf.frontend.n_freqs}")
     init = load_bundle(args.init, trust_code=args.trust_code) if args.init else None
     p = _prepare(args, ctx, progress, clf.frontend)
-    align_classes(p, clf.classes)
+    align_classes(p, clf.classes, clf.multilabel)
     files = WorkFiles(default_work(args.out))
     files.root.mkdir(parents=True, exist_ok=True)
     bundle = pipeline.interpreter_stage(p, clf, W, info, _interp_cfg(args, init), args.out,
@@ -237,12 +251,14 @@ def plan_from_args(args: argparse.Namespace) -> TrainingPlan:
         widths=list(clf.model.widths), epochs=clf.epochs, val_by_recording=clf.val_by_recording)
     return TrainingPlan(
         data=str(args.data), work=str(args.work or default_work(args.out)),
-        layout=args.layout, test_fold=args.test_fold, clip_seconds=args.clip_seconds,
+        layout=unlabelled.layout_of(args), test_fold=args.test_fold,
+        clip_seconds=args.clip_seconds,
         classifier=choice,
         layers=_layers(args), nmf=_nmf_cfg(args).to_dict(), max_frames=args.max_frames,
         interpreter=_interp_cfg(args).to_dict(), device=args.device,
         cache=str(args.cache) if args.cache else None, name=args.out.stem, seed=args.seed,
-        inner_folds_of=args.inner_folds_of, out=str(args.out))
+        inner_folds_of=args.inner_folds_of, out=str(args.out),
+        split_seed=unlabelled.data_seed(args) if args.unlabelled else 0)
 
 
 def train_all(args, ctx, progress) -> int:
@@ -268,13 +284,15 @@ def evaluate(args, ctx, progress) -> int:
         raise L2IError(f"--contaminate takes {','.join(KINDS)}, not {args.contaminate}")
     if not 0 <= args.quality_tau < 1:
         raise L2IError("--quality-tau must be in [0, 1)")
-    bundle = load_bundle(args.bundle, trust_code=args.trust_code)
-    p = _prepare(args, ctx, progress, bundle.frontend)
-    if list(p.dataset.classes) != bundle.classes:
-        raise L2IError("the bundle's classes differ from the data's classes")
-    rows = p.test_rows if args.test_fold is not None else p.train_rows
     if args.focus < 0 or (args.focus_only and not args.focus):
         raise L2IError("--focus takes a number of mixtures (e.g. 200); --focus-only needs it")
+    unlabelled.refuse(unlabelled.layout_of(args), focus_evaluation=args.focus)
+    bundle = load_bundle(args.bundle, trust_code=args.trust_code)
+    # unlabelled: the split the bundle was trained with, unless --split-seed says another
+    p = _prepare(args, ctx, progress, bundle.frontend,
+                 unlabelled.recorded_split_seed(bundle.manifest.get("provenance", {})))
+    align_classes(p, bundle.classes, bundle.multilabel)  # unlabelled data takes the bundle's
+    rows = p.test_rows if args.test_fold is not None else p.train_rows
     if args.focus and bundle.multilabel:
         raise L2IError("--focus is measured on single-label data")
     result: dict = {}
@@ -284,6 +302,7 @@ def evaluate(args, ctx, progress) -> int:
         print(format_table(result))
     result["evaluated_on"] = ("test fold" if args.test_fold is not None
                               else "training clips")
+    result |= unlabelled.provenance(p.dataset, p.seed)  # the split, to make it again
     if args.focus:
         with Explainer(bundle, str(ctx.device)) as ex:
             result["focus"] = evaluate_focus(ex, p.dataset, rows, args.focus, args.seed,

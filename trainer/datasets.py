@@ -1,10 +1,14 @@
-"""Labelled audio collections in three layouts, detected automatically.
+"""Audio collections: labelled ones in three layouts, detected automatically, and an
+unlabelled one, asked for by name.
 
 - ``esc50``: ``meta/esc50.csv`` (filename, fold, target, category) + ``audio/``.
 - ``folder``: ``DATA/<class>/<file>``; folds from a ``N-`` filename prefix when every file
   has one (ESC-10), else a seeded stratified split into 5 folds.
 - ``multilabel``: a CSV at the root with a filename column and one 0/1 column per class
   (an optional ``fold`` column); files relative to the root or to ``audio/``.
+- ``unlabelled`` (never detected: ``--unlabelled``): every audio file under the folder,
+  at any depth; no label is read (the classes are the classifier's, set later) and the
+  folds are a seeded split (trainer/unlabelled.py).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import numpy as np
 
 from engine.dsp.audio import AUDIO_EXTENSIONS, shown
 from engine.runtime.errors import L2IError
+from trainer.unlabelled import UNLABELLED
 
-LAYOUTS = ("esc50", "folder", "multilabel")
+LAYOUTS = ("esc50", "folder", "multilabel", UNLABELLED)
 FILENAME_COLUMNS = ("filename", "file", "path", "fname")
 _FOLD_PREFIX = re.compile(r"^(\d+)-")
 # ESC-style names, FOLD-RECORDING-TAKE-...: clips cut from one freesound recording
@@ -47,6 +52,11 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    @property
+    def labelled(self) -> bool:
+        """False: no label was read; ``labels`` holds -1 and nothing may be scored by it."""
+        return self.layout != UNLABELLED
 
     @property
     def fold_ids(self) -> list[int]:
@@ -147,8 +157,8 @@ def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0,
     layout = layout or detect_layout(root)
     if layout not in LAYOUTS:
         raise DatasetError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    ds = {"esc50": _load_esc50, "folder": _load_folder, "multilabel": _load_multilabel}[
-        layout](root, seed)
+    ds = {"esc50": _load_esc50, "folder": _load_folder, "multilabel": _load_multilabel,
+          UNLABELLED: _load_unlabelled}[layout](root, seed)
     if len(ds) == 0:
         raise DatasetError(f"{root}: no audio files found")
     if inner_folds_of is not None:
@@ -159,6 +169,8 @@ def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0,
         grouped = "" if ds.groups is None else ", each recording in one fold"
         ds.notes.append(f"fold {inner_folds_of} only, split into 5 stratified folds "
                         f"(seed {seed}{grouped})")
+    if not ds.labelled:
+        return ds
     present = (ds.labels.sum(axis=0) > 0).sum() if ds.multilabel else len(np.unique(ds.labels))
     if present < 2:
         raise DatasetError(f"{root}: training needs at least two classes with clips, "
@@ -218,6 +230,20 @@ def _load_folder(root: Path, seed: int) -> Dataset:
         notes.append(f"no fold prefixes in file names: 5 stratified folds from seed {seed}")
     return Dataset(root, "folder", _display_names([d.name for d in class_dirs]), paths,
                    labels_arr, folds, False, notes, recording_groups(paths))
+
+
+def _load_unlabelled(root: Path, seed: int) -> Dataset:
+    """Every audio file under ``root`` at any depth (hidden folders aside), no label read,
+    in 5 folds split by file from ``seed`` (by recording when ESC-style names tell it, so
+    that no test clip has a sibling in training). Class folders, if any, are ignored."""
+    paths = sorted(p for p in root.rglob("*")
+                   if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    groups = recording_groups(paths)
+    folds = stratified_folds(np.zeros(len(paths), dtype=int), 5, seed, groups)
+    by = "file" if groups is None else "recording"
+    return Dataset(root, UNLABELLED, [], paths, np.full(len(paths), -1, dtype=int), folds,
+                   False, [f"no labels read: 5 folds split by {by} from seed {seed}"], groups)
 
 
 def _display_names(folders: list[str]) -> list[str]:

@@ -2,6 +2,11 @@
 and the field's later metrics (AI, AD, AG, FF, Fid-In, SPS, COMP; engine/explanation/quality.py) on
 the clean clips and on contaminated copies (trainer/contaminate.py).
 
+Only the accuracy reads labels: fidelity compares the interpreter with the classifier,
+and faithfulness explains the classifier's own decision. On unlabelled data
+(trainer/unlabelled.py) the accuracy is left out and the result says labels were not
+used; a mixture's other clip is then any other clip, not one of another class.
+
 Faithfulness removes the selected components (resynthesising the residual with the
 input's phase), runs the classifier on that audio through its normal front-end, and
 measures the drop of the explained class's probability. The random baseline removes
@@ -60,7 +65,9 @@ def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[fl
     def load(row: int) -> np.ndarray:
         return fix_length(load_audio(ds.paths[row], cfg.sample_rate), n)
 
-    picker = other_class_picker(load, ds.labels, rows)
+    # without labels every clip is its own "class": a mixture takes any other clip
+    keys = ds.labels if ds.labelled else np.arange(len(ds))
+    picker = other_class_picker(load, keys, rows)
     contaminators = [Contaminator(kind, cfg.sample_rate, seed, picker, speech_dir)
                      for kind in contaminate]
     quality: dict[str, list[ClipTerms]] = {"clean": []} | {k: [] for k in contaminate}
@@ -97,23 +104,24 @@ def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[fl
             ff_rand[t].append(float(faithfulness(a.probabilities[c], probs[2 * j + 1])))
         quality["clean"].append(explain_terms(ex, a, quality_tau))
         for cont in contaminators:
-            for copy in cont.copies(wave, ds.labels[row]):
+            for copy in cont.copies(wave, keys[row]):
                 quality[cont.kind].append(explain_terms(ex, ex.analyse(copy), quality_tau))
         report(task, "evaluation", i + 1, len(rows))
     if not p_clf:
         raise L2IError("no readable clips to evaluate")
     P, Q, Y = np.stack(p_clf), np.stack(p_int), np.stack(labels)
-    if bundle.multilabel:
-        classifier = {"macro_auprc": auprc(Y, P)["macro_auprc"]}
-        fidelity = multilabel_fidelity(P, Q)
+    fidelity = multilabel_fidelity(P, Q) if bundle.multilabel else topk_fidelity(P, Q)
+    if not ds.labelled:  # nothing to score the classifier by; what it decided instead
+        scored: dict = {"labels": "not used", "classifier_decisions": _decisions(P, bundle)}
+    elif bundle.multilabel:
+        scored = {"classifier": {"macro_auprc": auprc(Y, P)["macro_auprc"]}}
     else:
-        classifier = {"accuracy": accuracy(P, Y)}
-        fidelity = topk_fidelity(P, Q)
+        scored = {"classifier": {"accuracy": accuracy(P, Y)}}
     return {
         "task": "multilabel" if bundle.multilabel else "multiclass",
         "clips": len(p_clf),
         "skipped": skipped,
-        "classifier": classifier,
+        **scored,
         "fidelity": fidelity,
         "faithfulness": {
             f"{t:g}": {"median": median_or_nan(ff[t]),
@@ -125,10 +133,22 @@ def _evaluate(ex: Explainer, ds: Dataset, rows: Sequence[int], taus: Sequence[fl
         | {kind: summarise(terms) for kind, terms in quality.items()},
     }
 
+def _decisions(P: np.ndarray, bundle: Bundle) -> dict[str, int]:
+    """How many clips the classifier gave each class (top-1; above 0.5 when multi-label):
+    with no labels, what its decisions, and so the fidelity, are measured against."""
+    counts = (P > 0.5).sum(axis=0) if bundle.multilabel else \
+        np.bincount(P.argmax(axis=1), minlength=len(bundle.classes))
+    return {c: int(n) for c, n in zip(bundle.classes, counts) if n}
+
+
 def format_table(result: dict) -> str:
     lines = [f"{result['task']}: {result['clips']} clips"
              + (f" ({result['skipped']} unreadable, skipped)" if result.get("skipped") else "")]
-    lines += [f"  classifier {k}: {v:.4f}" for k, v in result["classifier"].items()]
+    if result.get("labels") == "not used":
+        decided = ", ".join(f"{c} {n}" for c, n in result.get("classifier_decisions", {}
+                                                                ).items())
+        lines.append(f"  no labels: scored against the classifier's decisions ({decided})")
+    lines += [f"  classifier {k}: {v:.4f}" for k, v in result.get("classifier", {}).items()]
     lines += [f"  fidelity {k}: {v:.4f}" for k, v in result["fidelity"].items()]
     lines.append(f"  {'tau':>5}  {'FF median':>10}  {'random':>10}  {'selected':>8}")
     for t, v in result["faithfulness"].items():

@@ -79,15 +79,16 @@ def _offer(names: list[str], shapes: Shapes) -> str:
 
 def check_classifier(model: nn.Module, input_kind: str, frontend: FrontEndConfig,
                      wave: np.ndarray, clip_name: str, clip_seconds: float,
-                     classes: list[str], layers: list[str] | None) -> list[str]:
+                     classes: list[str], layers: list[str] | None, labelled: bool = True
+                     ) -> list[str]:
     """The layers to tap (``layers``, or the suggested ones when None), once the model is
     known to give (batch, classes) logits and usable maps there; else one L2IError that
-    says what to change."""
+    says what to change. ``labelled``: the classes are the data's (else --classes')."""
     model.eval()
     rate = frontend.sample_rate
     n = int(round(clip_seconds * rate))
     shapes, out = _run_on(model, input_kind, frontend, fix_length(wave, n), clip_name)
-    _check_output(logits_of(out), classes)
+    _check_output(logits_of(out), classes, labelled)
     # the same clip twice as long (repeated), else half as long: a map whose length does
     # not change with the clip's is pooled over time, not a map in time
     other, other_n = None, 0
@@ -165,7 +166,7 @@ def _blocks(model: nn.Module, tokens: list[str], n: int = 3) -> list[str]:
     return blocks
 
 
-def _check_output(out: object, classes: list[str]) -> None:
+def _check_output(out: object, classes: list[str], labelled: bool = True) -> None:
     if not torch.is_tensor(out):
         raise L2IError(f"the classifier returns {type(out).__name__}, not a tensor of "
                        "logits (batch, classes) nor an object with a .logits tensor: make "
@@ -176,16 +177,22 @@ def _check_output(out: object, classes: list[str]) -> None:
                        "(batch, classes)")
     if out.shape[1] != len(classes):
         names = ", ".join(classes[:3]) + (", ..." if len(classes) > 3 else "")
-        raise L2IError(f"the classifier gives {out.shape[1]} outputs but there are "
-                       f"{len(classes)} classes ({names}): name its {out.shape[1]} classes "
-                       "in its output order (--classes), or use a model with "
-                       f"{len(classes)} outputs")
+        n = out.shape[1]
+        if not labelled:  # the classes are the ones --classes names
+            raise L2IError(f"the classifier gives {n} outputs but --classes names "
+                           f"{len(classes)} ({names}): name its {n} classes in its output "
+                           "order")
+        # the data's labels are other classes than the model's: it can still be explained
+        raise L2IError(f"the classifier gives {n} outputs but there are {len(classes)} "
+                       f"classes ({names}): name its {n} classes in its output order "
+                       f"(--classes) and add --unlabelled to use these clips without their "
+                       f"labels, or use a model with {len(classes)} outputs")
 
 
 def check_on_data(model: nn.Module, input_kind: str, frontend: FrontEndConfig,
                   paths: Sequence[Path], clip_seconds: float, classes: list[str],
-                  layers: list[str] | None) -> list[str]:
+                  layers: list[str] | None, labelled: bool = True) -> list[str]:
     """``check_classifier`` on the first readable clip of a dataset's ``paths``."""
     wave, name = first_clip(paths, frontend.sample_rate)
     return check_classifier(model, input_kind, frontend, wave, name, clip_seconds, classes,
-                            layers)
+                            layers, labelled)

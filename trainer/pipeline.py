@@ -24,6 +24,7 @@ from engine.models.taps import layer_of
 from engine.runtime.errors import L2IError
 from engine.runtime.progress import TaskState
 from trainer import distributed as D
+from trainer import unlabelled
 from trainer.artifacts import (
     ClassifierArtifact,
     load_classifier,
@@ -64,6 +65,7 @@ class Prepared:
     test_fold: int | None
     frontend: FrontEndConfig
     clip_seconds: float
+    seed: int = 0  # the folds' seed, where they are a seeded split
 
 
 def prepare(data: str | Path, layout: str | None = None, test_fold: int | None = None,
@@ -85,7 +87,7 @@ def prepare(data: str | Path, layout: str | None = None, test_fold: int | None =
     if len(train_rows) == 0:
         raise DatasetError(f"{ds.root}: no readable clips left for training "
                            f"outside fold {test_fold}")
-    return Prepared(readable, feats, train_rows, test_rows, test_fold, fe, clip_seconds)
+    return Prepared(readable, feats, train_rows, test_rows, test_fold, fe, clip_seconds, seed)
 
 
 def provenance(p: Prepared, **extra) -> dict:
@@ -94,7 +96,8 @@ def provenance(p: Prepared, **extra) -> dict:
         "clips": len(p.dataset), "skipped_files": len(p.features.skipped),
         "test_fold": p.test_fold, "train_clips": int(len(p.train_rows)),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__, "python": platform.python_version(), **extra,
+        "torch": torch.__version__, "python": platform.python_version(),
+        **unlabelled.provenance(p.dataset, p.seed), **extra,
     }
 
 
@@ -103,6 +106,7 @@ def classifier_stage(p: Prepared, cfg: ClassifierTrainConfig, out: Path,
                      task: TaskState | None = None) -> ClassifierArtifact:
     ctx = ctx or D.Context()
     ds = p.dataset
+    unlabelled.refuse(ds.layout, trains_classifier=True)
     if cfg.val_by_recording and ds.groups is None:
         raise DatasetError(f"{ds.root}: no recording ids (esc50.csv src_file or ESC file "
                            "names), so the validation split cannot be made by recording")
@@ -142,6 +146,7 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
     """``init``: a bundle with the same dictionary whose interpreter is the start."""
     ctx = ctx or D.Context()
     ds = p.dataset
+    unlabelled.refuse(ds.layout, focus=cfg.focus)
     if list(clf.classes) != list(ds.classes):
         raise L2IError("the classifier's classes differ from the data's: "
                        f"{clf.classes[:3]}... vs {ds.classes[:3]}...")
@@ -190,6 +195,7 @@ def evaluation_stage(bundle: Bundle, p: Prepared, out: Path | None,
     rows = p.test_rows if len(p.test_rows) else p.train_rows
     result = evaluate_bundle(bundle, p.dataset, rows, taus, device, task=task)
     result["evaluated_on"] = "test fold" if len(p.test_rows) else "training clips"
+    result |= unlabelled.provenance(p.dataset, p.seed)
     bundle.manifest["metrics"] = result
     if out is not None:
         save_bundle(bundle, out)

@@ -28,10 +28,10 @@ from engine.models.user_classifier import (
 from engine.runtime.errors import L2IError
 from engine.runtime.progress import TaskState, report
 from trainer import distributed as D
-from trainer import pipeline
+from trainer import pipeline, unlabelled
 from trainer.artifacts import ClassifierArtifact, load_classifier, load_dictionary
 from trainer.checkpoint import atomic_write_json, seed_everything
-from trainer.datasets import load_dataset
+from trainer.datasets import UNLABELLED, load_dataset
 from trainer.model_check import check_on_data
 from trainer.train_classifier import ClassifierTrainConfig
 from trainer.train_interpreter import InterpreterTrainConfig
@@ -84,6 +84,7 @@ class TrainingPlan:
     name: str = "interpreter"
     seed: int = 0
     inner_folds_of: int | None = None  # use this fold alone, split into inner folds
+    split_seed: int = 0  # layout "unlabelled": the seed of its folds (seed: the rest)
     out: str | None = None  # the bundle (folder or .l2i); None: WORK/bundle
 
     def to_dict(self) -> dict:
@@ -97,6 +98,10 @@ class TrainingPlan:
 
     def files(self) -> WorkFiles:
         return WorkFiles(Path(self.work), Path(self.out) if self.out else None)
+
+    def data_seed(self) -> int:
+        """The seed of the data's folds where they are a seeded split."""
+        return self.split_seed if self.layout == UNLABELLED else self.seed
 
     def frontend(self) -> FrontEndConfig:
         c = self.classifier
@@ -153,12 +158,18 @@ def check_class_names(classes: list[str], data_classes: list[str]) -> None:
         raise L2IError("the classifier's classes are not the data's: "
                        + "; ".join(s for s in (
                            f"not in the classifier: {', '.join(missing[:5])}" if missing else "",
-                           f"not in the data: {', '.join(extra[:5])}" if extra else "") if s))
+                           f"not in the data: {', '.join(extra[:5])}" if extra else "",
+                           unlabelled.HINT) if s))
 
 
-def align_classes(p: pipeline.Prepared, classes: list[str]) -> None:
-    """Relabel the data in the classifier's class order (same names, any order)."""
+def align_classes(p: pipeline.Prepared, classes: list[str], multilabel: bool = False
+                  ) -> None:
+    """Relabel the data in the classifier's class order (same names, any order); data
+    without labels takes the classifier's classes (``multilabel``: its kind) as they are."""
     ds = p.dataset
+    if not ds.labelled:
+        unlabelled.adopt_classes(ds, classes, multilabel)
+        return
     if list(classes) == list(ds.classes):
         return
     check_class_names(classes, ds.classes)
@@ -170,10 +181,11 @@ def align_classes(p: pipeline.Prepared, classes: list[str]) -> None:
     ds.classes = list(classes)
 
 
-def custom_artifact(c: ClassifierChoice, data_classes: list[str], multilabel: bool,
+def custom_artifact(c: ClassifierChoice, data_classes: list[str] | None, multilabel: bool,
                     frontend: FrontEndConfig, clip_seconds: float,
                     task: TaskState | None = None) -> ClassifierArtifact:
-    """The user's classifier, built from their code and weights (once they trust it)."""
+    """The user's classifier, built from their code and weights (once they trust it).
+    ``data_classes`` None: the data has no labels, so the classes must be named."""
     code = c.code()
     if not c.trust_code:
         subject = f"{code.describe()} is Python code that runs when the classifier is built"
@@ -181,8 +193,12 @@ def custom_artifact(c: ClassifierChoice, data_classes: list[str], multilabel: bo
                                  "confirm that you trust it", subject)
     if not c.weights:
         raise L2IError("choose the classifier's weights file")
+    if data_classes is None and not c.classes:
+        raise L2IError("the clips have no labels (--unlabelled), so name the model's classes"
+                       " in its output order: --classes FILE|a,b,c")
     classes = list(c.classes or data_classes)
-    check_class_names(classes, data_classes)
+    if data_classes is not None:
+        check_class_names(classes, data_classes)
     report(task, "loading classifier", 0, 1)
     model = load_user_classifier(code, c.weights, len(classes))
     report(task, "loading classifier", 1, 1)
@@ -204,13 +220,16 @@ def check_before_spending(plan: TrainingPlan, task: TaskState | None = None) -> 
     """Build the classifier and run it on a real clip of the data, before any feature or
     dictionary work: its output, its classes and the layers are checked in one line."""
     c = plan.classifier
+    unlabelled.refuse(plan.layout, trains_classifier=c.kind == "builtin",
+                      focus=float(plan.interpreter.get("focus", 0.0)))
     if c.kind == "builtin" and not plan.layers:
         return Checked(None, None)  # trained here: its outputs and taps are its own
-    ds = load_dataset(plan.data, plan.layout, plan.seed, plan.inner_folds_of)
+    ds = load_dataset(plan.data, plan.layout, plan.data_seed(), plan.inner_folds_of)
     fe = plan.frontend()
     art = None
     if c.kind == "custom":
-        art = custom_artifact(c, ds.classes, ds.multilabel, fe, plan.clip_seconds, task)
+        art = custom_artifact(c, ds.classes if ds.labelled else None, ds.multilabel, fe,
+                              plan.clip_seconds, task)
     elif c.kind == "bundle":
         if not c.bundle:
             raise L2IError("choose the bundle whose classifier to reuse")
@@ -224,8 +243,9 @@ def check_before_spending(plan: TrainingPlan, task: TaskState | None = None) -> 
         kind, classes = "log_mel", ds.classes
     else:
         model, kind, classes = art.model, art.input, art.classes
-    layers = check_on_data(model, kind, fe, ds.paths, plan.clip_seconds, classes, plan.layers)
-    if art is not None:
+    layers = check_on_data(model, kind, fe, ds.paths, plan.clip_seconds, classes, plan.layers,
+                           labelled=ds.labelled)
+    if art is not None and ds.labelled:
         check_class_names(art.classes, ds.classes)
     return Checked(art, layers)
 
@@ -242,7 +262,7 @@ def _classifier(plan: TrainingPlan, p: pipeline.Prepared, files: WorkFiles, ctx:
                                     val_by_recording=c.val_by_recording)
         return pipeline.classifier_stage(p, cfg, files.classifier, ctx, resume, task)
     art = checked.artifact  # custom or bundle: built and checked before the data's work
-    align_classes(p, art.classes)
+    align_classes(p, art.classes, art.multilabel)
     return art
 
 
@@ -261,7 +281,7 @@ def run_plan(plan: TrainingPlan, task: TaskState | None = None, resume: bool = F
     checked = check_before_spending(plan, task)  # minutes before any feature is computed
     # the data is checked before the work folder is touched
     p = pipeline.prepare(plan.data, plan.layout, plan.test_fold, plan.frontend(),
-                         plan.clip_seconds, plan.cache and Path(plan.cache), plan.seed,
+                         plan.clip_seconds, plan.cache and Path(plan.cache), plan.data_seed(),
                          ctx=ctx, task=task, device=str(ctx.device),
                          inner_folds_of=plan.inner_folds_of)
     if on_data is not None:

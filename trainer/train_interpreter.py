@@ -174,7 +174,8 @@ def train_interpreter(
     interp = interp.to(dev)
     net = D.wrap(ctx, interp)
     W = W.to(dev).float()
-    keys = labels.argmax(axis=1) if multilabel else labels
+    # unlabelled data (labels all -1, one key) is split at random, by the seed alone
+    keys = labels.argmax(axis=1) if labels.ndim == 2 else labels
     tr, va = validation_split(keys, cfg.val_fraction, cfg.seed)
     opt = torch.optim.Adam(interp.parameters(), lr=cfg.lr)
 

@@ -64,6 +64,7 @@ class ClassifierPage(QWizardPage):
         self.runner.finished.connect(self._inspected)
         self.runner.failed.connect(self._failed)
         self.classes: list[str] = []
+        self.labelled = True  # False: the data has no labels, the classes are the model's
         self.clip: Path | None = None
         self.clip_seconds = 5.0
 
@@ -202,8 +203,16 @@ class ClassifierPage(QWizardPage):
         self.status.setText("")
         self.completeChanged.emit()
 
-    def set_data(self, classes: list[str], clip: Path, clip_seconds: float) -> None:
-        """The data chosen on page 1 (again after Back: other data makes layers stale)."""
+    def set_data(self, classes: list[str], clip: Path, clip_seconds: float,
+                 labelled: bool = True) -> None:
+        """The data chosen on page 1 (again after Back: other data makes layers stale).
+        Data without labels cannot train the built-in CNN: a trained classifier it is."""
+        self.labelled = labelled
+        builtin = self.kinds.button(0)
+        builtin.setEnabled(labelled)
+        builtin.setToolTip("" if labelled else "training a classifier needs labelled data")
+        if not labelled and self.kind == "builtin":
+            self.set_kind("bundle")
         names = self.class_names.toPlainText().strip()
         if not names or names.splitlines() == self.classes:  # not edited by the user
             self.class_names.setPlainText("\n".join(classes))
@@ -240,6 +249,9 @@ class ClassifierPage(QWizardPage):
         if bool(code_file) == bool(entry):
             raise L2IError("give either a Python file or an entry point (module:function)")
         names = [n.strip() for n in self.class_names.toPlainText().splitlines() if n.strip()]
+        if not names and not self.labelled:
+            raise L2IError("the data has no labels: write the model's class names, one per "
+                           "line, in its output order")
         return ClassifierChoice(kind=k, code_file=code_file, function=self.function.text()
                                 .strip() or "build_model", entry_point=entry,
                                 weights=self.weights.text().strip() or None,
@@ -266,6 +278,8 @@ class ClassifierPage(QWizardPage):
             self._failed("choose the data first")
             return
         classes = choice.classes or self.classes
+        if choice.kind == "bundle" and not self.labelled:  # the bundle's own, to name its top
+            classes = read_manifest(Path(choice.bundle))["classes"]
         fe = FrontEndConfig.from_dict(choice.frontend) if choice.frontend else FrontEndConfig()
         self.status.setText(f"running the model on {self.clip.name}...")
         self.inspect_button.setEnabled(False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -24,6 +25,7 @@ from engine.dsp.audio import load_audio
 from l2i_desktop.audio import Player
 from l2i_desktop.wizard.runner import TaskRunner
 from l2i_desktop.wizard.scan import DataSummary, scan_data
+from trainer.unlabelled import UNLABELLED
 
 MAX_EXAMPLES = 4
 
@@ -34,7 +36,8 @@ class DataPage(QWizardPage):
         self.setTitle("1. Data")
         self.setSubTitle("A folder of labelled clips: one folder per class, ESC-50 "
                          "(meta/esc50.csv + audio/), or a multi-label CSV with a filename "
-                         "column and one 0/1 column per class.")
+                         "column and one 0/1 column per class. Or any folder of audio, "
+                         "without labels: the interpreter learns from the classifier.")
         self.player = player
         self.summary: DataSummary | None = None
         self.runner = TaskRunner("scan", self, wait_for_previous=False)
@@ -54,6 +57,11 @@ class DataPage(QWizardPage):
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
         row.addWidget(browse)
+        # the interpreter imitates the classifier: labels are optional (trainer/unlabelled.py)
+        self.unlabelled = QCheckBox("No labels: every audio file in the folder is a clip, "
+                                    "the classes are the classifier's")
+        self.unlabelled.setObjectName("unlabelled")
+        self.unlabelled.toggled.connect(lambda _on: self._rescan())
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.error = QLabel("")
@@ -76,6 +84,7 @@ class DataPage(QWizardPage):
         self.examples = QHBoxLayout()
         lay = QVBoxLayout(self)
         lay.addLayout(row)
+        lay.addWidget(self.unlabelled)
         lay.addWidget(self.status)
         lay.addWidget(self.error)
         lay.addWidget(self.classes, 1)
@@ -89,6 +98,14 @@ class DataPage(QWizardPage):
         folder = QFileDialog.getExistingDirectory(self, "Data folder", self.folder.text())
         if folder:
             self.set_folder(folder)
+
+    def _rescan(self) -> None:
+        self._requested = None
+        self.set_folder(self.folder.text())
+
+    @property
+    def labelled(self) -> bool:
+        return not self.unlabelled.isChecked()
 
     def set_folder(self, folder: str | Path) -> None:
         folder = str(folder).strip()
@@ -105,21 +122,24 @@ class DataPage(QWizardPage):
         if not folder:
             return
         self.status.setText("reading the folder...")
-        self.runner.start(scan_data, Path(folder))
+        self.runner.start(scan_data, Path(folder), None if self.labelled else UNLABELLED)
 
     def _failed(self, message: str) -> None:
         self.status.setText("")
-        self.error.setText(f"This folder cannot be used: {message}")
+        hint = " (or tick 'No labels')" if self.labelled else ""
+        self.error.setText(f"This folder cannot be used: {message}{hint}")
         self.completeChanged.emit()
 
     def _scanned(self, s: DataSummary) -> None:
-        if str(s.root) != self.folder.text().strip():
-            return  # an older scan, for a folder no longer chosen
+        if str(s.root) != self.folder.text().strip() or \
+                (s.layout == UNLABELLED) == self.labelled:
+            return  # an older scan, for a folder or a choice no longer made
         self.summary = s
         minutes = s.seconds / 60
+        what = f"{len(s.classes)} classes, " if s.classes else "no labels: "
         self.status.setText(
             f"Layout: {s.layout}{' (multi-label)' if s.multilabel else ''} — "
-            f"{len(s.classes)} classes, {s.clips} clips, {minutes:.1f} min in total, "
+            f"{what}{s.clips} clips, {minutes:.1f} min in total, "
             f"folds {', '.join(map(str, s.folds))}."
             + ("".join(f"\n{n}" for n in s.notes[:3])))
         self.classes.setRowCount(len(s.classes))
@@ -162,7 +182,9 @@ class DataPage(QWizardPage):
 
     # ---- QWizardPage --------------------------------------------------------------
     def isComplete(self) -> bool:  # noqa: N802 - Qt's name
-        return self.summary is not None and len(self.summary.classes) >= 2
+        s = self.summary
+        return s is not None and (len(s.classes) >= 2 if s.layout != UNLABELLED
+                                  else s.clips >= 2)
 
     def chosen_test_fold(self) -> int | None:
         return self.test_fold.currentData()

@@ -27,7 +27,9 @@ from l2i_desktop.wizard.runner import TaskRunner
 def metric_rows(m: dict) -> list[tuple[str, str]]:
     """(name, value) lines of an evaluation result, in reading order."""
     rows = [("evaluated on", f"{m.get('evaluated_on', '?')} ({m['clips']} clips)")]
-    rows += [(f"classifier {k}", f"{v:.3f}") for k, v in m["classifier"].items()]
+    if m.get("labels") == "not used":  # unlabelled data: no accuracy to show
+        rows.append(("labels", "not used: scored against the classifier's decisions"))
+    rows += [(f"classifier {k}", f"{v:.3f}") for k, v in m.get("classifier", {}).items()]
     rows += [(f"fidelity {k}", f"{v:.3f}") for k, v in m["fidelity"].items()]
     for tau, v in m["faithfulness"].items():
         rows.append((f"faithfulness, tau {tau}",
@@ -106,7 +108,7 @@ class ResultsPage(QWizardPage):
         for item in (self.bars["faithfulness"], self.bars["random"]):
             self.chart.addItem(item)
         self.chart.getAxis("bottom").setTicks([list(zip(x, taus))])
-        scores = {**{f"clf {k}": v for k, v in m["classifier"].items()},
+        scores = {**{f"clf {k}": v for k, v in m.get("classifier", {}).items()},
                   **{f"fid {k}": v for k, v in m["fidelity"].items()}}
         xs = np.arange(len(scores), dtype=float)
         self.bars["scores"] = pg.BarGraphItem(x=xs, height=[_finite(v) for v in

@@ -38,9 +38,11 @@ class DataSummary:
     examples: list[Path] = field(default_factory=list)  # one readable clip per class
 
 
-def scan_data(folder: str | Path, task: TaskState | None = None) -> DataSummary:
-    """Detect the layout and read every file's header (durations, unreadable files)."""
-    ds = load_dataset(folder)
+def scan_data(folder: str | Path, layout: str | None = None,
+              task: TaskState | None = None) -> DataSummary:
+    """Detect the layout (or take ``layout``: "unlabelled") and read every file's header
+    (durations, unreadable files)."""
+    ds = load_dataset(folder, layout)
     seconds, unreadable, readable = 0.0, [], []
     for i, path in enumerate(ds.paths):
         check(task)

@@ -56,7 +56,8 @@ class TrainWizard(QWizard):
         if self.page(page_id) is self.classifier_page:
             s = self.data_page.summary
             self.classifier_page.set_data(s.classes, s.examples[0],
-                                          self.data_page.clip_seconds.value())
+                                          self.data_page.clip_seconds.value(),
+                                          self.data_page.labelled)
         super().initializePage(page_id)
 
     def validateCurrentPage(self) -> bool:  # noqa: N802 - Qt's name
