@@ -28,7 +28,13 @@ from trainer.datasets import load_dataset
 from trainer.evaluate import evaluate_bundle, format_table
 from trainer.focus_eval import evaluate_focus, format_focus
 from trainer.model_check import check_on_data
-from trainer.plan import ClassifierChoice, TrainingPlan, align_classes, custom_artifact, run_plan
+from trainer.plan import (
+    ClassifierChoice,
+    TrainingPlan,
+    align_classes,
+    brought_artifact,
+    run_plan,
+)
 from trainer.progress_bar import TerminalProgress
 from trainer.train_classifier import ClassifierTrainConfig
 from trainer.train_interpreter import InterpreterTrainConfig
@@ -206,8 +212,8 @@ def train_interpreter(args, ctx, progress) -> int:
     # the classifier is built and run on a real clip before any feature is computed
     ds = load_dataset(args.data, args.layout, args.seed, args.inner_folds_of)
     if choice is not None:
-        clf = custom_artifact(choice, ds.classes, ds.multilabel,
-                              FrontEndConfig.from_dict(choice.frontend), args.clip_seconds)
+        clf = brought_artifact(choice, ds.classes, ds.multilabel,
+                               FrontEndConfig.from_dict(choice.frontend), args.clip_seconds)
     else:
         clf = load_classifier(args.classifier, trust_code=args.trust_code)
     layers = check_on_data(clf.model, clf.input, clf.frontend, ds.paths, args.clip_seconds,
