@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from window_entry import open_at_start
 
 from engine.bundles.bundle import load_bundle
 from engine.models.taps import LayerTaps
@@ -121,32 +122,8 @@ def test_train_explain_and_open_a_hugging_face_model(kind, tiny_esc10, cache_dir
         assert _line(capsys) == (f"l2i: error: {out.name}: the hf: models need the "
                                  "transformers package: pip install 'l2i-desktop[hf]'")
 
-    _open_in_the_window(out, esc10_clip, qtbot, monkeypatch)
-
-
-def _open_in_the_window(bundle: Path, clip: Path, qtbot, monkeypatch) -> None:
-    """``l2i-desktop CLIP --bundle B``: opens and explains, asking nothing."""
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
-    from l2i_desktop import main as entry
-    from l2i_desktop.main_window import MainWindow
-
-    asked, windows = [], []
-    monkeypatch.setattr(QMessageBox, "question", lambda *a: asked.append(a) or
-                        QMessageBox.StandardButton.No)
-    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
-    monkeypatch.setattr(entry, "start_logging", lambda: None)
-    real_init = MainWindow.__init__
-
-    def init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        windows.append(self)
-    monkeypatch.setattr(MainWindow, "__init__", init)
-    assert entry.main([str(clip), "--bundle", str(bundle)]) == 0
-    win = windows[0]
-    qtbot.addWidget(win)
+    win, asked = open_at_start(esc10_clip, out, qtbot, monkeypatch)  # no question asked
     try:
-        qtbot.waitUntil(lambda: win.shown_clip == clip, timeout=60_000)
         assert asked == []
         assert win.session.explainer.bundle.manifest["classifier"]["architecture"] == "hf"
     finally:
