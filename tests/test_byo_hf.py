@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_cli_byo import _line
 from window_entry import open_at_start
 
 from engine.bundles.bundle import load_bundle
@@ -55,14 +56,6 @@ def save_wav2vec2(folder: Path) -> Path:
 
 MODELS = {"ast": (save_ast, "model.audio_spectrogram_transformer.encoder.layer.{}:patches"),
           "wav2vec2": (save_wav2vec2, "model.wav2vec2.encoder.layers.{}:tokens")}
-
-
-def _line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("l2i")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_ast_patches_are_put_back_on_their_grid_and_cut_to_the_clip(tmp_path):
