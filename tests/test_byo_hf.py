@@ -15,6 +15,7 @@ from test_cli_byo import _line
 from window_entry import open_at_start
 
 from engine.bundles.bundle import load_bundle
+from engine.explanation.explain import Explainer
 from engine.models.taps import LayerTaps
 from trainer.cli import main
 
@@ -100,6 +101,15 @@ def test_train_explain_and_open_a_hugging_face_model(kind, tiny_esc10, cache_dir
     wave = torch.from_numpy(load_audio(esc10_clip, 16000))[None]
     with torch.no_grad():
         torch.testing.assert_close(bundle.classifier(wave), load_hf_folder(folder)(wave))
+    explainer = Explainer(bundle)  # a clip shorter than those it learned on
+    try:
+        part = wave[0, :3 * 16000].numpy()
+        analysis = explainer.analyse(part)
+        assert analysis.H.shape[1] == explainer.cfg.n_frames(len(part))
+        assert len(explainer.explain(analysis, None, 0.0, with_components=False)
+                   .interpretation) == len(part)
+    finally:
+        explainer.close()
     capsys.readouterr()
 
     explained = tmp_path / "explained"

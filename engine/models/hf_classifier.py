@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -39,11 +40,13 @@ AST_SPECIAL_TOKENS = 2  # the class and distillation tokens before the patches
 
 
 def _transformers():
+    # no hub access from here, whatever a config asks for (a backbone to fetch, say):
+    # read by huggingface_hub when it is first imported
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         import transformers
     except ImportError:
         raise L2IError(INSTALL) from None
-    transformers.logging.set_verbosity_error()  # its notes on unused weights are not ours
     return transformers
 
 
