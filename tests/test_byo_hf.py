@@ -26,8 +26,8 @@ transformers = pytest.importorskip(
 CLASSES = ["Sea waves", "Dog bark", "Rain"]
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
         "intermediate_size": 64}
-TRAIN = ["--k", "8", "--iterations", "5", "--interpreter-epochs", "1", "--hidden", "16",
-         "--adapter-channels", "8", "--device", "cpu"]
+PSI = ["--hidden", "16", "--adapter-channels", "8", "--device", "cpu"]  # a tiny interpreter
+TRAIN = ["--k", "8", "--iterations", "5", "--interpreter-epochs", "1", *PSI]
 
 
 def _labels() -> dict:
@@ -85,9 +85,17 @@ def test_train_explain_and_open_a_hugging_face_model(kind, tiny_esc10, cache_dir
     save, layer = MODELS[kind]
     folder = save(tmp_path / kind)
     out = tmp_path / f"{kind}.l2i"
-    assert main(["train", "all", "--data", str(tiny_esc10), "--test-fold", "1",
-                 "--model", f"hf:{folder}", "--out", str(out), "--cache", str(cache_dir),
-                 *TRAIN]) == 0
+    data = ["--data", str(tiny_esc10), "--test-fold", "1", "--cache", str(cache_dir)]
+    if kind == "ast":  # the whole run in one command
+        assert main(["train", "all", *data, "--model", f"hf:{folder}", "--out", str(out),
+                     *TRAIN]) == 0
+    else:  # stage by stage: a dictionary on the model's rate, then the interpreter
+        W = tmp_path / "W.safetensors"
+        assert main(["train", "dictionary", *data, "--sample-rate", "16000", "--k", "8",
+                     "--iterations", "5", "--out", str(W), "--device", "cpu"]) == 0
+        assert main(["train", "interpreter", *data, "--model", f"hf:{folder}",
+                     "--dictionary", str(W), "--out", str(out), "--epochs", "1",
+                     *PSI]) == 0
     bundle = load_bundle(out)  # no code to trust: a config, a feature extractor, tensors
     assert bundle.layers == [layer.format(0), layer.format(1)]
     clf = bundle.manifest["classifier"]
