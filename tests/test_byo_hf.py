@@ -6,6 +6,7 @@ in the window; and each refusal in one line."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -180,3 +181,26 @@ def test_without_transformers_one_line_says_what_to_install(tiny_esc10, tmp_path
                  str(tmp_path / "b.l2i"), *TRAIN]) == 2
     assert _line(capsys) == ("l2i: error: the hf: models need the transformers package: "
                              "pip install 'l2i-desktop[hf]'")
+
+
+def test_a_manifest_whose_model_asks_for_code_or_reads_log_mel_is_refused():
+    from conftest import random_bundle
+
+    from engine.bundles.manifest import validate_manifest
+    from engine.runtime.errors import BundleError
+
+    manifest = random_bundle().manifest
+    config = {"model": {"model_type": "wav2vec2"},
+              "feature_extractor": {"feature_extractor_type": "Wav2Vec2FeatureExtractor"}}
+    manifest["classifier"] = {"architecture": "hf", "input": "waveform", "config": config}
+    validate_manifest(manifest)
+    for change, says in (
+            ({"input": "log_mel"}, "an hf classifier reads the waveform"),
+            ({"config": config | {"model": {"model_type": "x", "auto_map": {}}}},
+             "asks for code of its own (auto_map)"),
+            ({"config": {"model": config["model"]}}, "needs exactly 'model' and"),
+            ({"config": config | {"feature_extractor": {"feature_extractor_type": "os.system"}}},
+             "has no feature_extractor_type")):
+        bad = manifest | {"classifier": manifest["classifier"] | change}
+        with pytest.raises(BundleError, match=re.escape(says)):
+            validate_manifest(bad)

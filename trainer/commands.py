@@ -208,7 +208,8 @@ def train_interpreter(args, ctx, progress) -> int:
     choice = choice_from_args(args)  # --model: the flags are checked before anything runs
     if choice is None and args.classifier is None:
         raise L2IError("give --classifier FOLDER|BUNDLE, or your own with --model FILE.py "
-                       "--weights W --input waveform|logmel --trust-code")
+                       "--weights W --input waveform|logmel --trust-code (or --model "
+                       "hf:FOLDER)")
     # the classifier is built and run on a real clip before any feature is computed
     ds = load_dataset(args.data, args.layout, args.seed, args.inner_folds_of)
     if choice is not None:
