@@ -41,7 +41,8 @@ install_python() {
   local stamp="$VENV/.installed"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e '.[test]'
+    # the tests use every extra: hf (transformers) for the Hugging Face models
+    "$VENV/bin/python" -m pip install -q -e '.[test,hf]'
     touch "$stamp"
   fi
 }

@@ -29,10 +29,13 @@ def add_trust_arg(p: argparse.ArgumentParser) -> None:
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("bring your own classifier (docs/command-line.md, "
                              "Explain your own model)")
-    g.add_argument("--model", default=None, metavar="FILE.py|package.module:function",
+    g.add_argument("--model", default=None,
+                   metavar="FILE.py|package.module:function|hf:FOLDER",
                    help="the code that builds your nn.Module: a Python file (function "
                         "build_model, or FILE.py:function) or an importable entry point; "
-                        "it is called with the number of classes if it takes an argument")
+                        "it is called with the number of classes if it takes an argument. "
+                        "hf:FOLDER: a Hugging Face audio classifier saved there by "
+                        "save_pretrained (its weights, input, rate and classes come with it)")
     g.add_argument("--weights", type=Path, default=None,
                    help="with --model: its state dict (.safetensors, or a torch.save'd .pt)")
     g.add_argument("--input", choices=sorted(INPUTS), default=None,
@@ -136,6 +139,8 @@ def choice_from_args(args: argparse.Namespace):
     if getattr(args, "classifier", None) is not None:
         raise L2IError("give --classifier (a folder or bundle) or --model (your code), "
                        "not both")
+    if args.model.startswith("hf:"):
+        return _hf_choice(args)
     code = _code(args.model)
     if args.weights is None or args.input is None:
         raise L2IError("--model needs --weights (its state dict) and --input "
@@ -148,3 +153,35 @@ def choice_from_args(args: argparse.Namespace):
                             input=INPUTS[args.input], frontend=frontend.to_dict(),
                             classes=parse_classes(args.classes) if args.classes else None,
                             trust_code=True)
+
+
+def _hf_choice(args: argparse.Namespace):
+    """--model hf:FOLDER: a Hugging Face folder brings its weights, its input (the
+    waveform, through its feature extractor), its rate and its classes; it brings no
+    code, so it needs no --trust-code."""
+    import importlib.util
+
+    from engine.models.hf_classifier import INSTALL, read_folder
+    from trainer.plan import ClassifierChoice
+
+    folder = args.model[len("hf:"):]
+    given = [f"--{n}" for n in ("weights", "input") if getattr(args, n) is not None]
+    if given:
+        raise L2IError(f"--model hf:FOLDER brings its own weights and input: drop "
+                       f"{', '.join(given)}")
+    names, rate = read_folder(folder)
+    if importlib.util.find_spec("transformers") is None:
+        raise L2IError(INSTALL)
+    if args.sample_rate is not None and args.sample_rate != rate:
+        raise L2IError(f"--sample-rate {args.sample_rate}: the model's feature extractor "
+                       f"reads {rate} Hz (drop --sample-rate)")
+    frontend = frontend_from_args(argparse.Namespace(**{**vars(args), "sample_rate": rate}))
+    if args.classes:  # other names for the same outputs, in the same order
+        renamed = parse_classes(args.classes)
+        if len(renamed) != len(names):
+            raise L2IError(f"--classes names {len(renamed)} classes, the model has "
+                           f"{len(names)} ({', '.join(names[:3])}, ...)")
+        names = renamed
+    return ClassifierChoice(kind="hf", hf_folder=folder, input="waveform",
+                            frontend=frontend.to_dict(), classes=names,
+                            trust_code=args.trust_code)

@@ -32,8 +32,8 @@ from trainer.plan import (
     ClassifierChoice,
     TrainingPlan,
     align_classes,
+    brought_artifact,
     check_class_names,
-    custom_artifact,
     run_plan,
 )
 from trainer.progress_bar import TerminalProgress
@@ -212,14 +212,15 @@ def train_interpreter(args, ctx, progress) -> int:
     choice = choice_from_args(args)  # --model: the flags are checked before anything runs
     if choice is None and args.classifier is None:
         raise L2IError("give --classifier FOLDER|BUNDLE, or your own with --model FILE.py "
-                       "--weights W --input waveform|logmel --trust-code")
+                       "--weights W --input waveform|logmel --trust-code (or --model "
+                       "hf:FOLDER)")
     layout = unlabelled.layout_of(args)
     unlabelled.refuse(layout, focus=args.focus)
     # the classifier is built and run on a real clip before any feature is computed
     ds = load_dataset(args.data, layout, unlabelled.data_seed(args), args.inner_folds_of)
     if choice is not None:
-        clf = custom_artifact(choice, ds.classes if ds.labelled else None, ds.multilabel,
-                              FrontEndConfig.from_dict(choice.frontend), args.clip_seconds)
+        clf = brought_artifact(choice, ds.classes if ds.labelled else None, ds.multilabel,
+                               FrontEndConfig.from_dict(choice.frontend), args.clip_seconds)
     else:
         clf = load_classifier(args.classifier, trust_code=args.trust_code)
     layers = check_on_data(clf.model, clf.input, clf.frontend, ds.paths, args.clip_seconds,

@@ -16,7 +16,7 @@ from torch import nn
 from engine.dsp.audio import load_audio
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import default_taps
-from engine.models.taps import TOKENS, layer_of, suggest_taps
+from engine.models.taps import PATCHES, TOKENS, layer_of, suggest_taps
 from engine.models.user_classifier import classifier_input, logits_of
 from engine.runtime.errors import L2IError, shown
 from trainer.features_cache import fix_length
@@ -101,11 +101,17 @@ def check_classifier(model: nn.Module, input_kind: str, frontend: FrontEndConfig
             continue
     maps = [name for name, s in shapes.items() if s is not None and len(s) in (2, 3)]
     timed, tokens = _follow_time(maps, shapes, other)
+    # AST: sequences of the model's patch grid, whose length is fixed (its input is
+    # padded), read over time by the grid (engine.models.taps.PatchGrid)
+    grid = getattr(model, "patch_grid", None)
+    patches = [m for m in maps if grid is not None and m not in timed + tokens
+               and len(shapes[m]) == 2 and shapes[m][0] == grid.tokens]
     # a transformer's blocks first (its convolutions, if any, are only its front end)
-    suggested = _blocks(model, tokens) or \
+    suggested = _blocks(model, tokens + patches) or \
         [x for x in suggest_taps(model, list(shapes.items())) if x in timed]
-    shown_ = {n: n + TOKENS if n in tokens else n for n in maps}
-    offer = _offer([shown_[n] for n in (suggested or timed + tokens)], shapes)
+    shown_ = {n: n + TOKENS if n in tokens else n + PATCHES if n in patches else n
+              for n in maps}
+    offer = _offer([shown_[n] for n in (suggested or timed + tokens + patches)], shapes)
     if layers is None:
         try:
             layers = default_taps(model)  # the built-in CNN's own
@@ -128,7 +134,7 @@ def check_classifier(model: nn.Module, input_kind: str, frontend: FrontEndConfig
             got = "no tensor" if s is None else f"maps of shape {_shape(s)}"
             raise L2IError(f"layer {name} gives {got}, not channels x time or channels x "
                            f"frequency x time: choose among {offer} (--layers)")
-        if name not in timed and name not in tokens:
+        if name not in timed + tokens + patches:
             raise L2IError(f"layer {name} gives maps of length {s[-1]} whatever the clip's "
                            f"length ({n / rate:g} s and {other_n / rate:g} s), so they do not "
                            f"follow time: choose an earlier layer among {offer} (--layers)")

@@ -19,6 +19,7 @@ from engine.bundles.bundle import Bundle
 from engine.dsp import nmf
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import VGGClassifier, VGGConfig
+from engine.models.hf_classifier import HF_ARCHITECTURE, load_hf_folder
 from engine.models.user_classifier import (
     ARCHITECTURE,
     ClassifierCode,
@@ -44,7 +45,9 @@ _FREE_TO_CHANGE = ("device", "cache", "work")
 
 @dataclass
 class ClassifierChoice:
-    kind: str = "builtin"  # "builtin" (train the CNN), "bundle" (reuse), "custom" (bring)
+    # "builtin" (train the CNN), "bundle" (reuse), "custom" (bring code), "hf" (bring a
+    # Hugging Face folder)
+    kind: str = "builtin"
     widths: list[int] = field(default_factory=lambda: list(VGGConfig().widths))
     epochs: int = 60
     val_by_recording: bool = False  # builtin: no recording on both sides of validation
@@ -57,6 +60,7 @@ class ClassifierChoice:
     frontend: dict | None = None  # custom: sample rate and mel settings; bundle: its own
     classes: list[str] | None = None  # custom: in the model's output order; None: the data's
     trust_code: bool = False  # the user agreed to run the code (custom, or a bundle's)
+    hf_folder: str | None = None  # hf: a save_pretrained folder
 
     def code(self) -> ClassifierCode:
         if self.code_file:
@@ -105,7 +109,7 @@ class TrainingPlan:
 
     def frontend(self) -> FrontEndConfig:
         c = self.classifier
-        if c.kind in ("custom", "bundle") and c.frontend:
+        if c.kind in ("custom", "bundle", "hf") and c.frontend:
             return FrontEndConfig.from_dict(c.frontend)
         return FrontEndConfig()
 
@@ -207,6 +211,30 @@ def custom_artifact(c: ClassifierChoice, data_classes: list[str] | None, multila
                               c.input, code)
 
 
+def hf_artifact(c: ClassifierChoice, data_classes: list[str] | None, multilabel: bool,
+                frontend: FrontEndConfig, clip_seconds: float,
+                task: TaskState | None = None) -> ClassifierArtifact:
+    """A Hugging Face folder's classifier (no code of its own: no trust asked); its
+    classes are its id2label's (or --classes). ``data_classes`` None: unlabelled data."""
+    classes = list(c.classes or data_classes or [])
+    if data_classes is not None:
+        check_class_names(classes, data_classes)
+    report(task, "loading classifier", 0, 1)
+    model = load_hf_folder(c.hf_folder)
+    report(task, "loading classifier", 1, 1)
+    return ClassifierArtifact(model, HF_ARCHITECTURE, model.config_dict(), classes,
+                              multilabel, frontend, clip_seconds,
+                              {"hf_folder": str(c.hf_folder)}, "waveform")
+
+
+def brought_artifact(c: ClassifierChoice, data_classes: list[str] | None, multilabel: bool,
+                     frontend: FrontEndConfig, clip_seconds: float,
+                     task: TaskState | None = None) -> ClassifierArtifact:
+    """The classifier a user brings: their code (custom) or a Hugging Face folder."""
+    make = hf_artifact if c.kind == "hf" else custom_artifact
+    return make(c, data_classes, multilabel, frontend, clip_seconds, task)
+
+
 @dataclass
 class Checked:
     """What the check before spending found: the classifier when it exists before any
@@ -227,9 +255,9 @@ def check_before_spending(plan: TrainingPlan, task: TaskState | None = None) -> 
     ds = load_dataset(plan.data, plan.layout, plan.data_seed(), plan.inner_folds_of)
     fe = plan.frontend()
     art = None
-    if c.kind == "custom":
-        art = custom_artifact(c, ds.classes if ds.labelled else None, ds.multilabel, fe,
-                              plan.clip_seconds, task)
+    if c.kind in ("custom", "hf"):
+        art = brought_artifact(c, ds.classes if ds.labelled else None, ds.multilabel, fe,
+                               plan.clip_seconds, task)
     elif c.kind == "bundle":
         if not c.bundle:
             raise L2IError("choose the bundle whose classifier to reuse")

@@ -319,6 +319,10 @@ def _assemble(manifest: dict, tensors: dict[str, torch.Tensor], where: str,
                         if device == "cpu" else None
                 icfg = InterpreterConfig(**manifest["interpreter"])
                 interp = Interpreter(icfg)
+        except BundleError:
+            raise
+        except L2IError as exc:  # an hf model without transformers installed
+            raise BundleError(f"{where}: {exc}") from None
         except (TypeError, ValueError, RuntimeError) as exc:
             raise BundleError(f"{where}: the manifest describes an impossible model "
                               f"({str(exc).splitlines()[0]})") from None

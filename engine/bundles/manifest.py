@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from engine.models.hf_classifier import HF_ARCHITECTURE, config_problem
 from engine.models.user_classifier import (
     ARCHITECTURE,
     IDENTIFIER,
@@ -99,7 +100,13 @@ def validate_manifest(m: Any) -> None:
     else:
         if "code" in clf:
             raise BundleError(f"manifest.json: only a '{ARCHITECTURE}' classifier has code")
-        if clf.get("input", "log_mel") != "log_mel":
+        if arch == HF_ARCHITECTURE:  # its feature extractor is part of it: it reads audio
+            problem = config_problem(clf["config"])
+            if problem:
+                raise BundleError(f"manifest.json: {problem}")
+            if clf.get("input") != "waveform":
+                raise BundleError("manifest.json: an hf classifier reads the waveform")
+        elif clf.get("input", "log_mel") != "log_mel":
             raise BundleError(f"manifest.json: the '{arch}' classifier reads log-mel, "
                               f"not {clf['input']!r}")
 

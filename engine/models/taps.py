@@ -3,23 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 TOKENS = ":tokens"  # a tapped name's suffix: the layer gives (batch, tokens, channels)
+# a tapped name's suffix: (batch, tokens, channels) whose tokens are a grid of frequency x
+# time patches (AST), laid out as the model's ``patch_grid`` says
+PATCHES = ":patches"
 
 
 def layer_of(name: str) -> tuple[str, bool]:
-    """The module a tapped name reads, and whether its output is a token sequence.
+    """The module a tapped name reads, and whether its output is a token sequence (of
+    time steps, or of patches).
 
     >>> layer_of("encoder.layers.0:tokens"), layer_of("blocks.2")
     (('encoder.layers.0', True), ('blocks.2', False))
     """
-    if name.endswith(TOKENS):
-        return name[:-len(TOKENS)], True
+    for suffix in (TOKENS, PATCHES):
+        if name.endswith(suffix):
+            return name[:-len(suffix)], True
     return name, False
+
+
+@dataclass(frozen=True)
+class PatchGrid:
+    """How a transformer that cuts the spectrogram into patches, as images are (AST),
+    lays them in its one sequence: ``special`` tokens first (class, distillation), then
+    ``freq`` x ``time`` patches, frequency-major (the flattened conv output)."""
+
+    special: int
+    freq: int
+    time: int
+
+    @property
+    def tokens(self) -> int:
+        return self.special + self.freq * self.time
+
+    def over_time(self, seq: torch.Tensor, valid: int | None = None) -> torch.Tensor:
+        """(batch, tokens, channels) -> (batch, channels, time): the patches put back on
+        their grid and averaged over frequency, a map over time; only the first ``valid``
+        time steps (those the clip covers: the rest is padding to the model's length)."""
+        b, n, c = seq.shape
+        if n != self.tokens:
+            raise ValueError(f"{n} tokens do not make {self.special} special tokens and a "
+                             f"{self.freq} x {self.time} patch grid")
+        grid = seq[:, self.special:].reshape(b, self.freq, self.time, c)
+        return grid.mean(dim=1)[:, :valid or self.time].transpose(1, 2)
 
 
 class LayerTaps:
@@ -27,7 +59,9 @@ class LayerTaps:
 
     A transformer block gives (batch, tokens, channels), tokens in time order: named
     ``"layer:tokens"`` it is read as (batch, channels, tokens), a map over time like a
-    1-D convolution's, so the interpreter reads it the same way.
+    1-D convolution's, so the interpreter reads it the same way. Named ``"layer:patches"``
+    its tokens are the model's ``patch_grid`` (a ``PatchGrid``), pooled over frequency to
+    (batch, channels, time), cut to the model's ``valid_time_patches`` of the last input.
 
     >>> taps = LayerTaps(model, ["blocks.3", "blocks.4"])
     >>> logits, maps = taps(x)   # maps: list of tensors in the order given
@@ -40,6 +74,9 @@ class LayerTaps:
             raise ValueError(f"the model has no layer named {', '.join(missing)}")
         if not names:
             raise ValueError("at least one layer must be tapped")
+        self.grid: PatchGrid | None = getattr(model, "patch_grid", None)
+        if self.grid is None and any(n.endswith(PATCHES) for n in names):
+            raise ValueError(f"the model has no patch grid to read {PATCHES} layers by")
         self.model = model
         self.names = list(names)
         self._captured: dict[str, torch.Tensor] = {}
@@ -48,6 +85,7 @@ class LayerTaps:
 
     def _hook(self, name: str):
         tokens = layer_of(name)[1]
+        patches = name.endswith(PATCHES)
 
         def hook(_module, _inputs, output):
             if isinstance(output, (tuple, list)):
@@ -56,7 +94,9 @@ class LayerTaps:
                 if output.ndim != 3:
                     raise ValueError(f"layer {name} gives {tuple(output.shape)}, not "
                                      "(batch, tokens, channels)")
-                output = output.transpose(1, 2)
+                output = self.grid.over_time(output, getattr(
+                    self.model, "valid_time_patches", None)) if patches \
+                    else output.transpose(1, 2)
             # a copy: an in-place op after this layer (ReLU(inplace=True)) would
             # otherwise overwrite what was captured
             self._captured[name] = output.clone()
