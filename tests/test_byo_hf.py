@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_cli_byo import _line
+from conftest import one_error_line as _line
+from conftest import without_labels
 from window_entry import open_at_start
 
 from engine.bundles.bundle import load_bundle
@@ -87,6 +88,9 @@ def test_train_explain_and_open_a_hugging_face_model(kind, tiny_esc10, cache_dir
     folder = save(tmp_path / kind)
     out = tmp_path / f"{kind}.l2i"
     data = ["--data", str(tiny_esc10), "--test-fold", "1", "--cache", str(cache_dir)]
+    if kind == "wav2vec2":  # the same clips without their labels: classes are the model's
+        data = ["--data", str(without_labels(tiny_esc10, tmp_path / "clips")), "--unlabelled",
+                "--test-fold", "1", "--cache", str(cache_dir)]
     if kind == "ast":  # the whole run in one command
         assert main(["train", "all", *data, "--model", f"hf:{folder}", "--out", str(out),
                      *TRAIN]) == 0
@@ -98,6 +102,7 @@ def test_train_explain_and_open_a_hugging_face_model(kind, tiny_esc10, cache_dir
                      "--dictionary", str(W), "--out", str(out), "--epochs", "1",
                      *PSI]) == 0
     bundle = load_bundle(out)  # no code to trust: a config, a feature extractor, tensors
+    assert (bundle.manifest["provenance"].get("labels") == "not used") == (kind == "wav2vec2")
     assert bundle.layers == [layer.format(0), layer.format(1)]
     clf = bundle.manifest["classifier"]
     assert clf["architecture"] == "hf" and clf["input"] == "waveform" and "code" not in clf
