@@ -156,7 +156,7 @@ def component_name(k: int, n_components: int) -> str:
 def export_audio(folder: str | os.PathLike, explainer: Explainer, clip: Any,
                  explanation: Explanation, rendering: Rendering | None,
                  native_rate: int | None = None,
-                 texts: dict[str, str] | None = None) -> list[Path]:
+                 texts: dict[str, str | bytes] | None = None) -> list[Path]:
     """Write interpretation.wav (the active components, as ``rendering`` says), residual.wav
     and components/component_KKK.wav for every selected component of ``explanation``.
 
@@ -166,7 +166,7 @@ def export_audio(folder: str | os.PathLike, explainer: Explainer, clip: Any,
     from an earlier export into the same folder, of components not selected now, are
     removed so that the folder describes one explanation. Returns the written paths:
     interpretation, residual, then the components, most relevant first, then ``texts``
-    (name -> content, written with them, all or none).
+    (name -> text or bytes, written with them, all or none).
     """
     analysis: Analysis = clip.analysis
     _check_consistent(explainer, analysis, explanation, rendering)
@@ -199,9 +199,9 @@ def export_audio(folder: str | os.PathLike, explainer: Explainer, clip: Any,
         for k in selected:
             stage.write(f"{COMPONENTS_DIR}/{component_name(k, n_components)}",
                         wave_writer(waves[k]))
-        for name, text in (texts or {}).items():
-            stage.write(name, lambda tmp, t=text: tmp.write_text(t, encoding="utf-8",
-                                                                 newline=""))
+        for name, content in (texts or {}).items():
+            stage.write(name, lambda tmp, c=content: tmp.write_bytes(c) if isinstance(c, bytes)
+                        else tmp.write_text(c, encoding="utf-8", newline=""))
         _folder(folder / COMPONENTS_DIR)
         written = stage.commit()
     finally:
@@ -224,12 +224,14 @@ def _csv(rows: list[list[Any]]) -> str:
 
 def export_all(folder: str | os.PathLike, explainer: Explainer, clip: Any,
                explanation: Explanation, rendering: Rendering | None,
-               frame_seconds: float) -> list[Path]:
-    """``export_audio`` plus relevance.csv and activations.csv, all moved into ``folder``
-    together: a disk that fills up or refuses leaves the folder as it was."""
+               frame_seconds: float, files: dict[str, bytes] | None = None) -> list[Path]:
+    """``export_audio`` plus relevance.csv, activations.csv and ``files`` (name ->
+    bytes: the window's pictures), all moved into ``folder`` together: a disk that fills
+    up or refuses leaves the folder as it was."""
     analysis = clip.analysis
-    texts = {"relevance.csv": relevance_csv(analysis.classes, explanation),
-             "activations.csv": activations_csv(analysis, frame_seconds)}
+    texts: dict[str, str | bytes] = {
+        "relevance.csv": relevance_csv(analysis.classes, explanation),
+        "activations.csv": activations_csv(analysis, frame_seconds), **(files or {})}
     return export_audio(folder, explainer, clip, explanation, rendering, texts=texts)
 
 

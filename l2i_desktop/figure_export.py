@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QBuffer, QIODevice
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -199,15 +200,24 @@ def write_figures(paths: list[Path], spec: FigureSpec, dpi: int = DEFAULT_DPI) -
     return [write_figure(p, spec, dpi) for p in paths]
 
 
-def explanation_pictures(folder: Path, session: Session, kind: str = "log_mag",
-                         dpi: int = DEFAULT_DPI) -> list[Path]:
-    """Export explanation's views.png (the four views) and relevance.png (the bars),
-    drawn from the data as the figure is."""
+def png_bytes(spec: FigureSpec, dpi: int = DEFAULT_DPI) -> bytes:
+    """The figure as a PNG file's bytes, drawn in memory."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not figure.to_image(spec, dpi).save(buffer, "PNG"):
+        raise RuntimeError("the PNG could not be encoded")
+    return bytes(buffer.data())
+
+
+def explanation_pictures(session: Session, kind: str = "log_mag",
+                         dpi: int = DEFAULT_DPI) -> dict[str, bytes]:
+    """Export's views.png (the four views) and relevance.png (the bars), drawn from the
+    data as the figure is, in memory: they are written with the audio and the tables,
+    all or none (export.export_all)."""
     spec = build_spec(session, kind)
     views = FigureSpec(spec.title, spec.panels[:-1], spec.width_in, 6.5)
     bars = FigureSpec(spec.title, spec.panels[-1:], spec.width_in, 3.0)
-    return [write_figure(folder / "views.png", views, dpi),
-            write_figure(folder / "relevance.png", bars, dpi)]
+    return {"views.png": png_bytes(views, dpi), "relevance.png": png_bytes(bars, dpi)}
 
 
 def files_said(written: list[Path]) -> str:

@@ -133,11 +133,12 @@ def component(explainer: Explainer, analysis: Analysis, k: int) -> np.ndarray:
 
 
 def export_data(folder: Path, explainer: Explainer, clip: ClipResult, explanation: Explanation,
-                rendering: Rendering) -> list[Path]:
-    """Audio (interpretation, residual, each selected component) and the CSVs, moved
-    into ``folder`` together (export.export_all)."""
+                rendering: Rendering, files: dict[str, bytes] | None = None) -> list[Path]:
+    """Audio (interpretation, residual, each selected component), the CSVs and ``files``
+    (the pictures, drawn on the UI thread), moved into ``folder`` together
+    (export.export_all)."""
     from l2i_desktop import export
 
     cfg = explainer.cfg
     return export.export_all(folder, explainer, clip, explanation, rendering,
-                             cfg.hop_length / cfg.sample_rate)
+                             cfg.hop_length / cfg.sample_rate, files)

@@ -332,19 +332,20 @@ class MainWindow(OpeningMixin, QMainWindow):
 
     # ---- export and dialogs -----------------------------------------------------------
     def export_to(self, folder: Path) -> None:
-        """Pictures now (they are widgets), audio and CSV files on the worker."""
+        """Pictures drawn now (Qt painting, in memory), then every file written on the
+        worker and moved into ``folder`` together: a full disk leaves nothing partial."""
         s = self.session
         if s.clip is None or s.explanation is None:
             self.show_error("Nothing to export yet: open a clip first.")
             return
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            pictures = figure_export.explanation_pictures(folder, s, self.views.spectrum_kind)
-        except (L2IError, OSError) as exc:
+            pictures = figure_export.explanation_pictures(s, self.views.spectrum_kind)
+        except (L2IError, OSError, RuntimeError) as exc:
             self.show_error(str(exc))
             return
         self.worker.submit(EXPORT, jobs.export_data, folder, s.explainer, s.clip,
-                           s.explanation, s.rendering, done=lambda w: self._exported(pictures + w))
+                           s.explanation, s.rendering, pictures, done=self._exported)
 
     def _exported(self, written: list[Path]) -> None:  # every file, the pictures too
         self.statusBar().showMessage(f"exported {len(written)} files to {written[0].parent}")

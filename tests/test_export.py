@@ -161,10 +161,11 @@ def test_relevance_and_activations_csv(qtbot, window, tmp_path):
 
 def _export_everything(window, folder) -> dict[str, object]:
     """What File > Export writes (MainWindow.export_to): the two pictures, drawn from the
-    data, then the data files (on the worker)."""
+    data in memory, written with the data files (on the worker)."""
     s = window.session
-    written = figure_export.explanation_pictures(folder, s, window.views.spectrum_kind)
-    written += jobs.export_data(folder, s.explainer, s.clip, s.explanation, s.rendering)
+    pictures = figure_export.explanation_pictures(s, window.views.spectrum_kind)
+    written = jobs.export_data(folder, s.explainer, s.clip, s.explanation, s.rendering,
+                               pictures)
     return {p.relative_to(folder).as_posix(): p for p in written}
 
 

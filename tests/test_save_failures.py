@@ -151,6 +151,24 @@ def test_export_into_a_read_only_folder(qtbot, window, read_only, tmp_path):
     qtbot.waitUntil(lambda: (tmp_path / "good" / "activations.csv").is_file(), timeout=30_000)
 
 
+def test_file_export_on_a_disk_that_fills_leaves_not_even_the_pictures(qtbot, window,
+                                                                       disk_full, tmp_path):
+    """File > Export draws its two pictures first; they are moved in with the rest or not
+    at all."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("the user's own file")
+    disk_full["fail_from"] = 2  # the interpretation is written, the residual is not
+    window.export_to(folder)
+    qtbot.waitUntil(lambda: NO_SPACE in window.error_label.text(), timeout=30_000)
+    assert _all_files(folder) == ["mine.txt"]  # no views.png, no relevance.png
+    disk_full["fail_from"] = 10**9
+    window.export_to(folder)
+    qtbot.waitUntil(lambda: (folder / "relevance.png").is_file(), timeout=30_000)
+    assert (folder / "views.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {"interpretation.wav", "relevance.csv", "mine.txt"} <= set(_all_files(folder))
+
+
 def test_export_onto_a_full_disk_leaves_the_folder_as_it_was(window, disk_full, tmp_path):
     s = window.session
     folder = tmp_path / "out"
