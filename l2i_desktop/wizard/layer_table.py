@@ -62,7 +62,8 @@ def summary(ins: Inspection) -> str:
             f"'{ins.top_class}'. {len(ins.taps)} of {len(ins.layers)} layers can be "
             f"tapped: {', '.join(read) or 'none'}"
             + ("; grey ones cannot (hover over a row for why)" if ins.unusable else "")
-            + ". The suggested layers are in bold and ticked.")
+            + (f". Suggested, in bold and ticked: {', '.join(ins.suggested)}."
+               if ins.suggested else ". None is suggested: tick the layers to tap."))
 
 
 class LayerTable(QTableWidget):
