@@ -7,6 +7,17 @@ on ESC-10 clips (run under Xvfb; a few minutes on two CPU cores):
 The data folder is a temporary set of links to the first clips of a few classes (nothing
 is copied). The run page is captured while the interpreter trains, the results page
 when the run has finished.
+
+With ``--hf FOLDER`` only the classifier page is captured, with that Hugging Face folder
+chosen and its layers listed, once per ``--sizes`` (no training); ``--unlabelled`` ticks
+'No labels' so that the model's classes need not be the data's. A tiny random wav2vec2
+folder, as the tests make it:
+
+    PYTHONPATH=.:tests python -c "from pathlib import Path; from test_byo_hf import \
+        save_wav2vec2; save_wav2vec2(Path('/tmp/w2v'))"
+    xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshot_wizard.py \
+        --data ../shared/data/esc10 --out docs/ --hf /tmp/w2v --unlabelled \
+        --sizes 1600x1000,1280x720
 """
 
 from __future__ import annotations
@@ -32,12 +43,28 @@ def linked_subset(src: Path, dst: Path, classes: int, per_class: int) -> Path:
     return dst
 
 
+def sizes(text: str) -> list[tuple[int, int]]:
+    """ "1600x1000,1280x720" -> [(1600, 1000), (1280, 720)]"""
+    out = []
+    for size in text.split(","):
+        width, _, height = size.partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            raise argparse.ArgumentTypeError(f"sizes are WIDTHxHEIGHT,...: not {text!r}")
+        out.append((int(width), int(height)))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--classes", type=int, default=5)
     ap.add_argument("--per-class", type=int, default=24)
+    ap.add_argument("--hf", default=None, metavar="FOLDER",
+                    help="capture the classifier page with this Hugging Face folder chosen")
+    ap.add_argument("--unlabelled", action="store_true", help="tick 'No labels'")
+    ap.add_argument("--sizes", type=sizes, default=[(1100, 860)], metavar="WxH,...",
+                    help="the window sizes of the classifier page's captures (--hf)")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="l2i-shot-"))
     data = linked_subset(a.data, tmp / "data", a.classes, a.per_class)
@@ -45,6 +72,7 @@ def main() -> int:
     w = TrainWizard(work_root=tmp / "runs", cache=tmp / "cache")
     w.resize(1100, 860)
     w.show()
+    w.data_page.unlabelled.setChecked(a.unlabelled)
     w.data_page.set_folder(data)
     state = {"step": "data", "run_shot": False}
 
@@ -59,9 +87,35 @@ def main() -> int:
         w.grab().save(str(a.out / name))
         print(f"-> {a.out / name}")
 
+    def classifier_shots(todo: list[tuple[int, int]]) -> None:
+        """Resize, let the layout settle, capture; the next size after."""
+        if not todo:
+            finish(None)
+            return
+        width, height = todo[0]
+        w.resize(width, height)
+
+        def grab() -> None:
+            shot(f"wizard_classifier_hf_{width}x{height}.png")
+            classifier_shots(todo[1:])
+        QTimer.singleShot(600, grab)
+
     def poll() -> None:
         step = state["step"]
-        if step == "data" and w.data_page.isComplete():
+        if step == "data" and w.data_page.isComplete() and a.hf:
+            click_next()
+            cp = w.classifier_page
+            cp.set_kind("hf")
+            cp.hf_box.folder.setText(a.hf)
+            cp.inspect()
+            state["step"] = "hf"
+        elif step == "hf" and w.classifier_page.inspection is not None:
+            state["step"] = "shots"
+            classifier_shots(list(a.sizes))
+        elif step == "hf" and "color" in w.classifier_page.status.text():
+            print(w.classifier_page.status.text(), file=sys.stderr)
+            app.exit(1)
+        elif step == "data" and w.data_page.isComplete():
             click_next()
             cp = w.classifier_page
             cp.widths.setText("8,16,32,64")
@@ -89,13 +143,14 @@ def main() -> int:
                     shot("wizard_run.png")
                 click_next()
                 state["step"] = "results"
-                QTimer.singleShot(800, finish)
+                QTimer.singleShot(800, lambda: finish("wizard_results.png"))
             elif rp.state in ("failed", "cancelled"):
                 print(rp.message.text(), file=sys.stderr)
                 app.exit(1)
 
-    def finish() -> None:
-        shot("wizard_results.png")
+    def finish(name: str | None) -> None:
+        if name:
+            shot(name)
         w.close()
         app.quit()
 

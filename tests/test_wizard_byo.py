@@ -13,6 +13,7 @@ from wizard_steps import (
     TIMEOUT,
     advance,
     choose_data,
+    inspect_entry_point,
     make_wizard,
     tiny_dictionary_and_interpreter,
     wait_inspected,
@@ -113,14 +114,7 @@ def test_bring_your_own_entry_point_lists_its_blocks(qtbot, request, tmp_path, c
     w = make_wizard(qtbot, request, tmp_path, cache_dir)
     choose_data(qtbot, w, tiny_esc10)
     advance(qtbot, w)
-    cp = w.classifier_page
-    cp.set_kind("custom")
-    cp.entry_point.setText("byo_models:build_mel_model")
-    cp.weights.setText(str(weights))
-    cp.input_kind.setCurrentIndex(cp.input_kind.findData("log_mel"))
-    cp.trust.setChecked(True)
-    cp.inspect()
-    wait_inspected(qtbot, w)
+    cp = inspect_entry_point(qtbot, w, "byo_models:build_mel_model", weights, "log_mel")
     assert cp.tapped() == ["layer2", "layer3", "layer4"]
     assert dict(cp.inspection.layers)["layer4"] == (16, 8, 27)
     plan_choice = cp.choice()

@@ -49,6 +49,21 @@ def wait_inspected(qtbot, w: TrainWizard) -> None:
     assert page.inspection is not None, page.status.text()
 
 
+def inspect_entry_point(qtbot, w: TrainWizard, entry_point: str, weights: Path,
+                        input_kind: str):
+    """On the classifier page: bring your own code as package.module:function, trust it
+    and list its layers. Returns the page."""
+    cp = w.classifier_page
+    cp.set_kind("custom")
+    cp.entry_point.setText(entry_point)
+    cp.weights.setText(str(weights))
+    cp.input_kind.setCurrentIndex(cp.input_kind.findData(input_kind))
+    cp.trust.setChecked(True)
+    cp.inspect()
+    wait_inspected(qtbot, w)
+    return cp
+
+
 def tiny_dictionary_and_interpreter(w: TrainWizard, epochs: int = 2) -> None:
     w.dictionary_page.k.setValue(12)
     w.dictionary_page.iterations.setValue(8)

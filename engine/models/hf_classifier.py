@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -60,9 +61,25 @@ def _read_json(path: Path) -> dict:
     return value
 
 
+@dataclass(frozen=True)
+class FolderInfo:
+    """What a save_pretrained folder's JSON says of its model (the wizard shows it)."""
+
+    classes: list[str]  # id2label, in output order
+    rate: int  # the feature extractor's sampling rate
+    model_type: str  # "wav2vec2", "audio-spectrogram-transformer", ...
+    extractor: str  # the feature extractor's class name
+
+
 def read_folder(folder: str | Path) -> tuple[list[str], int]:
     """A save_pretrained folder's class names (``id2label`` in output order) and sample
     rate, read from its JSON alone (no transformers import), once its files are checked."""
+    info = folder_info(folder)
+    return info.classes, info.rate
+
+
+def folder_info(folder: str | Path) -> FolderInfo:
+    """``read_folder``'s checks, and the model's type and feature extractor's name."""
     folder = Path(folder)
     where = f"hf:{shown(folder, full=True)}"
     if not folder.is_dir():
@@ -78,15 +95,15 @@ def read_folder(folder: str | Path) -> tuple[list[str], int]:
                        + (" (only pytorch_model.bin, a pickle, which L2I never loads)"
                           if pickled else "")
                        + ": save it with model.save_pretrained(FOLDER, safe_serialization=True)")
-    config = _read_json(folder / CONFIG)
-    problem = config_problem({"model": config, "feature_extractor":
-                              _read_json(folder / PREPROCESSOR)})
+    config, extractor = _read_json(folder / CONFIG), _read_json(folder / PREPROCESSOR)
+    problem = config_problem({"model": config, "feature_extractor": extractor})
     if problem:
         raise L2IError(f"{where}: {problem}")
-    rate = _read_json(folder / PREPROCESSOR).get("sampling_rate")
+    rate = extractor.get("sampling_rate")
     if not isinstance(rate, int) or not 1000 <= rate <= 384_000:
         raise L2IError(f"{where}: {PREPROCESSOR} gives no usable sampling_rate ({rate!r})")
-    return class_names(config, where), rate
+    return FolderInfo(class_names(config, where), rate, config["model_type"],
+                      extractor["feature_extractor_type"])
 
 
 def class_names(config: dict, where: str) -> list[str]:

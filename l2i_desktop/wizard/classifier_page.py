@@ -1,12 +1,13 @@
-"""Page 2, Classifier: train the built-in CNN, reuse a bundle's classifier, or bring your
-own (code + weights + input + class names). The model is run once on a real clip (off the
-UI thread) and its named layers are listed with their output shapes, to tick the taps."""
+"""Page 2, Classifier: train the built-in CNN, reuse a bundle's classifier, bring your
+own (code + weights + input + class names) or a Hugging Face folder. The model is run on
+a real clip at two lengths (off the UI thread, as the command line checks it) and its
+named layers are listed with their output shapes and how each would be read, to tick
+the taps."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -22,8 +23,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
     QWizardPage,
@@ -32,10 +31,13 @@ from PySide6.QtWidgets import (
 from engine.bundles.bundle import read_manifest
 from engine.dsp.features import FrontEndConfig
 from engine.runtime.errors import L2IError
+from l2i_desktop.wizard.hf_box import HFBox
+from l2i_desktop.wizard.layer_table import LayerTable, summary
 from l2i_desktop.wizard.runner import TaskRunner
 from l2i_desktop.wizard.scan import Inspection, inspect_classifier
 from trainer.plan import ClassifierChoice
 
+KINDS = ("builtin", "bundle", "custom", "hf")  # the radio buttons' order
 CODE_WARNING = ("A Python file or module:function runs code on this computer, with your "
                 "permissions, when the model is built. Use only code you trust.")
 
@@ -72,7 +74,8 @@ class ClassifierPage(QWizardPage):
         radios = QHBoxLayout()
         for i, (kind, text) in enumerate((("builtin", "Train the built-in CNN"),
                                           ("bundle", "Use a bundle's classifier"),
-                                          ("custom", "Bring your own"))):
+                                          ("custom", "Bring your own code"),
+                                          ("hf", "Hugging Face model"))):
             r = QRadioButton(text)
             r.setObjectName(f"kind_{kind}")
             r.setChecked(i == 0)
@@ -143,6 +146,8 @@ class ClassifierPage(QWizardPage):
         f.addRow("Mel bands / top dB", self._pair(self.n_mels, self.top_db))
         f.addRow("Mel f_min / f_max (Hz)", self._pair(self.f_min, self.f_max))
         f.addRow("Class names", self.class_names)
+        self.hf_box = HFBox()
+        self.hf_box.changed.connect(self._stale)
         self.trust = QCheckBox("I trust this code: run it")
         self.trust.setObjectName("trust")
         self.trust.toggled.connect(lambda _on: self._stale())
@@ -151,17 +156,22 @@ class ClassifierPage(QWizardPage):
         self.inspect_button.clicked.connect(self.inspect)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.layers = QTableWidget(0, 2)
-        self.layers.setHorizontalHeaderLabels(["layer (tick to tap)", "output shape"])
-        self.layers.horizontalHeader().setStretchLastSection(True)
+        self.layers = LayerTable()
         self.layers.itemChanged.connect(lambda _i: self.completeChanged.emit())
+        self.show_unusable = QCheckBox("Show the layers that cannot be tapped")
+        self.show_unusable.setChecked(True)
+        self.show_unusable.toggled.connect(self.layers.show_unusable)
 
         lay = QVBoxLayout(self)
         lay.addLayout(radios)
-        for box in (self.builtin_box, self.bundle_box, self.custom_box):
+        for box in (self.builtin_box, self.bundle_box, self.custom_box, self.hf_box):
             lay.addWidget(box)
         lay.addWidget(self.trust)
-        lay.addWidget(self.inspect_button)
+        row = QHBoxLayout()
+        row.addWidget(self.inspect_button)
+        row.addStretch(1)
+        row.addWidget(self.show_unusable)
+        lay.addLayout(row)
         lay.addWidget(self.status)
         lay.addWidget(self.layers, 1)
         for edit in (self.widths, self.bundle, self.code_file, self.function, self.entry_point,
@@ -182,16 +192,19 @@ class ClassifierPage(QWizardPage):
     # ---- choices ------------------------------------------------------------------
     @property
     def kind(self) -> str:
-        return ("builtin", "bundle", "custom")[self.kinds.checkedId()]
+        return KINDS[self.kinds.checkedId()]
 
     def set_kind(self, kind: str) -> None:
-        self.kinds.button(("builtin", "bundle", "custom").index(kind)).setChecked(True)
+        self.kinds.button(KINDS.index(kind)).setChecked(True)
 
     def _kind_changed(self) -> None:
         self.builtin_box.setVisible(self.kind == "builtin")
         self.bundle_box.setVisible(self.kind == "bundle")
         self.custom_box.setVisible(self.kind == "custom")
-        self.trust.setVisible(self.kind != "builtin")
+        self.hf_box.setVisible(self.kind == "hf")
+        self.trust.setVisible(self.kind in ("bundle", "custom"))  # a folder brings no code
+        if self.kind == "hf":
+            self.hf_box.refresh()  # says at once when transformers is missing
         self._stale()
 
     def _stale(self) -> None:
@@ -244,6 +257,8 @@ class ClassifierPage(QWizardPage):
             manifest = read_manifest(Path(path))  # also tells whether it holds code
             return ClassifierChoice(kind=k, bundle=path, frontend=manifest["frontend"],
                                     trust_code=self.trust.isChecked())
+        if k == "hf":
+            return self._hf_choice()
         code_file = self.code_file.text().strip() or None
         entry = self.entry_point.text().strip() or None
         if bool(code_file) == bool(entry):
@@ -259,12 +274,24 @@ class ClassifierPage(QWizardPage):
                                 frontend=self.frontend().to_dict(), classes=names or None,
                                 trust_code=self.trust.isChecked())
 
+    def _hf_choice(self) -> ClassifierChoice:
+        """A Hugging Face folder, as ``--model hf:FOLDER`` makes it: the mel settings are
+        the defaults at the model's rate (the dictionary's; the model has its own)."""
+        folder, info = self.hf_box.chosen()
+        if self.labelled and sorted(info.classes) != sorted(self.classes):
+            raise L2IError(f"the model's {len(info.classes)} classes are not the data's "
+                           f"{len(self.classes)}: tick 'No labels' on the data page to "
+                           "explain it on these clips without their labels")
+        return ClassifierChoice(kind="hf", hf_folder=folder, input="waveform",
+                                frontend=FrontEndConfig(sample_rate=info.rate).to_dict(),
+                                classes=list(info.classes))
+
     # ---- inspection -------------------------------------------------------------------
     def inspect(self) -> None:
         self._stale()
         try:
             choice = self.choice()
-            if choice.kind != "builtin" and not choice.trust_code and (
+            if choice.kind in ("custom", "bundle") and not choice.trust_code and (
                     choice.kind == "custom"
                     or "code" in read_manifest(Path(choice.bundle))["classifier"]):
                 raise L2IError("this classifier is Python code: tick 'I trust this code' "
@@ -292,38 +319,21 @@ class ClassifierPage(QWizardPage):
 
     def _inspected(self, ins: Inspection) -> None:
         self.inspect_button.setEnabled(True)
-        self.layers.blockSignals(True)
-        self.layers.setRowCount(len(ins.layers))
-        for i, (name, shape) in enumerate(ins.layers):
-            item = QTableWidgetItem(name)
-            item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
-            item.setCheckState(Qt.CheckState.Checked if name in ins.suggested
-                               else Qt.CheckState.Unchecked)
-            self.layers.setItem(i, 0, item)
-            self.layers.setItem(i, 1, QTableWidgetItem(" x ".join(map(str, shape))))
-        self.layers.blockSignals(False)
+        self.layers.show_inspection(ins)
+        self.layers.show_unusable(self.show_unusable.isChecked())
         self.inspection = ins
-        self.status.setText(f"Ran on {ins.clip.name}: output {ins.output_shape}, top class "
-                            f"'{ins.top_class}'. {len(ins.layers)} layers; the last conv "
-                            "blocks are ticked. Feature maps (C x T or C x F x T) can be "
-                            "tapped.")
+        self.status.setText(summary(ins))
         self.completeChanged.emit()
 
     def tapped(self) -> list[str]:
-        rows = range(self.layers.rowCount())
-        return [self.layers.item(i, 0).text() for i in rows
-                if self.layers.item(i, 0).checkState() == Qt.CheckState.Checked]
+        """The ticked layers as the plan records them, ':tokens' or ':patches' included."""
+        return self.layers.tapped()
 
     def set_tapped(self, names: list[str]) -> None:
-        for i in range(self.layers.rowCount()):
-            item = self.layers.item(i, 0)
-            item.setCheckState(Qt.CheckState.Checked if item.text() in names
-                               else Qt.CheckState.Unchecked)
+        self.layers.set_tapped(names)
 
     def _tappable(self) -> bool:
-        shapes = dict(self.inspection.layers) if self.inspection else {}
-        names = self.tapped()
-        return bool(names) and all(len(shapes.get(n, ())) in (2, 3) for n in names)
+        return bool(self.tapped())  # only usable layers can be ticked
 
     # ---- QWizardPage ----------------------------------------------------------------
     def initializePage(self) -> None:  # noqa: N802 - Qt's name

@@ -14,12 +14,12 @@ from torch import nn
 from engine.dsp.audio import load_audio
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import VGGClassifier, VGGConfig
-from engine.models.taps import run_with_layer_shapes, suggest_taps
-from engine.models.user_classifier import classifier_input, load_user_classifier
+from engine.models.hf_classifier import load_hf_folder
+from engine.models.user_classifier import load_user_classifier, logits_of
 from engine.runtime.progress import TaskState, check, report
 from trainer.artifacts import load_classifier
 from trainer.datasets import load_dataset
-from trainer.features_cache import fix_length
+from trainer.model_check import survey_layers
 from trainer.plan import ClassifierChoice
 
 
@@ -67,37 +67,46 @@ def scan_data(folder: str | Path, layout: str | None = None,
 
 @dataclass
 class Inspection:
-    layers: list[tuple[str, tuple]]  # every named layer and its output shape (no batch)
-    suggested: list[str]
+    layers: list[tuple[str, tuple | None]]  # every named layer, its output shape (no batch)
+    suggested: list[str]  # tapped names
     output_shape: tuple
     top_class: str  # what the model says about the clip (weights untrained: noise)
     clip: Path
+    # how each usable layer is tapped: its name, or with ":tokens" / ":patches" added
+    taps: dict[str, str] = field(default_factory=dict)
+    unusable: dict[str, str] = field(default_factory=dict)  # layer -> why not, in words
+    seconds: tuple[float, float | None] = (0.0, None)  # the two clip lengths it ran on
 
 
-def build_for_inspection(choice: ClassifierChoice, n_classes: int) -> nn.Module:
+def build_for_inspection(choice: ClassifierChoice, n_classes: int) -> tuple[nn.Module, str]:
+    """The model of a choice and what it reads ("log_mel" or "waveform")."""
     if choice.kind == "builtin":
-        return VGGClassifier(n_classes, VGGConfig(widths=list(choice.widths)))
+        return VGGClassifier(n_classes, VGGConfig(widths=list(choice.widths))), "log_mel"
     if choice.kind == "bundle":
-        return load_classifier(choice.bundle, trust_code=choice.trust_code).model
-    return load_user_classifier(choice.code(), choice.weights, n_classes)
+        art = load_classifier(choice.bundle, trust_code=choice.trust_code)
+        return art.model, art.input
+    if choice.kind == "hf":
+        return load_hf_folder(choice.hf_folder), "waveform"
+    return load_user_classifier(choice.code(), choice.weights, n_classes), choice.input
 
 
 def inspect_classifier(choice: ClassifierChoice, classes: list[str], clip: Path,
                        frontend: FrontEndConfig, clip_seconds: float,
                        task: TaskState | None = None) -> Inspection:
-    """Run the classifier once on a real clip: its layers, their shapes, a suggestion."""
+    """Run the classifier on a real clip, and on it at another length, as the command
+    line's check does: its layers, their shapes, how each is tapped, a suggestion."""
     report(task, "inspect", 0, 1)
-    model = build_for_inspection(choice, len(classes)).eval()
+    model, kind = build_for_inspection(choice, len(classes))
     check(task)
-    n = int(round(clip_seconds * frontend.sample_rate))
-    wave = torch.from_numpy(fix_length(load_audio(clip, frontend.sample_rate), n))[None]
-    kind = "log_mel" if choice.kind != "custom" else choice.input
-    x = classifier_input(kind, wave, frontend)
+    wave = load_audio(clip, frontend.sample_rate)
     # a superseded look (the user changed a setting) stops at the next layer
-    layers, out = run_with_layer_shapes(model, x, lambda: check(task))
-    suggested = suggest_taps(model, layers)
-    top = int(out[0].argmax()) if out.ndim == 2 and out.shape[1] == len(classes) else -1
+    survey = survey_layers(model, kind, frontend, wave, clip.name, clip_seconds,
+                           lambda: check(task))
+    out = logits_of(survey.output)
+    matches = torch.is_tensor(out) and out.ndim == 2 and out.shape[1] == len(classes)
+    top = int(out[0].argmax()) if matches else -1
     report(task, "inspect", 1, 1)
-    return Inspection(layers, suggested, tuple(out.shape[1:]),
+    return Inspection(list(survey.shapes.items()), survey.suggested,
+                      tuple(out.shape[1:]) if torch.is_tensor(out) else (),
                       classes[top] if top >= 0 else "(output does not match the classes)",
-                      clip)
+                      clip, survey.taps, survey.unusable, survey.seconds)
