@@ -85,6 +85,7 @@ def test_walk_every_page_with_the_builtin_cnn(qtbot, request, tmp_path, cache_di
     qtbot.waitUntil(lambda: cp.inspection is not None, timeout=TIMEOUT)  # listed at once
     assert cp.tapped() == ["blocks.3", "blocks.4", "blocks.5"]  # the default widths
     cp.widths.setText("8,16,16,32")
+    cp.epochs.setValue(4)  # the walk, not the CNN's accuracy (60 epochs took 130 s)
     assert cp.inspection is None and not _next_enabled(w)  # stale until run again
     cp.inspect()
     qtbot.waitUntil(lambda: cp.inspection is not None, timeout=TIMEOUT)
