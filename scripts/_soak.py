@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -34,3 +35,10 @@ def memory_summary(samples: list[dict]) -> dict:
             "rss_range_mb_after_minute_1": [round(min(v for _, v in rss), 1),
                                             round(max(v for _, v in rss), 1)]
             if rss else None}
+
+
+def write_result(out: Path, result: dict) -> None:
+    """The whole result as JSON at ``out``; its summary (no samples) on stdout."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k != "samples"}))

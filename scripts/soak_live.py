@@ -33,7 +33,7 @@ from l2i_desktop.model import ClipSource
 from resources import default_bundle_path, examples
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _soak import memory_summary, sample  # noqa: E402
+from _soak import memory_summary, sample, write_result  # noqa: E402
 
 RATE = 44100
 
@@ -150,9 +150,7 @@ def soak(wav: Path) -> int:
                   "stop_to_take_shown_s": round(time.monotonic() - state["stopping"], 1),
                   "rss_mb_after_take_shown": round(sample()["rss_mb"], 1),
                   "overflows": samples[-1]["overflows"] if samples else None}
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(json.dumps(result, indent=1))
-        print(json.dumps({k: v for k, v in result.items() if k != "samples"}))
+        write_result(a.out, result)
         win.recordings.unsaved = None  # a soak's take is not kept
         if win.recordings.take is not None:
             win.recordings.take.discard()

@@ -8,7 +8,6 @@ every minute (from /proc). Writes JSON (run under Xvfb):
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -21,7 +20,7 @@ from l2i_desktop.main_window import MainWindow
 from resources import default_bundle_path, examples
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _soak import memory_summary, sample  # noqa: E402
+from _soak import memory_summary, sample, write_result  # noqa: E402
 
 
 def main() -> int:
@@ -77,9 +76,7 @@ def soak() -> int:
         samples = state["samples"]
         result = {"minutes": a.minutes, "cycles": state["cycles"], "samples": samples,
                   **memory_summary(samples)}
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(json.dumps(result, indent=1))
-        print(json.dumps({k: v for k, v in result.items() if k != "samples"}))
+        write_result(a.out, result)
         win.close()
         app.quit()
 
