@@ -26,3 +26,14 @@ def seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"takes a whole number >= 0, not {text!r}")
     return value
+
+
+def batch_size(text: str) -> int:
+    """How many clips go through the model together: 1 to 256."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"takes a whole number from 1 to 256, not {text!r}")
+    return value

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from engine.runtime.errors import Cancelled, L2IError
+from trainer.arg_types import batch_size
 from trainer.byo_args import add_trust_arg
 from trainer.progress_bar import TerminalProgress
 
@@ -27,6 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument("--bundle", type=Path, default=None,
                    help="model bundle (default: the one that ships)")
     p.add_argument("--tau", type=float, default=0.1, help="relevance threshold (default 0.1)")
+    p.add_argument("--batch", type=batch_size, default=8, metavar="N",
+                   help="clips of one length analysed together (fewer, larger forward "
+                        "passes: faster on a CPU and a GPU); 1: one by one")
     add_trust_arg(p)
     p.add_argument("--device", default="auto",
                    help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, first_interrupt) if main_thread else None
     try:
         result = batch_report(args.folder, args.out, bundle, args.tau, args.device, progress,
-                              trust_code=args.trust_code)
+                              trust_code=args.trust_code, batch=args.batch)
     except (Cancelled, KeyboardInterrupt) as exc:
         progress.close()
         what = f" {exc}" if isinstance(exc, Cancelled) else ""

@@ -25,10 +25,12 @@ from engine.runtime import atomic
 from engine.runtime.errors import Cancelled, L2IError
 from engine.runtime.progress import TaskState, check, report
 from engine.tools.report.clips import (
+    BATCH,
     RECORD_VERSION,
     explain_clip,
     find_clips,
     is_current,
+    load_and_analyse,
     read_record,
     remove_partial,
     slug,
@@ -86,10 +88,12 @@ def _stamp(path: Path) -> dict | None:
 
 def batch_report(folder: str | os.PathLike, out: str | os.PathLike,
                  bundle: Bundle | str | os.PathLike, tau: float = 0.1, device: str = "cpu",
-                 task: TaskState | None = None, trust_code: bool = False) -> ReportResult:
+                 task: TaskState | None = None, trust_code: bool = False,
+                 batch: int = BATCH) -> ReportResult:
     """Explain each audio file under ``folder`` (recursively) for its top class at ``tau``
-    and write the report into ``out``. Raises L2IError for a bad folder (one line) and
-    Cancelled, after writing the pages of what is done, when ``task`` is cancelled."""
+    and write the report into ``out``; clips of one length are analysed ``batch`` at a
+    time (1: one by one). Raises L2IError for a bad folder (one line) and Cancelled,
+    after writing the pages of what is done, when ``task`` is cancelled."""
     folder, out = Path(folder), Path(out)
     _check_paths(folder, out, tau)
     clips = find_clips(folder, exclude=out)
@@ -104,22 +108,30 @@ def batch_report(folder: str | os.PathLike, out: str | os.PathLike,
     result = ReportResult(out, len(clips), 0, 0)
     done: dict[str, dict] = {}
     fp = fingerprint(bundle)
-    report(task, STAGE, 0, len(clips))
+    todo: list[tuple[Path, str, dict]] = []
+    for path in clips:
+        rel = path.relative_to(folder).as_posix()
+        key = {"version": RECORD_VERSION, "file": rel, "source": _stamp(path),
+               "bundle": fp, "tau": float(tau)}
+        old = read_record(root / slug(rel))
+        if is_current(old, key):
+            done[rel] = old
+            result.reused += not old.get("error")
+        else:
+            todo.append((path, rel, key))
+    report(task, STAGE, len(done), len(clips))  # those an earlier run made
     try:
         with Explainer(bundle, device) as ex:
-            for i, path in enumerate(clips):
-                rel = path.relative_to(folder).as_posix()
-                key = {"version": RECORD_VERSION, "file": rel, "source": _stamp(path),
-                       "bundle": fp, "tau": float(tau)}
-                old = read_record(root / slug(rel))
-                if is_current(old, key):
-                    done[rel] = old
-                    result.reused += not old.get("error")
-                else:
+            for start in range(0, len(todo), max(1, batch)):
+                chunk = todo[start:start + max(1, batch)]
+                check(task)
+                loaded = load_and_analyse(ex, [path for path, _, _ in chunk], task) \
+                    if batch > 1 else [None] * len(chunk)
+                for (path, rel, key), clip in zip(chunk, loaded):
                     check(task)
-                    done[rel] = explain_clip(ex, path, key, root, task)
+                    done[rel] = explain_clip(ex, path, key, root, task, clip)
                     result.explained += not done[rel].get("error")
-                report(task, STAGE, i + 1, len(clips), rel)
+                    report(task, STAGE, len(done), len(clips), rel)
     except Cancelled:
         result.records = _write_pages(out, folder, bundle, tau, clips, done)
         raise Cancelled(f"after {len(done)} of {len(clips)} clips") from None
