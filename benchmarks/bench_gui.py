@@ -1,6 +1,7 @@
 """The window's responsiveness with the default bundle (offscreen Qt):
 
-- launch: a fresh process, from its start to the first window shown (bundle loaded);
+- launch: a fresh process, from its start to the window with its bundle loaded (the
+  window itself is drawn earlier, before torch is imported: benchmarks/bench_launch.py);
 - open a clip to a drawn explanation;
 - mute a component to the new interpretation audio (ready to replace what plays);
 - the UI thread's longest stall during an analysis (benchmarks/ui_stall.py does the

@@ -42,6 +42,13 @@ SUITE = [
         ("open a clip to a drawn explanation (s)", "open_to_drawn_s", "-"),
         ("mute a component to new audio (s)", "toggle_to_audio_s", "-"),
         ("longest UI stall during an analysis (ms)", "ui_stall_ms", "< 50")]),
+    ("launch", "bench_launch.py", [], ["--runs", "3"], [
+        ("launch to the window drawn (s)", "launch_to_visible_s", "<= 1"),
+        ("launch to the window drawn / an empty QMainWindow's", "visible_vs_floor", "-"),
+        ("launch to the model ready (s)", "launch_to_model_ready_s", "-"),
+        ("longest UI gap while the model loads (ms)", "longest_ui_gap_loading_ms", "< 50"),
+        ("the same launch with torch imported first: to the window (s)",
+         "eager_to_visible_s", "-")]),
     ("cold", "bench_cold.py", [], [], [
         ("fresh process: imports + bundle (s)", "import_and_bundle_s", "-"),
         ("fresh process: first explanation (s)", "first_explain_s", "-"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -30,12 +31,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from engine.explanation.explain import Analysis, Explainer
-from engine.tools.corruption import Comparison, Corruption, compare, load_other
 from l2i_desktop.host import Host
 from l2i_desktop.jobs import colorize
 from l2i_desktop.opening import AUDIO_FILTER
 from l2i_desktop.worker import Lane
+
+if TYPE_CHECKING:  # torch is first imported on the worker, with the model (jobs.py)
+    from engine.explanation.explain import Analysis, Explainer
+    from engine.tools.corruption import Comparison
 
 CORRUPTION = Lane("corrupt")  # a newer comparison makes an older one moot
 COLOURS = {"clean": "#1f77b4", "corrupted": "#ff7f0e"}
@@ -53,13 +56,15 @@ def corrupt_and_explain(explainer: Explainer, clean: Analysis, kind: str, db: fl
                         levels: tuple[float, float]) -> CorruptionResult:
     """Runs on the engine worker: load the second clip if any, corrupt, explain, and
     colour the four spectrograms on the clean clip's scale (so they compare)."""
+    from engine.tools import corruption
+
     rate = explainer.cfg.sample_rate
     if kind == "mix":
-        wave, name = load_other(other, rate)
-        condition = Corruption("mix", db, wave, name)
+        wave, name = corruption.load_other(other, rate)
+        condition = corruption.Corruption("mix", db, wave, name)
     else:
-        condition = Corruption("white", db)
-    comp = compare(explainer, clean, condition.apply(clean.wave, seed), target, tau)
+        condition = corruption.Corruption("white", db)
+    comp = corruption.compare(explainer, clean, condition.apply(clean.wave, seed), target, tau)
     pictures = {
         "clean_input": colorize(clean.log_mag.cpu().numpy(), levels),
         "corrupted_input": colorize(comp.corrupted.log_mag.cpu().numpy(), levels),

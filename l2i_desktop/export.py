@@ -18,14 +18,16 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.dsp.audio import resample, save_audio
-from engine.explanation.explain import Analysis, Explainer, Explanation, Rendering
 from engine.runtime.atomic import write_atomically
 from engine.runtime.errors import L2IError
+
+if TYPE_CHECKING:  # display_controls imports this module as the window starts: no torch
+    from engine.explanation.explain import Analysis, Explainer, Explanation, Rendering
 
 COMPONENTS_DIR = "components"
 
@@ -168,6 +170,8 @@ def export_audio(folder: str | os.PathLike, explainer: Explainer, clip: Any,
     interpretation, residual, then the components, most relevant first, then ``texts``
     (name -> text or bytes, written with them, all or none).
     """
+    from engine.explanation.explain import Rendering  # loaded with the model
+
     analysis: Analysis = clip.analysis
     _check_consistent(explainer, analysis, explanation, rendering)
     if rendering is None:  # nothing toggled yet: the interpretation is the selection

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 
-from engine.bundles.bundle import load_bundle
 from engine.dsp.audio import load_audio, resample
-from engine.explanation.explain import Analysis, Explainer, Explanation, Rendering
+from engine.runtime.preload import preload_torch_libraries
 from engine.runtime.progress import TaskState, check
 from l2i_desktop.model.clip import ClipResult, ClipSource
+
+if TYPE_CHECKING:  # torch is first imported here, on the worker, by open_bundle
+    from engine.explanation.explain import Analysis, Explainer, Explanation, Rendering
 
 MAX_PICTURE_ROWS = 256
 _LUT = pg.colormap.get("magma").getLookupTable(nPts=256, alpha=True)
@@ -49,7 +52,12 @@ class BundleResult:
 
 def open_bundle(path: Path, trust_code: bool = False) -> BundleResult:
     """The previous model is closed later, by a job queued after every job that may
-    still use it (MainWindow._bundle_opened)."""
+    still use it (MainWindow._bundle_opened). The first bundle's load is where torch is
+    imported: on the worker, while the window is already shown."""
+    preload_torch_libraries()  # the slow dlopens first, without the GIL: the UI paints
+    from engine.bundles.bundle import load_bundle
+    from engine.explanation.explain import Explainer
+
     explainer = Explainer(load_bundle(path, trust_code=trust_code))
     W = explainer.bundle.W.cpu().numpy()
     return BundleResult(explainer, [pattern_image(W[:, k]) for k in range(W.shape[1])])

@@ -16,6 +16,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
@@ -29,13 +30,15 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from engine.explanation.explain import Explainer
 from engine.runtime.progress import TaskState
-from engine.tools.live import DropGate, RingBuffer, analyse_window, window_seconds
+from engine.tools.live_buffers import DropGate, RingBuffer
 from l2i_desktop import jobs
 from l2i_desktop.host import Host
 from l2i_desktop.model import ClipResult, ClipSource
 from l2i_desktop.recorder import Recorder
+
+if TYPE_CHECKING:  # torch is first imported on the worker, with the model (jobs.py)
+    from engine.explanation.explain import Explainer
 
 LIVE = ClipSource.live()  # what the window shows it as; never a file
 LEVEL_MIN_DB = -60
@@ -78,6 +81,8 @@ def live_job(explainer: Explainer, wave: np.ndarray, rate: int, written: int,
              target: int | None, tau: float, task: TaskState | None = None) -> LiveClip:
     """Runs on the engine worker: analyse the window (the views colour its values).
     ``task`` lets a newer analysis (the take, when live stops) cut it short."""
+    from engine.tools.live import analyse_window
+
     frame = analyse_window(explainer, wave, rate, written, target, tau, task)
     a, exp = frame.analysis, frame.explanation
     return LiveClip(LIVE, a, exp, jobs.envelope(a.wave), frame.duration_s,
@@ -177,6 +182,8 @@ class LivePanel(QToolBar):
         if not host.recordings.may_drop():
             self._update()
             return False
+        from engine.tools.live import window_seconds  # a model is loaded: torch is too
+
         self.recorder.window_s = window_seconds(explainer)
         self.recorder.requested_rate = explainer.cfg.sample_rate
         self.gate.reset()

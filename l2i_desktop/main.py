@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     # the same Qt mutex (a deadlock seen in the tests, gdb: ~QObject vs take_gil)
     collector = GarbageCollector(interval=1.0)  # noqa: F841 - kept alive by this frame
     settings = Settings()  # an unreadable file is replaced by the defaults here
-    # a bundle named here is opened as File > Open bundle opens it: one whose classifier
-    # is Python code asks first
+    # shown before torch is imported: the worker imports it with the bundle, behind a
+    # "loading model" state (loading.py) that keeps a clip opened meanwhile
     win = MainWindow(None if args.bundle else default_bundle_path(), settings)
     if args.bundle is None and default_bundle_path() is None:
         win.show_error("No default model ships with this version yet: "
@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         win.open_clip(args.clip)
     win.show()
     if args.bundle is not None:
-        win.open_bundle_asking(args.bundle)
+        # opened as File > Open bundle opens it (one whose classifier is Python code asks
+        # first), once the window is drawn: reading its manifest imports torch
+        QTimer.singleShot(0, lambda: win.open_bundle_asking(args.bundle))
     # once the window is drawn: the settings note, then takes a crash left behind
     QTimer.singleShot(0, lambda: after_start(win, settings))
     return app.exec()

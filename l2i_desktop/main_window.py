@@ -8,11 +8,11 @@ into engine jobs whose results go back into the session.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMainWindow
 
-from engine.explanation.explain import Rendering
 from engine.runtime.errors import L2IError
 from l2i_desktop import (
     corruption_dialog,
@@ -31,6 +31,7 @@ from l2i_desktop.audio import Player
 from l2i_desktop.host import Host
 from l2i_desktop.layout import build_layout, place_window, remember_window
 from l2i_desktop.linking import connect_linking
+from l2i_desktop.loading import AfterFirstPaint, ModelLoading
 from l2i_desktop.menus import add_file_extras, add_view_kinds, build_menus, declare
 from l2i_desktop.model import ClipResult, ClipSource, Session
 from l2i_desktop.opening import OpeningMixin
@@ -39,6 +40,9 @@ from l2i_desktop.recording_flow import RecordingFlow
 from l2i_desktop.settings import Settings
 from l2i_desktop.trust_view import TrustMeter
 from l2i_desktop.worker import EXPLAIN, RENDER, EngineWorker, Lane
+
+if TYPE_CHECKING:  # torch is first imported on the worker, with the model (jobs.py)
+    from engine.explanation.explain import Rendering
 
 BUNDLE, EXPORT = Lane("bundle"), Lane("export")
 # every tool, installed in this order (menus entries follow it): name, install(host)
@@ -60,9 +64,10 @@ class MainWindow(OpeningMixin, QMainWindow):
         self.player = Player()
         self.player.error.connect(self.show_error)
         self.shown: ClipSource | None = None  # whose explanation is on screen
-        self._pending_clip: Path | None = None
         self._new_clip = False
         build_layout(self)  # l2i_desktop/layout.py: views, panels, transport
+        self.loading = ModelLoading(self, self.welcome, self.statusBar().showMessage)
+        self.first_paint = AfterFirstPaint(self)  # the model loads once the window is drawn
         self.range_bar = RangeBar()
         self.centralWidget().layout().insertWidget(1, self.range_bar)
         self.playback = Playback(self.session, self.player, self.worker, self.views,
@@ -136,9 +141,10 @@ class MainWindow(OpeningMixin, QMainWindow):
     # ---- requests -------------------------------------------------------------------
     def open_bundle(self, path: Path, trust_code: bool = False) -> None:
         """``trust_code``: the bundle's classifier may run its own Python code."""
-        self.statusBar().showMessage(f"loading bundle {Path(path).name}...")
-        self.worker.submit(BUNDLE, jobs.open_bundle, Path(path), trust_code,
-                           done=self._bundle_opened)
+        self.loading.start(Path(path).name, first=self.session.explainer is None)
+        self.first_paint.then(lambda: self.worker.submit(
+            BUNDLE, jobs.open_bundle, Path(path), trust_code, done=self._bundle_opened,
+            failed=self._bundle_failed))
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -150,8 +156,8 @@ class MainWindow(OpeningMixin, QMainWindow):
     def open_clip(self, path: Path) -> None:
         if not self.recordings.may_drop():
             return
-        if self.session.explainer is None:
-            self._pending_clip = Path(path)
+        if self.session.explainer is None:  # loading (loading.py): analysed when ready
+            self.loading.keep(Path(path))
             return
         self.statusBar().showMessage(f"analysing {Path(path).name}...")
         self.show_views()
@@ -180,10 +186,10 @@ class MainWindow(OpeningMixin, QMainWindow):
 
     # ---- results into the session --------------------------------------------------
     def _bundle_opened(self, result: jobs.BundleResult) -> None:
+        self.loading.finished()
         self.components.set_patterns(result.patterns)
-        pending = self._pending_clip or (self.session.clip.path if self.session.clip
-                                         else None)
-        self._pending_clip = None
+        pending = self.loading.take_pending() or (self.session.clip.path if self.session.clip
+                                                  else None)
         previous = self.session.explainer
         self.session.set_bundle(result.explainer)
         if previous is not None:  # its hooks must not stay on a model nobody uses; after
@@ -191,6 +197,10 @@ class MainWindow(OpeningMixin, QMainWindow):
             self.worker.submit(Lane(f"close-{id(previous)}"), previous.close)
         if pending is not None:  # the same clip again, through the new model
             self.open_clip(pending)
+
+    def _bundle_failed(self, message: str) -> None:
+        self.loading.failed(message)
+        self.show_error(message)
 
     def present(self, clip: ClipResult) -> None:
         """An analysis came back: it becomes the session's clip."""

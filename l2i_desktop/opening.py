@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from engine.bundles.bundle import read_manifest
 from engine.runtime.errors import L2IError
 from l2i_desktop.manifest_dialog import ManifestDialog
 
@@ -22,7 +21,10 @@ class OpeningMixin:
 
     def open_bundle_asking(self, path: Path) -> None:
         """A bundle whose classifier is Python code opens only if the user agrees to run
-        that code (anything else wrong with it is reported by the load itself)."""
+        that code (anything else wrong with it is reported by the load itself). Reading
+        the manifest imports torch here, on the UI thread, if the worker has not yet."""
+        from engine.bundles.bundle import read_manifest
+
         try:
             code = read_manifest(path)["classifier"].get("code")
         except L2IError:

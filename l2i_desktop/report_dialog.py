@@ -26,12 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.bundles.bundle import read_manifest
 from engine.runtime.errors import L2IError
 from l2i_desktop.host import Host
 
 
 def _bundle_label(path: Path) -> str:
+    from engine.bundles.bundle import read_manifest  # the dialog is open: not at start
+
     try:
         return f"{read_manifest(path)['name']}  ({path.name})"
     except (L2IError, KeyError, TypeError):  # the run itself will say what is wrong

@@ -15,6 +15,7 @@ and a new class costs only a refit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -35,13 +36,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.explanation.explain import Analysis, Explainer
 from engine.runtime.errors import Cancelled
 from engine.runtime.progress import TaskState
-from engine.tools import slime
+from engine.tools.slime_config import SlimeConfig
 from l2i_desktop.host import Host
 from l2i_desktop.jobs import MAX_PICTURE_ROWS, colorize
 from l2i_desktop.worker import Lane
+
+if TYPE_CHECKING:  # torch is first imported on the worker, with the model (jobs.py)
+    from engine.explanation.explain import Analysis, Explainer
+    from engine.tools import slime
 
 SLIME = Lane("slime")
 
@@ -84,11 +88,13 @@ def _rows_like_picture(mask: np.ndarray) -> np.ndarray:
     return padded.reshape(-1, step, mask.shape[1]).max(axis=1)
 
 
-def compute(ex: Explainer, analysis: Analysis, target: int, config: slime.SlimeConfig,
+def compute(ex: Explainer, analysis: Analysis, target: int, config: SlimeConfig,
             l2i_selected: list[int], levels: tuple[float, float], key: tuple,
             cache: dict, task: TaskState) -> SlimeResult | None:
     """Runs on the worker thread. None when it stepped aside (``cache`` keeps the
     classifications done so far, keyed by segmentation)."""
+    from engine.tools import slime
+
     pert = cache.get(config.segmentation)
     if pert is None or not pert.fits(config, analysis):
         pert = cache[config.segmentation] = slime.plan(ex, analysis, config)
@@ -133,7 +139,7 @@ class SlimePanel(QWidget):
         self.samples.setObjectName("slime_samples")
         self.samples.setRange(20, 5000)
         self.samples.setSingleStep(50)
-        self.samples.setValue(slime.SlimeConfig().n_samples)
+        self.samples.setValue(SlimeConfig().n_samples)
         self.samples.setToolTip("perturbed copies of the clip the classifier runs on")
         self.bar = QProgressBar()
         self.bar.setMaximumWidth(110)
@@ -198,9 +204,9 @@ class SlimePanel(QWidget):
         self.samples.valueChanged.connect(lambda _v: self._debounce.start())
 
     # ---- what to compute --------------------------------------------------------------
-    def config(self) -> slime.SlimeConfig:
+    def config(self) -> SlimeConfig:
         # small batches: the job notices sooner that L2I's work is waiting
-        return slime.SlimeConfig(segmentation=self.kind.currentData(),
+        return SlimeConfig(segmentation=self.kind.currentData(),
                                  n_samples=self.samples.value(), threshold=self.session.tau,
                                  batch_size=8)
 

@@ -11,27 +11,23 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import soundfile as sf
 from PySide6.QtCore import QObject
 
-from engine.explanation.explain import Explainer
 from engine.runtime.errors import Cancelled
 from engine.runtime.progress import TaskState, check
-from engine.tools.timeline import (
-    Source,
-    TimelineStream,
-    count_windows,
-    is_long,
-    read_window,
-    window_samples,
-)
 from l2i_desktop import jobs
 from l2i_desktop.host import Host
 from l2i_desktop.model import ClipResult, ClipSource
 from l2i_desktop.time_axis import clock
 from l2i_desktop.timeline_view import TimelineView
 from l2i_desktop.worker import Lane
+
+if TYPE_CHECKING:  # torch is first imported on the worker, with the model (jobs.py)
+    from engine.explanation.explain import Explainer
+    from engine.tools.timeline import Source, TimelineStream
 
 BATCHES_PER_JOB = 3  # about two seconds of CPU per job for the ESC-10 model
 # longer files open on their timeline, first window explained: analysing an hour whole
@@ -72,6 +68,8 @@ def advance(run: _Run, batches: int, waiting: Callable[[], bool],
     """Worker job: up to ``batches`` batches of windows, fewer when other jobs wait (a
     click, a tau change). Esc or closing cancels it through ``task``. Other errors come
     back as a message, so a timeline replaced meanwhile (another clip or bundle) is quiet."""
+    from engine.tools.timeline import TimelineStream
+
     try:
         if run.stale:
             raise RuntimeError("replaced")
@@ -102,6 +100,8 @@ def analyse_window(explainer: Explainer, source: Source, clip: ClipSource, index
                    task: TaskState | None = None) -> WindowResult:
     """Worker job: one window read from the file alone and explained like a clip, for
     ``target`` (None: its top class)."""
+    from engine.tools.timeline import read_window, window_samples
+
     rate = explainer.cfg.sample_rate
     wave = read_window(source, start_s, window_samples(explainer) / rate, rate)
     result = jobs.analyse_clip(explainer, dataclasses.replace(clip, start_s=float(start_s)),
@@ -155,6 +155,9 @@ class TimelineController(QObject):
             self.host.views.set_time_origin(seconds)
 
     def _clip_analysed(self, clip: ClipResult) -> None:
+        # a clip was analysed: the model, and torch with it, is loaded already
+        from engine.tools.timeline import count_windows, is_long, window_samples
+
         explainer = self.host.session.explainer
         window = window_samples(explainer)
         if not is_long(clip.analysis.n_samples, window):
@@ -179,6 +182,8 @@ class TimelineController(QObject):
         """Open a file longer than TIMELINE_FIRST_S on its timeline, explaining its first
         window; False for shorter files (and any file soundfile cannot probe), which
         the window analyses whole as before."""
+        from engine.tools.timeline import count_windows, window_samples  # model loaded
+
         session = self.host.session
         explainer = session.explainer
         try:

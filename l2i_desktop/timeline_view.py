@@ -8,6 +8,8 @@ hovering a cell says its time, class and probability.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QSize, Qt, Signal
@@ -23,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.tools.timeline import (
-    Timeline,
-)
 from l2i_desktop.time_axis import ClockAxis, clock
+
+if TYPE_CHECKING:  # torch is first imported on the worker, with the model (jobs.py)
+    from engine.tools.timeline import Timeline
 
 _CMAP = pg.colormap.get("viridis")
 ROW_LABEL_PX = (60, 200)  # the least and most room for the class names left of the rows
@@ -103,6 +105,8 @@ class TimelineView(QWidget):
     def start(self, classes: list[str], duration_s: float, window_s: float, hop_s: float,
               estimated: int) -> None:
         """An empty timeline for a recording; windows arrive through ``add``."""
+        from engine.tools.timeline import Timeline  # a model is loaded: torch is too
+
         c = len(classes)
         self.timeline = Timeline(np.zeros(0), window_s, hop_s, duration_s,
                                  np.zeros((0, c), np.float32), np.zeros((0, c), np.float32),

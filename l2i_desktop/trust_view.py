@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from engine.explanation.trust import GOOD_SHARE, NOT_RANDOM, RANDOM_DRAWS, Trust, assess
+from engine.explanation.trust_verdict import GOOD_SHARE, NOT_RANDOM, RANDOM_DRAWS, Trust
 from l2i_desktop import theme
 from l2i_desktop.model import Session
 from l2i_desktop.worker import EngineWorker, Lane
@@ -120,6 +120,8 @@ class TrustMeter:
         session.rendering_changed.connect(self.measure)
 
     def measure(self, rendering) -> None:
+        from engine.explanation.trust import assess  # a rendering: the model is loaded
+
         s = self.session
         if s.clip is None or s.explanation is None:
             return

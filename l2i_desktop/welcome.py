@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from resources import examples
 
@@ -24,6 +31,13 @@ class WelcomePanel(QWidget):
         self.model_label = QLabel("")
         self.model_label.setObjectName("welcome_model")
         self.model_label.setWordWrap(True)
+        # moving while the model loads (l2i_desktop/loading.py): the window is alive
+        self.busy = QProgressBar()
+        self.busy.setObjectName("welcome_busy")
+        self.busy.setRange(0, 0)
+        self.busy.setTextVisible(False)
+        self.busy.setFixedWidth(240)
+        self.busy.hide()
         intro = QLabel(
             "Open a sound: L2I Desktop shows what the classifier predicts, which of the "
             "model's dictionary components drove that decision, and lets you listen to "
@@ -32,7 +46,7 @@ class WelcomePanel(QWidget):
         open_button = QPushButton("Open a clip...")
         open_button.setObjectName("welcome_open")
         open_button.clicked.connect(self.open_requested)
-        record_button = QPushButton("Record from a microphone...")
+        self.record_button = record_button = QPushButton("Record from a microphone...")
         record_button.setObjectName("welcome_record")
         record_button.clicked.connect(self.record_requested)
         drop = QLabel("or drop an audio file (WAV, FLAC, OGG, MP3) anywhere on this window")
@@ -52,7 +66,8 @@ class WelcomePanel(QWidget):
             self.example_buttons[label] = b
 
         column = QVBoxLayout()
-        for w in (title, self.model_label, intro, open_button, record_button, drop):
+        for w in (title, self.model_label, self.busy, intro, open_button, record_button,
+                  drop):
             column.addWidget(w)
         column.addSpacing(12)
         column.addWidget(ex_title)
@@ -65,5 +80,7 @@ class WelcomePanel(QWidget):
         outer.addWidget(box, 0, Qt.AlignmentFlag.AlignHCenter)
         outer.addStretch(2)
 
-    def set_model(self, text: str) -> None:
+    def set_model(self, text: str, loading: bool = False) -> None:
+        """``loading``: the bar under the text moves until the model is ready."""
         self.model_label.setText(text)
+        self.busy.setVisible(loading)

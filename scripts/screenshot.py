@@ -9,18 +9,21 @@ QT_SCALE_FACTOR=1.5); ``--dock slime_dock`` shows that dock too. The colour sche
 follows L2I_COLOR_SCHEME (light, dark). ``--focus K`` looks at component K
 (``--focus top``: the most relevant one) before the picture is taken; ``--labels FILE``
 shows the labels of an Audacity label file or CSV; ``--region 0.8,2.3`` chooses a play
-range and ``--zoom 0.5,2.5`` shows only that part of the clip.
+range and ``--zoom 0.5,2.5`` shows only that part of the clip. ``--loading`` takes the
+picture while the model loads (held until then), with ``--clip`` kept as the next one.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDockWidget
 
+from l2i_desktop import jobs
 from l2i_desktop.linking import connect_linking
 from l2i_desktop.main_window import MainWindow
 
@@ -40,9 +43,17 @@ def main() -> int:
                     "(slime_dock)")
     ap.add_argument("--region", default=None, help="a play range START,END in seconds")
     ap.add_argument("--zoom", default=None, help="show only START,END seconds")
+    ap.add_argument("--loading", action="store_true",
+                    help="the window while its model loads (the load waits for the picture)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     app = QApplication(sys.argv[:1])
+    loaded = threading.Event()
+    if a.loading:  # the bundle job waits: the loading state stays for the picture
+        real_open = jobs.open_bundle
+        jobs.open_bundle = lambda *args: loaded.wait() and real_open(*args)
+    else:
+        loaded.set()
     win = MainWindow(a.bundle)
     if a.size != "fit":
         win.resize(*map(int, a.size.split("x")))
@@ -57,6 +68,10 @@ def main() -> int:
     state = {"tau_set": False, "target_set": a.target is None}
 
     def poll() -> None:
+        if a.loading:
+            timer.stop()
+            QTimer.singleShot(1000, finish)
+            return
         if a.clip is None:
             if win.session.explainer is not None:
                 timer.stop()
@@ -91,6 +106,7 @@ def main() -> int:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         win.grab().save(str(a.out))
         print(f"-> {a.out}")
+        loaded.set()
         win.close()
         app.quit()
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 from test_audio_server import Capture
 
-from l2i_desktop import corruption_dialog
+from engine.tools import corruption
 from l2i_desktop.corruption_dialog import CorruptionDialog
 from l2i_desktop.main_window import MainWindow
 from l2i_desktop.settings import Settings
@@ -120,13 +120,13 @@ def test_without_a_clip_the_menu_says_what_to_do(qtbot, tmp_path):
 def test_white_noise_is_explained_on_the_worker_and_shown_side_by_side(qtbot, window,
                                                                         monkeypatch):
     threads = []
-    real_compare = corruption_dialog.compare
+    real_compare = corruption.compare
 
     def compare_recording_its_thread(*args, **kwargs):
         threads.append(threading.get_ident())
         return real_compare(*args, **kwargs)
 
-    monkeypatch.setattr(corruption_dialog, "compare", compare_recording_its_thread)
+    monkeypatch.setattr(corruption, "compare", compare_recording_its_thread)
     dialog = _open_dialog(window)
     dialog.white.setChecked(True)
     dialog.snr.setValue(0.0)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.explanation.explain import Analysis, Explanation
+if TYPE_CHECKING:  # the window starts before torch is imported (engine types: annotations)
+    from engine.explanation.explain import Analysis, Explanation
 
 
 @dataclass(frozen=True)

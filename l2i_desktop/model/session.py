@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.explanation.explain import Explanation, Rendering
 from l2i_desktop.model.clip import ClipResult
 from l2i_desktop.model.display import Display
 from l2i_desktop.model.edits import Edit, UndoStack
 from l2i_desktop.model.events import Event
 from l2i_desktop.model.labels import Label, describe
+
+if TYPE_CHECKING:  # the window starts before torch is imported
+    from engine.explanation.explain import Explanation, Rendering
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ class Session:
     def set_explanation(self, explanation: Explanation,
                         rendering: Rendering | None = None) -> None:
         """Mute and solo keep only the components the new explanation selects."""
+        from engine.explanation.explain import Rendering  # loaded with the model
+
         self.explanation = explanation
         selected = set(explanation.selected)
         c = self.choices
