@@ -211,6 +211,14 @@ class PatternPlot(QWidget):
         self.setMinimumSize(160, 110)
         self.shown: int | None = None
 
+    def restyle(self) -> None:
+        """The curve in the theme's waveform colour (theme.apply_window calls it)."""
+        t = theme.shown()
+        fill = QColor(t.wave)
+        fill.setAlpha(70)
+        self.curve.setPen(pg.mkPen(t.wave, width=1.5))
+        self.curve.setBrush(pg.mkBrush(fill))
+
     def axis(self) -> pg.AxisItem:
         return self.plot.getAxis("bottom")
 

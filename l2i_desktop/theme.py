@@ -204,24 +204,17 @@ def restyle_labels(root: QWidget, t: Theme) -> None:
 
 def apply_window(win: QWidget, t: Theme) -> None:
     """The whole window: palette, every pyqtgraph view in it, labels, and the widgets
-    that read ``shown()`` when they draw, drawn again."""
-    from l2i_desktop import predictions_panel, side_panels, time_views, trust_view
-
+    that read ``shown()`` when they draw, drawn again: those define ``restyle()`` (duck
+    typed, so that this module imports none of the views that import it)."""
     apply_app(t)
-    for widget in (win.findChildren(predictions_panel.PredictionsPanel)
-                   + win.findChildren(trust_view.TrustView)
-                   + win.findChildren(side_panels.ComponentsPanel)):
-        widget.restyle()
+    widgets = win.findChildren(QWidget)
     for view in win.findChildren(pg.GraphicsView):
-        if isinstance(view, time_views.TimeViews):
-            style_time_views(view, t)
-        else:
+        if not callable(getattr(view, "restyle", None)):
             style_graphics(view, t)
-    for pattern in win.findChildren(side_panels.PatternPlot):
-        fill = QColor(t.wave)
-        fill.setAlpha(70)
-        pattern.curve.setPen(pg.mkPen(t.wave, width=1.5))
-        pattern.curve.setBrush(pg.mkBrush(fill))
+    for widget in widgets:
+        restyle = getattr(widget, "restyle", None)
+        if callable(restyle):
+            restyle()
     relevance = getattr(win, "relevance", None)
     if relevance is not None:  # tau's value beside its line
         relevance.tau_line.label.setColor(t.error)

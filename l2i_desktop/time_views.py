@@ -21,6 +21,10 @@ class TimeViews(pg.GraphicsLayoutWidget):
     lanes_changed = Signal()  # a tool added a row (add_lane)
     origin_changed = Signal(float)  # the recording's time at x = 0 (set_time_origin)
 
+    def restyle(self) -> None:
+        """Colours of the theme in use (theme.apply_window calls it on a scheme change)."""
+        theme.style_time_views(self, theme.shown())
+
     def __init__(self) -> None:
         super().__init__()
         self.setBackground("w")

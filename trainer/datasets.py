@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.dsp.audio import AUDIO_EXTENSIONS, shown
 from engine.runtime.errors import L2IError
-from trainer.unlabelled import UNLABELLED
+from trainer.layouts import UNLABELLED
 
 LAYOUTS = ("esc50", "folder", "multilabel", UNLABELLED)
 FILENAME_COLUMNS = ("filename", "file", "path", "fname")

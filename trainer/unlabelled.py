@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 from engine.runtime.errors import L2IError
 from trainer.arg_types import seed
+from trainer.layouts import UNLABELLED
 
 if TYPE_CHECKING:  # the parser imports this module: numpy waits for the command
     from trainer.datasets import Dataset
 
-UNLABELLED = "unlabelled"  # the layout's name (trainer.datasets)
 DEFAULT_SPLIT_SEED = 0
 # said after a refusal that labels would cause, on the command line
 HINT = "add --unlabelled to use these clips without their labels"

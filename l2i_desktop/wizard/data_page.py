@@ -25,7 +25,7 @@ from engine.dsp.audio import load_audio
 from l2i_desktop.audio import Player
 from l2i_desktop.wizard.runner import TaskRunner
 from l2i_desktop.wizard.scan import DataSummary, scan_data
-from trainer.unlabelled import UNLABELLED
+from trainer.layouts import UNLABELLED
 
 MAX_EXAMPLES = 4
 
