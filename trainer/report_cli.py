@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--tau", type=float, default=0.1, help="relevance threshold (default 0.1)")
     p.add_argument("--batch", type=batch_size, default=8, metavar="N",
                    help="clips of one length analysed together (fewer, larger forward "
-                        "passes: faster on a CPU and a GPU); 1: one by one")
+                        "passes, for a GPU; the same speed on a small CPU); 1: one by one")
     add_trust_arg(p)
     p.add_argument("--device", default="auto",
                    help="auto (a GPU when there is one; default), cpu, cuda or cuda:N")

@@ -146,9 +146,10 @@ class Explainer:
     def analyse_batch(self, waves: list[np.ndarray],
                       task: TaskState | None = None) -> list[Analysis]:
         """``analyse`` of clips of one length in one pass of the front end, the classifier
-        and the interpreter: on a CPU the forward passes cost about a quarter per clip
-        at ten 5-s clips. Each result equals ``analyse``'s to float tolerance. Raises
-        ValueError for clips of different lengths or long ones (``analyse`` takes those)."""
+        and the interpreter (fewer, larger forward passes: for a GPU; on the 2-core CPU
+        measured, 23 ms per 5-s clip alone and 22 ms in tens, BENCHMARKS.md). Each result
+        equals ``analyse``'s to float tolerance. Raises ValueError for clips of different
+        lengths or long ones (``analyse`` takes those)."""
         waves = [self._checked(w) for w in waves]
         n = waves[0].size
         if any(w.size != n for w in waves) or \

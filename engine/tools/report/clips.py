@@ -28,7 +28,7 @@ from engine.runtime.progress import TaskState, check
 from engine.tools.report.png import levels, spectrogram_rgb, write_png
 
 log = logging.getLogger(__name__)
-BATCH = 8  # clips of one length analysed together (on a CPU, 4x faster passes at 10)
+BATCH = 8  # clips of one length analysed together (Explainer.analyse_batch)
 RECORD = "record.json"
 RECORD_VERSION = 1
 KINDS = ("input", "interpretation", "residual")
