@@ -6,7 +6,10 @@ process through the real entry point, CPU, the shipped bundle.
 - report, one by one: ``l2i report FOLDER --batch 1``;
 - report, batched: ``l2i report FOLDER --batch N`` (clips of one length together).
 
-Throughput is clips per second of the whole command, start-up included.
+Throughput is clips per second of the whole command, start-up included. Then, in this
+process (start-up left out), milliseconds per clip of ``batch_report`` as it was (PNG
+at zlib level 6, one clip at a time) and as it is (level 1, batches of 8), with the two
+in between, interleaved round by round.
 
     python benchmarks/bench_report.py [--clips 16] [--rounds 2] [--json out.json]
 """
@@ -24,6 +27,11 @@ from pathlib import Path
 
 from common import ESC10, ROOT, machine, write_json
 
+from engine.bundles.bundle import load_bundle
+from engine.tools.report import png
+from engine.tools.report.run import batch_report
+from resources import default_bundle_path
+
 
 def clips(n: int) -> list[Path]:
     """``n`` real ESC-10 clips of fold 1 (5 s each), classes in turn."""
@@ -38,6 +46,26 @@ def clips(n: int) -> list[Path]:
 def l2i(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "trainer.cli", *args], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def in_process(folder: Path, n: int, rounds: int) -> dict:
+    """Per-clip milliseconds of batch_report for (zlib level, batch) pairs, medians."""
+    bundle = load_bundle(default_bundle_path())
+    scratch = Path(tempfile.mkdtemp(prefix="l2i-bench-report-in-"))
+    batch_report(folder, scratch / "warm-up", bundle, batch=1)
+    times: dict[str, list[float]] = {}
+    for r in range(rounds):
+        for level in (6, 1):
+            for batch in (1, 8):
+                png.LEVEL = level
+                t = time.perf_counter()
+                batch_report(folder, scratch / f"{r}-{level}-{batch}", bundle, batch=batch)
+                times.setdefault(f"zlib {level}, batch {batch}", []).append(
+                    (time.perf_counter() - t) / n * 1000)
+    shutil.rmtree(scratch, ignore_errors=True)
+    med = {k: round(statistics.median(v), 1) for k, v in times.items()}
+    return {"ms_per_clip": med, "runs": times,
+            "now_vs_before": round(med["zlib 6, batch 1"] / med["zlib 1, batch 8"], 2)}
 
 
 def main() -> None:
@@ -79,12 +107,14 @@ def main() -> None:
         runs["report_unbatched"].append(report(1))
         runs["report_batched"].append(report(a.batch))
     med = {k: statistics.median(v) for k, v in runs.items()}
+    inside = in_process(folder, len(chosen), max(3, a.rounds))
     result = {
         "clips": len(chosen), "loop_clips": a.loop_clips, "batch": a.batch,
         "rounds": a.rounds, "clips_per_s": {k: round(v, 3) for k, v in med.items()},
         "runs": runs,
         "batched_vs_loop": round(med["report_batched"] / med["loop"], 2),
         "batched_vs_unbatched": round(med["report_batched"] / med["report_unbatched"], 2),
+        "in_process": inside,
         "machine": machine(),
     }
     shutil.rmtree(work, ignore_errors=True)

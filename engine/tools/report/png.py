@@ -26,6 +26,7 @@ RAMP = np.stack([np.interp(_GRID, _ANCHORS[:, 0], _ANCHORS[:, c]) for c in (1, 2
 
 MAX_ROWS = 260  # frequency rows drawn: the 513 bins of a 1024-point STFT, pooled in pairs
 MAX_COLUMNS = 1600  # frames drawn: an hour-long clip stays a few hundred kilobytes
+LEVEL = 1  # zlib: a 5-s picture in 2 ms (8.5 ms at 6) for 13 % more bytes (62 kB, not 55)
 
 
 def levels(values: np.ndarray) -> tuple[float, float]:
@@ -78,7 +79,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
     raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1)  # filter 0 per row
     header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _chunk(b"IEND", b""))
+            + _chunk(b"IDAT", zlib.compress(raw.tobytes(), LEVEL)) + _chunk(b"IEND", b""))
 
 
 def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
