@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--bundle", type=Path, default=None,
                    help="model bundle (default: the one that ships)")
     p.add_argument("--tau", type=float, default=0.1, help="relevance threshold (default 0.1)")
+    # 8 is engine.tools.report.clips.BATCH, not imported here: it imports torch
     p.add_argument("--batch", type=batch_size, default=8, metavar="N",
                    help="clips of one length analysed together (fewer, larger forward "
                         "passes, for a GPU; the same speed on a small CPU); 1: one by one")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from engine.bundles.bundle import Bundle
-from engine.dsp.features import FrontEndConfig, istft, resynthesise
+from engine.dsp.features import FrontEndConfig, Spectra, istft, resynthesise
 from engine.dsp.features import analyse as frontend_analyse
 from engine.dsp.nmf import refine
 from engine.explanation import long_clips
@@ -140,7 +140,9 @@ class Explainer:
         if blocks is None:
             blocks = self.taps(self._classifier_input(spec.log_mel.unsqueeze(0), wave[None]))
         check(task)
-        return self._analyses([wave], spec, *blocks, batched=False)[0]
+        one = Spectra(spec.log_mag[None], spec.phase[None], spec.log_mel[None],
+                      None if spec.spectrum is None else spec.spectrum[None])  # a batch of 1
+        return self._analyses([wave], one, *blocks)[0]
 
     @torch.no_grad()
     def analyse_batch(self, waves: list[np.ndarray],
@@ -161,7 +163,7 @@ class Explainer:
         check(task)
         blocks = self.taps(self._classifier_input(spec.log_mel, batch))
         check(task)
-        return self._analyses(waves, spec, *blocks, batched=True)
+        return self._analyses(waves, spec, *blocks)
 
     def _classifier_input(self, log_mel: torch.Tensor, waves: np.ndarray) -> torch.Tensor:
         """What the classifier reads for a batch: (B, M, T) log-mel or (B, N) samples."""
@@ -169,15 +171,15 @@ class Explainer:
             return log_mel.to(self.device)
         return torch.as_tensor(waves, device=self.device)
 
-    def _analyses(self, waves: list[np.ndarray], spec, logits: torch.Tensor,
-                  maps: list[torch.Tensor], batched: bool) -> list[Analysis]:
-        """The interpreter on the classifier's maps, and one Analysis per clip."""
-        log_mag = spec.log_mag if batched else spec.log_mag.unsqueeze(0)
-        H, ilogits, z = self.bundle.interpreter(maps, log_mag.shape[-1])
+    def _analyses(self, waves: list[np.ndarray], spec: Spectra, logits: torch.Tensor,
+                  maps: list[torch.Tensor]) -> list[Analysis]:
+        """The interpreter on the classifier's maps, and one Analysis per clip of the
+        batch ``spec`` (B x F x T)."""
+        H, ilogits, z = self.bundle.interpreter(maps, spec.log_mag.shape[-1])
         icfg = self.bundle.interpreter.config
         if icfg.refine_iterations:  # relevance stays the interpreter's (z is not refined)
-            H = refine(log_mag.to(self.device), self.bundle.W, H, icfg.refine_iterations,
-                       icfg.refine_sparsity)
+            H = refine(spec.log_mag.to(self.device), self.bundle.W, H,
+                       icfg.refine_iterations, icfg.refine_sparsity)
         if not (torch.isfinite(logits).all() and torch.isfinite(ilogits).all()
                 and torch.isfinite(H).all()):
             raise L2IError("the model produced non-finite outputs for this clip")
@@ -185,13 +187,12 @@ class Explainer:
         p, ip = (_probabilities(x, ml).cpu().numpy() for x in (logits, ilogits))
         out = []
         for i, wave in enumerate(waves):
-            part = (lambda x, i=i: x[i]) if batched else (lambda x: x)
             analysis = Analysis(
-                wave=wave, sample_rate=self.cfg.sample_rate, log_mag=part(spec.log_mag),
-                phase=part(spec.phase), log_mel=part(spec.log_mel), probabilities=p[i],
+                wave=wave, sample_rate=self.cfg.sample_rate, log_mag=spec.log_mag[i],
+                phase=spec.phase[i], log_mel=spec.log_mel[i], probabilities=p[i],
                 interpreter_probabilities=ip[i], H=H[i], z=z[i], classes=self.bundle.classes)
             if spec.spectrum is not None and self.mask_domain == "linear":
-                spectrum = part(spec.spectrum)
+                spectrum = spec.spectrum[i]
                 analysis.memo("spectrum", lambda s=spectrum: s)  # saves rebuilding it
             out.append(analysis)
         return out
