@@ -64,6 +64,19 @@ def shard(ctx: Context, n: int, epoch_seed: int, shuffle: bool) -> torch.Tensor:
     return padded[ctx.rank::ctx.world_size]
 
 
+def block(ctx: Context, n: int, rank: int | None = None) -> tuple[int, int]:
+    """This rank's contiguous share [lo, hi) of 0..n-1: sizes differ by at most one and
+    the blocks of ranks 0..world-1, in order, tile 0..n-1 (a rank may get none).
+
+    >>> [block(Context(rank=r, world_size=3), 7) for r in range(3)]
+    [(0, 3), (3, 5), (5, 7)]
+    """
+    r = ctx.rank if rank is None else rank
+    per, extra = divmod(n, ctx.world_size)
+    lo = r * per + min(r, extra)
+    return lo, lo + per + (1 if r < extra else 0)
+
+
 def wrap(ctx: Context, model: torch.nn.Module) -> torch.nn.Module:
     if not ctx.distributed:
         return model
