@@ -91,8 +91,10 @@ def load_classifier(path: str | Path, trust_code: bool = False) -> ClassifierArt
 def save_dictionary(path: Path, W: np.ndarray, info: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {"W": torch.from_numpy(np.ascontiguousarray(W, dtype=np.float32))}
-    atomic.write_atomically(path, lambda tmp: save_file(tensors, str(tmp),
-                                                        metadata={"info": json.dumps(info)}))
+    # how it was learnt is also readable on its own, without parsing "info"
+    meta = {"info": json.dumps(info)} | {k: json.dumps(info[k]) for k in
+                                         ("world_size", "frames_per_rank") if k in info}
+    atomic.write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
 def load_dictionary(path: str | Path) -> tuple[torch.Tensor, dict]:

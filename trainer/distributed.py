@@ -6,6 +6,7 @@ NCCL on CUDA and gloo on CPU; otherwise every helper is a no-op for a single pro
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 
@@ -13,6 +14,10 @@ import torch
 import torch.distributed as dist
 
 from engine.runtime.devices import resolve_device
+from engine.runtime.errors import L2IError
+
+# how long a process waits for the others to join, or at a collective call (seconds)
+TIMEOUT_ENV = "L2I_DIST_TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -31,18 +36,42 @@ class Context:
 
 
 def setup(device: str = "auto") -> Context:
-    """Start (or join) the process group when launched by torchrun."""
+    """Start (or join) the process group when launched by torchrun.
+
+    A world that cannot form is one line (an L2IError), not a hang: missing variables
+    are named, and a process whose peers do not join within ``L2I_DIST_TIMEOUT`` seconds
+    (default 600) says so.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Context(device=resolve_device(device))
+    missing = [v for v in ("RANK", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(v)]
+    if missing:
+        raise L2IError(f"WORLD_SIZE is {world} but {', '.join(missing)} "
+                       f"{'is' if len(missing) == 1 else 'are'} not set: launch with "
+                       "torchrun (docs/scale.md), or unset WORLD_SIZE for one process")
     rank = int(os.environ["RANK"])
+    if not 0 <= rank < world:
+        raise L2IError(f"RANK is {rank}, outside 0..{world - 1} (WORLD_SIZE {world})")
     local = int(os.environ.get("LOCAL_RANK", "0"))
     dev = resolve_device(device)
     if dev.type == "cuda":
+        if local >= torch.cuda.device_count():
+            raise L2IError(f"LOCAL_RANK {local} but this node has "
+                           f"{torch.cuda.device_count()} GPU(s): start at most that many "
+                           "processes per node (--nproc_per_node)")
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        seconds = float(os.environ.get(TIMEOUT_ENV, "600"))
+        try:
+            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo",
+                                    timeout=dt.timedelta(seconds=seconds))
+        except (RuntimeError, ValueError) as exc:  # torch's DistStoreError is a RuntimeError
+            where = f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}"
+            raise L2IError(f"rank {rank} of {world} could not join the others at {where} "
+                           f"within {seconds:g} s ({str(exc).splitlines()[0][:160]})") \
+                from None
     return Context(rank=rank, world_size=world, device=dev)
 
 

@@ -1,8 +1,9 @@
 """The training stages as functions: data -> classifier -> dictionary -> interpreter ->
 evaluation -> bundle. The CLI and the desktop wizard both call these.
 
-Under torchrun, rank 0 computes the shared products (feature cache, dictionary) while
-the others wait, all ranks train the networks with DDP, and rank 0 writes every file.
+Under torchrun, rank 0 computes the feature cache while the others wait, every rank
+learns the dictionary from its own block of frames (the sums are all-reduced), all ranks
+train the networks with DDP, and rank 0 writes every file.
 """
 
 from __future__ import annotations
@@ -127,12 +128,13 @@ def dictionary_stage(p: Prepared, cfg: nmf.NMFConfig, out: Path, ctx: D.Context 
                      max_frames: int | None = None, task: TaskState | None = None
                      ) -> tuple[torch.Tensor, dict]:
     ctx = ctx or D.Context()
+    # every process learns from its own block of the clips; the W steps are summed
+    res, per_rank = learn_dictionary(p.features.log_mag, p.train_rows, cfg, str(ctx.device),
+                                     max_frames, task, ctx)
     if ctx.is_main:
-        res = learn_dictionary(p.features.log_mag, p.train_rows, cfg, str(ctx.device),
-                               max_frames, task)
         info = {**cfg.to_dict(), "final_objective": res.objective[-1] if res.objective
-                else None, "frames": int(len(p.train_rows) * p.features.log_mag.shape[-1]),
-                **provenance(p)}
+                else None, "frames": sum(per_rank), "world_size": ctx.world_size,
+                "frames_per_rank": per_rank, **provenance(p)}
         save_dictionary(out, res.W, info)
     D.barrier(ctx)
     return load_dictionary(out)

@@ -8,12 +8,18 @@ on the compute device; H is kept per chunk.
 For beta = 2 an iteration needs W^T X (per chunk) and X H^T: two F x N x K products,
 plus K x K terms. The product W H is never formed. The big products are reused for
 ``inner`` cheap updates of H and of W (accelerated MU, Gillis and Glineur, 2012).
+
+Distributed (``shard``): each process holds its own frames and their H; the W update needs
+only sums over frames (X H^T, H H^T and the objective's statistics), which are summed over
+the processes, so every process takes the same W step. The start (W from K frames chosen
+among all frames, H drawn per block of global frame positions) does not depend on how the
+frames are split, so any number of processes learns the single-process dictionary.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -22,6 +28,7 @@ import torch
 from engine.runtime.progress import TaskState, report
 
 EPS = 1e-10
+H_BLOCK = 1 << 16  # H starts from one seeded draw per block of this many global frames
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,37 @@ class NMFResult:
     W: np.ndarray  # F x K, unit-norm columns
     objective: list[float] = field(default_factory=list)  # after each iteration
     config: NMFConfig = field(default_factory=NMFConfig)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Where this process's frames sit among all processes' frames, in global order, and
+    how to sum a tensor over the processes (in place; e.g. torch.distributed.all_reduce).
+    """
+
+    offset: int  # global position of this process's first frame
+    total: int  # frames over all processes
+    reduce: Callable[[torch.Tensor], object]
+    world: int = 1  # processes: every one of them must make the same collective calls
+
+    @staticmethod
+    def alone(frames: int) -> Shard:
+        return Shard(0, frames, lambda t: None)
+
+
+def _summed(shard: Shard, *values: float | torch.Tensor) -> list:
+    """The values summed over the processes, in one collective call."""
+    flat = torch.cat([torch.as_tensor(v, dtype=torch.float64).reshape(-1).cpu()
+                      for v in values])
+    shard.reduce(flat)
+    out, at = [], 0
+    for v in values:
+        n = v.numel() if isinstance(v, torch.Tensor) else 1
+        part = flat[at:at + n]
+        out.append(part.reshape(v.shape).to(v.device, v.dtype) if isinstance(v, torch.Tensor)
+                   else float(part))
+        at += n
+    return out
 
 
 class _Frames:
@@ -81,27 +119,60 @@ def _widths(chunks: Sequence) -> list[int]:
     return list(widths) if widths is not None else [int(c.shape[1]) for c in chunks]
 
 
-def init_dictionary(chunks: Sequence, k: int, seed: int) -> np.ndarray:
+def init_dictionary(chunks: Sequence, k: int, seed: int, shard: Shard | None = None
+                    ) -> np.ndarray:
     """K distinct training frames with a little positive noise, as unit-norm columns.
 
-    Starting from real spectra converges in far fewer iterations than random W.
+    Starting from real spectra converges in far fewer iterations than random W. With a
+    ``shard``, the K frames are drawn among all processes' frames and each process fills
+    in those it holds.
     """
     rng = np.random.default_rng(seed)
-    sizes = np.array(_widths(chunks))
-    total = int(sizes.sum())
-    picks = np.sort(rng.choice(total, size=min(k, total), replace=False))
+    sizes = np.array(_widths(chunks), dtype=np.int64)
+    shard = shard or Shard.alone(int(sizes.sum()))
+    picks = np.sort(rng.choice(shard.total, size=min(k, shard.total), replace=False)) \
+        - shard.offset
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    owner = np.searchsorted(offsets, picks, side="right") - 1
-    cols = []
+    n_freqs = int(np.asarray(chunks[0]).shape[0]) if len(chunks) else 0
+    if shard.world > 1:  # a process without frames learns F from the others
+        f_sum, holders = _summed(shard, float(n_freqs), float(n_freqs > 0))
+        n_freqs = int(round(f_sum / max(holders, 1.0)))
+    here = np.flatnonzero((picks >= 0) & (picks < offsets[-1]))
+    owner = np.searchsorted(offsets, picks[here], side="right") - 1
+    cols: dict[int, np.ndarray] = {}
     for c in np.unique(owner):  # each chunk is read once, however many picks it holds
         chunk = np.asarray(chunks[int(c)], dtype=np.float32)
-        cols += [chunk[:, p - offsets[c]] for p in picks[owner == c]]
-    n_freqs = cols[0].shape[0]
-    while len(cols) < k:  # fewer frames than components: random columns fill the rest
-        cols.append(rng.random(n_freqs).astype(np.float32))
-    W = np.stack(cols, axis=1)
+        for j in here[owner == c]:
+            cols[int(j)] = chunk[:, picks[j] - offsets[c]]
+    W = np.zeros((n_freqs, k), dtype=np.float32)
+    for j, col in cols.items():
+        W[:, j] = col
+    if shard.world > 1:  # the picked frames are spread over the processes
+        W = _summed(shard, torch.from_numpy(W))[0].numpy()
+    for j in range(len(picks), k):  # fewer frames than components: random columns
+        W[:, j] = rng.random(n_freqs)
     W = W + 0.1 * W.mean() * rng.random(W.shape).astype(np.float32) + EPS
     return W / np.linalg.norm(W, axis=0, keepdims=True)
+
+
+def initial_activations(k: int, widths: Sequence[int], seed: int, scale: float,
+                        offset: int = 0) -> list[torch.Tensor]:
+    """H at the start, cut into ``widths``: uniform in (0, 2 scale], drawn per block of
+    ``H_BLOCK`` global frame positions, so a frame's start is the same however the frames
+    are chunked or shared among processes."""
+    total = int(sum(widths))
+    parts, at = [], offset
+    while at < offset + total:
+        block = at // H_BLOCK
+        lo, hi = block * H_BLOCK, (block + 1) * H_BLOCK
+        gen = torch.Generator().manual_seed(
+            int(np.random.SeedSequence([seed, block]).generate_state(1, np.uint64)[0] >> 1))
+        # frames as rows: a shorter draw is a prefix of a longer one
+        drawn = torch.rand(min(hi, offset + total) - lo, k, generator=gen)
+        parts.append(drawn[at - lo:].T)
+        at = min(hi, offset + total)
+    H0 = torch.cat(parts, dim=1) if parts else torch.zeros(k, 0)
+    return [h.contiguous() * 2 * scale + EPS for h in torch.split(H0, list(widths), dim=1)]
 
 
 def _fits_in_memory(chunks: Sequence, device: torch.device) -> bool:
@@ -175,37 +246,39 @@ def fit(
     W_init: np.ndarray | None = None,
     H_init: Sequence[np.ndarray] | None = None,
     resident: bool | None = None,
+    shard: Shard | None = None,
 ) -> NMFResult:
     """Learn W from training frames given as F x n_i chunks.
 
     ``chunks`` is any sequence of F x n_i arrays (lists, numpy memmaps, or a lazy
     sequence that loads a chunk on access and may declare ``widths``). With
     ``resident`` False (the default when X would take over a third of the free memory)
-    each chunk is loaded again at every iteration instead of being kept.
+    each chunk is loaded again at every iteration instead of being kept. ``shard``: this
+    process's place among several (module docstring); every process gets the same W.
     """
-    if not len(chunks):
+    shard = shard or Shard.alone(sum(_widths(chunks)))
+    if not shard.total:
         raise ValueError("no training frames for the dictionary")
+    together = (lambda *v: _summed(shard, *v)) if shard.world > 1 else (lambda *v: list(v))
     device = torch.device(device)
-    gen = torch.Generator().manual_seed(cfg.seed)
     mu, beta = float(cfg.sparsity), float(cfg.beta)
     if resident is None:
         resident = _fits_in_memory(chunks, device)
     Xs = _Frames(chunks, device, resident)
-    W = _to_device(W_init if W_init is not None else init_dictionary(chunks, cfg.k, cfg.seed),
-                   device)
+    W = _to_device(W_init if W_init is not None
+                   else init_dictionary(chunks, cfg.k, cfg.seed, shard), device)
     W = normalise_columns(W.clamp_min(EPS))
     x_sum, x_sq, n_cells = 0.0, 0.0, 0
     for x in Xs:
         x_sum, x_sq, n_cells = x_sum + float(x.sum()), x_sq + float(x.square().sum()), \
             n_cells + x.numel()
+    x_sum, x_sq, n_cells = together(x_sum, x_sq, float(n_cells))
     scale = x_sum / n_cells / max(cfg.k, 1)
     if H_init is not None:
         Hs = [_to_device(h, device).clamp_min(EPS) for h in H_init]
     else:
-        # one draw for all frames, then cut: the result does not depend on the chunking
-        H0 = torch.rand(cfg.k, sum(_widths(chunks)), generator=gen) * 2 * scale + EPS
-        Hs = [h.contiguous().to(device) for h in torch.split(H0, _widths(chunks), dim=1)]
-        del H0
+        Hs = [h.to(device) for h in initial_activations(cfg.k, _widths(chunks), cfg.seed,
+                                                         scale, shard.offset)]
     history: list[float] = []
     for it in range(cfg.iterations):
         WtW = W.T @ W
@@ -219,6 +292,7 @@ def fit(
                 A += X @ H.T
                 HHt += H @ H.T
                 h_sum += float(H.sum())
+            A, HHt, h_sum = together(A, HHt, h_sum)
             if mu > 0:
                 W = _update_w(W, A, lambda w, HHt=HHt: w @ HHt, cfg.w_steps)
             else:  # no sparsity: the norm of W is free, so the plain (faster) MU step
@@ -237,6 +311,7 @@ def fit(
                 A += (X * L ** (beta - 2)) @ H.T
                 B += L ** (beta - 1) @ H.T
                 total += float(_divergence(X, L, beta) + mu * H.sum())
+            A, B, total = together(A, B, total)
             history.append(total)  # cost of (old W, new H): the one before the W step
             W = _update_w(W, A, lambda w, B=B: B, 1)
         report(task, "dictionary", it + 1, cfg.iterations, objective=history[-1])
