@@ -43,8 +43,8 @@ def keys_of(ds: Dataset) -> list[str]:
     taken: set[str] = set()
     keys = []
     for p in ds.paths:
-        try:
-            rel = p.relative_to(ds.root)
+        try:  # a clip of shards being packed again keeps its key
+            rel = Path(p.name) if shards.split_member(p) else p.relative_to(ds.root)
         except ValueError:
             rel = Path(p.name)
         base = _UNSAFE.sub("_", rel.with_suffix("").as_posix()).strip("_") or "clip"

@@ -65,8 +65,16 @@ class ShardSet:
     shards: list[Path]
 
     def members(self) -> Iterator[tuple[Path, Member]]:
+        """Every clip, shard by shard; a shard with fewer clips than NAME.json says is
+        refused (tarfile takes a damaged header for the end of the archive)."""
+        recorded = {s["file"]: s.get("clips") for s in self.meta["shards"]}
         for shard in self.shards:
-            for m in index(shard):
+            found = index(shard)
+            if recorded.get(shard.name) not in (None, len(found)):
+                raise ShardError(f"{shown(shard, full=True)}: {len(found)} readable clip(s), "
+                                 f"{self.name}.json records {recorded[shard.name]}: corrupt, "
+                                 "pack it again")
+            for m in found:
                 yield shard, m
 
 
