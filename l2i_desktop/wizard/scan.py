@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from engine.dsp.audio import load_audio
-from engine.dsp.shards import open_clip
 from engine.dsp.features import FrontEndConfig
+from engine.dsp.shards import open_clip
 from engine.models.classifier import VGGClassifier, VGGConfig
 from engine.models.hf_classifier import load_hf_folder
 from engine.models.user_classifier import load_user_classifier, logits_of
