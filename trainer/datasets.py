@@ -28,7 +28,7 @@ from engine.dsp import shards
 from engine.dsp.audio import AUDIO_EXTENSIONS, shown
 from engine.runtime.errors import L2IError
 from trainer.layouts import UNLABELLED
-from trainer.shard_data import WEBDATASET, load_shards
+from trainer.shard_data import WEBDATASET, read_shards
 
 LAYOUTS = ("esc50", "folder", "multilabel", WEBDATASET, UNLABELLED)
 FILENAME_COLUMNS = ("filename", "file", "path", "fname")
@@ -158,7 +158,7 @@ def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0,
     Where the clips' recordings are known, each recording stays in one inner fold."""
     root = Path(root)
     if layout in (None, WEBDATASET, UNLABELLED) and shards.is_source(root):
-        ds = load_shards(root, seed, unlabelled=layout == UNLABELLED)
+        ds = _load_shards(root, seed, unlabelled=layout == UNLABELLED)
     else:
         if not root.is_dir():
             raise DatasetError(f"{root}: no such folder")
@@ -239,6 +239,21 @@ def _load_folder(root: Path, seed: int) -> Dataset:
         notes.append(f"no fold prefixes in file names: 5 stratified folds from seed {seed}")
     return Dataset(root, "folder", _display_names([d.name for d in class_dirs]), paths,
                    labels_arr, folds, False, notes, recording_groups(paths))
+
+
+def _load_shards(root: Path, seed: int, unlabelled: bool) -> Dataset:
+    try:
+        p = read_shards(root, unlabelled)
+    except L2IError as exc:
+        raise DatasetError(str(exc)) from None
+    if p.folds is not None:
+        return Dataset(root, WEBDATASET, p.classes, p.paths, p.labels, p.folds, p.multilabel,
+                       p.notes, p.groups)
+    folds = stratified_folds(np.zeros(len(p.paths), dtype=int), 5, seed, p.groups)
+    by = "file" if p.groups is None else "recording"
+    return Dataset(root, UNLABELLED, [], p.paths, p.labels, folds, False,
+                   [f"no labels read: 5 folds split by {by} from seed {seed}"] + p.notes,
+                   p.groups)
 
 
 def _load_unlabelled(root: Path, seed: int) -> Dataset:

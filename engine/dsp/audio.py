@@ -11,6 +11,7 @@ import soundfile as sf
 import soxr
 
 from engine.dsp import shards
+from engine.dsp.formats import AUDIO_EXTENSIONS  # noqa: F401 - imported from here too
 from engine.runtime.errors import AudioError, shown
 
 # Samples beyond this are not sound but garbage (a float file of 1e30s): their squares
@@ -22,7 +23,6 @@ MAX_ABS_SAMPLE = 1e4
 # the user gets one line instead of a machine that swaps or an out-of-memory kill.
 MAX_CLIP_SECONDS = 2 * 3600
 MAX_DECODED_SAMPLES = 1_000_000_000
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".au")
 
 
 def resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.dsp.formats import AUDIO_EXTENSIONS
 from engine.runtime.errors import AudioError, L2IError, shown
 
 FORMAT = "l2i-webdataset"
@@ -202,8 +203,6 @@ def _index(shard: Path) -> dict[str, Member]:
 
 
 def _scan(shard: Path, size: int) -> dict[str, Member]:
-    from engine.dsp.audio import AUDIO_EXTENSIONS  # audio.py imports this module
-
     audio: dict[str, tuple[str, int, int]] = {}
     metas: dict[str, dict] = {}
     where = shown(shard, full=True)
@@ -313,8 +312,6 @@ class Sample:
 
 def stream(shards: Iterable[Path]) -> Iterator[Sample]:
     """Every clip of the shards in order, each shard read once as a tar stream."""
-    from engine.dsp.audio import AUDIO_EXTENSIONS
-
     for shard in shards:
         pending: dict[str, dict] = {}
         try:
