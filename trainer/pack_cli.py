@@ -34,12 +34,17 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from trainer.datasets import load_dataset
     from trainer.pack import pack
+    from trainer.progress_bar import TerminalProgress
 
     layout = unlabelled.layout_of(args)
     ds = load_dataset(args.data, layout, unlabelled.data_seed(args))
     folder = Path(args.data).resolve()
     name = args.name or re.sub(r"[^A-Za-z0-9_-]+", "_", folder.name).strip("_") or "clips"
-    meta = pack(ds, args.out, name, args.clips_per_shard, args.shard_mb)
+    progress = TerminalProgress()
+    try:
+        meta = pack(ds, args.out, name, args.clips_per_shard, args.shard_mb, progress)
+    finally:
+        progress.close()
     total = sum(s["bytes"] for s in meta["shards"])
     print(f"{meta['clips']} clips ({ds.layout}, {len(ds.classes)} classes) -> "
           f"{len(meta['shards'])} shard(s), {total / 1e6:.1f} MB in {args.out}")
