@@ -264,3 +264,16 @@ def test_a_failed_pack_leaves_the_earlier_pack_and_no_partial_shard(tiny_esc10, 
     assert "Permission denied" in one_error_line(capsys)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["shards"]  # no hidden packing folder
+
+
+def test_the_wizards_data_scan_reads_clips_in_shards(tiny_esc10, packed):
+    from l2i_desktop.wizard.scan import scan_data  # Qt-free
+
+    folder, shard = scan_data(tiny_esc10), scan_data(packed)
+    assert shard.layout == "webdataset" and shard.unreadable == []
+    assert (shard.clips, shard.classes, shard.counts, shard.folds) == \
+        (folder.clips, folder.classes, folder.counts, folder.folds)
+    assert shard.seconds == pytest.approx(folder.seconds)
+    assert len(shard.examples) == len(folder.examples) == 3  # one clip per class, in a shard
+    assert all(shards.member_bytes(p) == q.read_bytes()
+               for p, q in zip(shard.examples, folder.examples))
