@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 from engine.runtime.errors import Cancelled, L2IError, failure_message, shown
-from trainer import corruption_cli, report_cli, slime_cli, unlabelled
+from trainer import corruption_cli, pack_cli, report_cli, slime_cli, unlabelled
 from trainer.arg_types import seconds, seed
 from trainer.byo_args import add_frontend_arg, add_model_args, add_trust_arg
 from trainer.diagnostics import verbose_logging, write_traceback
@@ -25,8 +25,10 @@ VAL_BY_RECORDING = ("hold out whole recordings for the validation split (model s
 
 
 def _add_data_args(p: argparse.ArgumentParser, test_fold: bool = True) -> None:
-    p.add_argument("--data", required=True, type=Path, help="dataset folder")
-    p.add_argument("--layout", choices=["esc50", "folder", "multilabel"],
+    p.add_argument("--data", required=True, type=Path,
+                   help="dataset folder, or tar shards from `l2i pack` (their folder or a "
+                        "pattern DIR/NAME-{000000..000009}.tar)")
+    p.add_argument("--layout", choices=["esc50", "folder", "multilabel", "webdataset"],
                    help="dataset layout (detected when omitted)")
     unlabelled.add_arguments(p)
     if test_fold:
@@ -168,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     corruption_cli.add_parser(sub)  # l2i corrupt
     report_cli.add_parser(sub)  # l2i report
+    pack_cli.add_parser(sub)  # l2i pack
 
     tr = sub.add_parser("train", help="train a classifier, dictionary or interpreter")
     tsub = tr.add_subparsers(dest="what", required=True, parser_class=_Parser)

@@ -9,6 +9,9 @@ unlabelled one, asked for by name.
 - ``unlabelled`` (never detected: ``--unlabelled``): every audio file under the folder,
   at any depth; no label is read (the classes are the classifier's, set later) and the
   folds are a seeded split (trainer/unlabelled.py).
+- ``webdataset``: tar shards written by ``l2i pack`` (a folder of ``NAME-NNNNNN.tar`` with
+  ``NAME.json``, a brace pattern ``DIR/NAME-{000000..000009}.tar`` or one .tar), read in
+  place (trainer/shard_data.py).
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.dsp import shards
 from engine.dsp.audio import AUDIO_EXTENSIONS, shown
 from engine.runtime.errors import L2IError
 from trainer.layouts import UNLABELLED
+from trainer.shard_data import WEBDATASET, read_shards
 
-LAYOUTS = ("esc50", "folder", "multilabel", UNLABELLED)
+LAYOUTS = ("esc50", "folder", "multilabel", WEBDATASET, UNLABELLED)
 FILENAME_COLUMNS = ("filename", "file", "path", "fname")
 _FOLD_PREFIX = re.compile(r"^(\d+)-")
 # ESC-style names, FOLD-RECORDING-TAKE-...: clips cut from one freesound recording
@@ -152,13 +157,17 @@ def load_dataset(root: str | Path, layout: str | None = None, seed: int = 0,
     5 stratified folds (seeded): a full protocol on a dataset where one fold is whole.
     Where the clips' recordings are known, each recording stays in one inner fold."""
     root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: no such folder")
-    layout = layout or detect_layout(root)
-    if layout not in LAYOUTS:
-        raise DatasetError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    ds = {"esc50": _load_esc50, "folder": _load_folder, "multilabel": _load_multilabel,
-          UNLABELLED: _load_unlabelled}[layout](root, seed)
+    if layout in (None, WEBDATASET, UNLABELLED) and shards.is_source(root):
+        ds = _load_shards(root, seed, unlabelled=layout == UNLABELLED)
+    else:
+        if not root.is_dir():
+            raise DatasetError(f"{root}: no such folder")
+        layout = layout or detect_layout(root)
+        if layout not in LAYOUTS or layout == WEBDATASET:
+            raise DatasetError(f"{root}: no shards here" if layout == WEBDATASET else
+                               f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+        ds = {"esc50": _load_esc50, "folder": _load_folder, "multilabel": _load_multilabel,
+              UNLABELLED: _load_unlabelled}[layout](root, seed)
     if len(ds) == 0:
         raise DatasetError(f"{root}: no audio files found")
     if inner_folds_of is not None:
@@ -230,6 +239,21 @@ def _load_folder(root: Path, seed: int) -> Dataset:
         notes.append(f"no fold prefixes in file names: 5 stratified folds from seed {seed}")
     return Dataset(root, "folder", _display_names([d.name for d in class_dirs]), paths,
                    labels_arr, folds, False, notes, recording_groups(paths))
+
+
+def _load_shards(root: Path, seed: int, unlabelled: bool) -> Dataset:
+    try:
+        p = read_shards(root, unlabelled)
+    except L2IError as exc:
+        raise DatasetError(str(exc)) from None
+    if p.folds is not None:
+        return Dataset(root, WEBDATASET, p.classes, p.paths, p.labels, p.folds, p.multilabel,
+                       p.notes, p.groups)
+    folds = stratified_folds(np.zeros(len(p.paths), dtype=int), 5, seed, p.groups)
+    by = "file" if p.groups is None else "recording"
+    return Dataset(root, UNLABELLED, [], p.paths, p.labels, folds, False,
+                   [f"no labels read: 5 folds split by {by} from seed {seed}"] + p.notes,
+                   p.groups)
 
 
 def _load_unlabelled(root: Path, seed: int) -> Dataset:

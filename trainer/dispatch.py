@@ -36,6 +36,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("explain", None): Command("trainer.commands:explain", (("out", "folder"),),
                                training=False, quiet_decoder=True),
     ("report", None): Command("trainer.report_cli:run", (("out", "folder"),), training=False),
+    ("pack", None): Command("trainer.pack_cli:run", (("out", "folder"),), training=False),
     ("corrupt", None): Command("trainer.corruption_cli:run", (("json", "file"),),
                                training=False),
     ("evaluate", None): Command("trainer.commands:evaluate", (("json", "file"),)),

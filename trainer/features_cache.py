@@ -20,6 +20,7 @@ import torch
 
 from engine.dsp.audio import load_audio
 from engine.dsp.features import FrontEndConfig, analyse
+from engine.dsp.shards import clip_stat
 from engine.runtime import atomic
 from engine.runtime.errors import AudioError
 from engine.runtime.progress import TaskState, check, report
@@ -51,7 +52,7 @@ def _key(ds: Dataset, cfg: FrontEndConfig, clip_seconds: float) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([CACHE_VERSION, cfg.to_dict(), clip_seconds]).encode())
     for p in ds.paths:
-        st = p.stat()
+        st = clip_stat(p)  # a clip inside a tar shard: the shard's
         h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:24]
 

@@ -22,7 +22,9 @@ RESUME_HINT = "run the same command again to continue (finished clips are kept)"
 
 def add_parser(sub) -> None:
     p = sub.add_parser("report", help="explain every clip of a folder into an HTML report")
-    p.add_argument("folder", type=Path, help="folder of clips (searched recursively)")
+    p.add_argument("folder", type=Path,
+                   help="folder of clips (searched recursively), or tar shards from `l2i pack` "
+                        "(their folder or a NAME-{000000..000009}.tar pattern)")
     p.add_argument("--out", type=Path, required=True,
                    help="report folder: index.html, summary.csv, clips/")
     p.add_argument("--bundle", type=Path, default=None,

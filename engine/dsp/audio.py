@@ -10,6 +10,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from engine.dsp import shards
+from engine.dsp.formats import AUDIO_EXTENSIONS  # noqa: F401 - imported from here too
 from engine.runtime.errors import AudioError, shown
 
 # Samples beyond this are not sound but garbage (a float file of 1e30s): their squares
@@ -21,7 +23,6 @@ MAX_ABS_SAMPLE = 1e4
 # the user gets one line instead of a machine that swaps or an out-of-memory kill.
 MAX_CLIP_SECONDS = 2 * 3600
 MAX_DECODED_SAMPLES = 1_000_000_000
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".opus", ".au")
 
 
 def resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -48,16 +49,21 @@ def read_audio(path: str | os.PathLike,
 
     Raises AudioError with one line for missing, unreadable, empty, non-finite or
     over-long input. Never decodes more than the limits allow, whatever a header claims.
+    A path through a tar shard, ``SHARD.tar/KEY.EXT``, reads that clip (engine/dsp/shards).
     """
     p = Path(path)
-    if not p.exists():
+    if shards.split_member(p) is not None:
+        source = shards.open_clip(p)
+    elif not p.exists():
         raise AudioError(f"{shown(p, full=True)}: no such file")
-    if p.is_dir():
+    elif p.is_dir():
         raise AudioError(f"{shown(p, full=True)}: is a folder, not an audio file")
-    if not p.is_file():  # a FIFO would block the reader forever, a device never ends
+    elif not p.is_file():  # a FIFO would block the reader forever, a device never ends
         raise AudioError(f"{shown(p, full=True)}: not a regular file (a pipe or a device?)")
+    else:
+        source = str(p)
     try:
-        with sf.SoundFile(str(p)) as f:
+        with sf.SoundFile(source) as f:
             rate, channels = int(f.samplerate), int(f.channels)
             limit = int(min(max_seconds * rate, MAX_DECODED_SAMPLES // channels))
             data = f.read(limit + 1, dtype="float32", always_2d=True)

@@ -13,6 +13,7 @@ from torch import nn
 
 from engine.dsp.audio import load_audio
 from engine.dsp.features import FrontEndConfig
+from engine.dsp.shards import open_clip
 from engine.models.classifier import VGGClassifier, VGGConfig
 from engine.models.hf_classifier import load_hf_folder
 from engine.models.user_classifier import load_user_classifier, logits_of
@@ -47,7 +48,7 @@ def scan_data(folder: str | Path, layout: str | None = None,
     for i, path in enumerate(ds.paths):
         check(task)
         try:
-            info = sf.info(str(path))
+            info = sf.info(open_clip(path))  # a file, or a clip in a tar shard
             if info.frames <= 0 or info.samplerate <= 0:
                 raise ValueError("no audio samples")
             seconds += info.frames / info.samplerate

@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from engine.dsp import shards
 from engine.dsp.audio import AUDIO_EXTENSIONS, load_audio
 from engine.explanation import long_clips
 from engine.explanation.explain import Analysis, Explainer
@@ -63,7 +64,7 @@ def slug(rel: str) -> str:
 
 
 def source_stamp(path: Path) -> dict:
-    st = path.stat()
+    st = shards.clip_stat(path)  # a clip in a tar shard: the shard's
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 

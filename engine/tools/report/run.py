@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.bundles.bundle import Bundle, load_bundle
+from engine.dsp import shards
 from engine.dsp.audio import AUDIO_EXTENSIONS, shown
 from engine.explanation.explain import Explainer
 from engine.runtime import atomic
@@ -66,14 +67,16 @@ def fingerprint(bundle: Bundle) -> str:
 
 
 def _check_paths(folder: Path, out: Path, tau: float) -> None:
-    if not folder.exists():
+    if shards.is_source(folder):
+        pass  # a pattern need not exist as a path; open_set says what is wrong
+    elif not folder.exists():
         raise L2IError(f"{shown(folder, full=True)}: no such folder")
     if not folder.is_dir():
         raise L2IError(f"{shown(folder, full=True)}: is a file; give the folder that holds "
                        "the clips")
     if out.exists() and not out.is_dir():
         raise L2IError(f"{shown(out, full=True)}: exists and is not a folder")
-    if out.resolve() == folder.resolve():
+    if out.resolve() == (folder if folder.is_dir() else folder.parent).resolve():
         raise L2IError("the report needs its own output folder, not the folder of clips")
     if not 0.0 <= tau < 1.0:
         raise L2IError(f"tau must lie in [0, 1), not {tau}")
@@ -96,7 +99,7 @@ def batch_report(folder: str | os.PathLike, out: str | os.PathLike,
     after writing the pages of what is done, when ``task`` is cancelled."""
     folder, out = Path(folder), Path(out)
     _check_paths(folder, out, tau)
-    clips = find_clips(folder, exclude=out)
+    clips, names = _listing(folder, out)
     if not clips:
         raise L2IError(f"no audio files ({' '.join(AUDIO_EXTENSIONS)}) in "
                        f"{shown(folder, full=True)}")
@@ -109,8 +112,7 @@ def batch_report(folder: str | os.PathLike, out: str | os.PathLike,
     done: dict[str, dict] = {}
     fp = fingerprint(bundle)
     todo: list[tuple[Path, str, dict]] = []
-    for path in clips:
-        rel = path.relative_to(folder).as_posix()
+    for path, rel in zip(clips, names):
         key = {"version": RECORD_VERSION, "file": rel, "source": _stamp(path),
                "bundle": fp, "tau": float(tau)}
         old = read_record(root / slug(rel))
@@ -133,22 +135,31 @@ def batch_report(folder: str | os.PathLike, out: str | os.PathLike,
                     result.explained += not done[rel].get("error")
                     report(task, STAGE, len(done), len(clips), rel)
     except Cancelled:
-        result.records = _write_pages(out, folder, bundle, tau, clips, done)
+        result.records = _write_pages(out, folder, bundle, tau, names, done)
         raise Cancelled(f"after {len(done)} of {len(clips)} clips") from None
     except KeyboardInterrupt:
-        _write_pages(out, folder, bundle, tau, clips, done)
+        _write_pages(out, folder, bundle, tau, names, done)
         raise
-    result.records = _write_pages(out, folder, bundle, tau, clips, done)
+    result.records = _write_pages(out, folder, bundle, tau, names, done)
     return result
 
 
-def _write_pages(out: Path, folder: Path, bundle: Bundle, tau: float, clips: list[Path],
+def _listing(folder: Path, out: Path) -> tuple[list[Path], list[str]]:
+    """The clips and their names: paths under a folder, or keys in tar shards (clips read
+    in place, engine/dsp/shards.py)."""
+    if shards.is_source(folder):
+        found = list(shards.open_set(folder).members())
+        return [shard / m.name for shard, m in found], [m.key for _, m in found]
+    clips = find_clips(folder, exclude=out)
+    return clips, [p.relative_to(folder).as_posix() for p in clips]
+
+
+def _write_pages(out: Path, folder: Path, bundle: Bundle, tau: float, names: list[str],
                  done: dict[str, dict]) -> list[dict]:
-    records = [done[rel] for rel in (p.relative_to(folder).as_posix() for p in clips)
-               if rel in done]
+    records = [done[rel] for rel in names if rel in done]
     label = f"{bundle.name}, {len(bundle.classes)} classes"
     title = folder.resolve().name or str(folder)
     atomic.write_text(out / "index.html", index_html(records, title=title, bundle=label,
-                                                     tau=tau, total=len(clips)))
+                                                     tau=tau, total=len(names)))
     atomic.write_text(out / "summary.csv", summary_csv(records))
     return records
