@@ -31,7 +31,7 @@ def fit_frames(rank: int, world: int, store: str, X: np.ndarray, cfg: dict, chun
 
     def reduce(t: torch.Tensor) -> None:
         dist.all_reduce(t)
-    res = nmf.fit(mine, nmf.NMFConfig(**cfg), shard=nmf.Shard(lo, X.shape[1], reduce, world))
+    res = nmf.fit(mine, nmf.NMFConfig(**cfg), shard=nmf.Shard(lo, X.shape[1], reduce, world, rank))
     if rank == 0:
         np.save(Path(out) / "W.npy", res.W)
         Path(out, "objective.json").write_text(json.dumps(res.objective))
@@ -53,4 +53,22 @@ def learn_from_cache(rank: int, world: int, store: str, log_mag: str, rows: list
         Path(out, "run.json").write_text(json.dumps({"objective": res.objective,
                                                      "per_rank": per_rank,
                                                      "pid": os.getpid()}))
+    dist.destroy_process_group()
+
+
+def fit_online_frames(rank: int, world: int, store: str, X: np.ndarray, cfg: dict,
+                      out: str) -> None:
+    """engine.dsp.nmf_online on this rank's block of the columns of X, in two chunks."""
+    from engine.dsp import nmf_online
+
+    ctx = join(rank, world, Path(store))
+    lo, hi = D.block(ctx, X.shape[1])
+    mid = (lo + hi) // 2
+    mine = [c for c in (X[:, lo:mid], X[:, mid:hi]) if c.shape[1]]
+
+    def reduce(t: torch.Tensor) -> None:
+        dist.all_reduce(t)
+    res = nmf_online.fit_online(mine, nmf.NMFConfig(**cfg),
+                                shard=nmf.Shard(lo, X.shape[1], reduce, world, rank))
+    np.save(Path(out) / f"W{rank}.npy", res.W)
     dist.destroy_process_group()

@@ -58,6 +58,10 @@ def _add_nmf_args(p: argparse.ArgumentParser, beta_flag: str = "--beta") -> None
     p.add_argument("--iterations", type=int, default=200, help="passes over the frames")
     p.add_argument("--max-frames", type=int, default=None,
                    help="subsample the training frames to at most this many")
+    p.add_argument("--online-batch", type=int, default=0, metavar="FRAMES",
+                   help="learn from mini-batches of this many frames, keeping no per-frame "
+                        "activations, for frames that exceed memory (--iterations then "
+                        "counts passes; docs/scale.md). Default 0: full batch")
 
 
 def _add_interp_args(p: argparse.ArgumentParser) -> None:

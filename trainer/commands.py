@@ -147,9 +147,12 @@ def _nmf_cfg(args) -> nmf.NMFConfig:
         raise L2IError("--k, --iterations and --inner must be at least 1, --inner-w >= 0")
     if getattr(args, "max_frames", None) is not None and args.max_frames < 1:
         raise L2IError("--max-frames must be at least 1")
+    if args.online_batch < 0 or (args.online_batch and args.divergence != 2):
+        raise L2IError("--online-batch must be at least 1 frame, and needs the Euclidean "
+                       "cost (--beta 2)")
     return nmf.NMFConfig(k=args.k, sparsity=args.sparsity, beta=args.divergence,
                          iterations=args.iterations, inner=args.inner, seed=args.seed,
-                         inner_w=args.inner_w)
+                         inner_w=args.inner_w, online_batch=args.online_batch)
 
 
 def _interp_cfg(args, init: Bundle | None = None) -> InterpreterTrainConfig:
@@ -197,9 +200,9 @@ def train_classifier(args, ctx, progress) -> int:
 
 
 def train_dictionary(args, ctx, progress) -> int:
+    cfg = _nmf_cfg(args)  # the flags are checked before the data is read
     p = _prepare(args, ctx, progress, frontend_from_args(args))  # as --model's, if any
-    W, info = pipeline.dictionary_stage(p, _nmf_cfg(args), args.out, ctx, args.max_frames,
-                                        progress)
+    W, info = pipeline.dictionary_stage(p, cfg, args.out, ctx, args.max_frames, progress)
     if ctx.is_main:
         print(f"dictionary: K={W.shape[1]}, objective {info['final_objective']:.6g} "
               f"-> {args.out}")

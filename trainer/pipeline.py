@@ -41,6 +41,10 @@ from trainer.train_dictionary import learn_dictionary
 from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
 from trainer.work_folder import CLASSIFIER_CHECKPOINT
 
+# what the bundle's manifest keeps of how its dictionary was learnt
+DICTIONARY_KEYS = ("k", "sparsity", "beta", "iterations", "inner", "seed", "final_objective",
+                   "frames", "online_batch", "world_size")
+
 
 class ClipWaves:
     """The clips' waveforms, decoded when a slice is asked for: the input of a classifier
@@ -175,8 +179,7 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
         multilabel=ds.multilabel, classifier_arch=clf.architecture,
         classifier_config=clf.config, layers=layers,
         dictionary={k: v for k, v in dict_info.items()
-                    if k in ("k", "sparsity", "beta", "iterations", "inner", "seed",
-                             "final_objective", "frames")} | {"k": int(W.shape[1])},
+                    if k in DICTIONARY_KEYS} | {"k": int(W.shape[1])},
         interpreter=interp.config, clip_seconds=p.clip_seconds, classifier_input=clf.input,
         classifier_code=clf.code.to_manifest() if clf.code else None,
         classifier_requires=clf.code.requirements() if clf.code else None,

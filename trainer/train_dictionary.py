@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.dsp import nmf
+from engine.dsp import nmf, nmf_online
 from engine.runtime.progress import TaskState
 from trainer import distributed as D
 
@@ -92,7 +92,9 @@ def learn_dictionary(log_mag: np.ndarray, rows: np.ndarray, cfg: nmf.NMFConfig,
     reduce = _all_reduce(ctx)
     reduce(counts)
     per_rank = [int(c) for c in counts]
-    shard = nmf.Shard(chunks.offset, sum(per_rank), reduce, ctx.world_size)
+    shard = nmf.Shard(chunks.offset, sum(per_rank), reduce, ctx.world_size, ctx.rank)
+    if cfg.online_batch:
+        return nmf_online.fit_online(chunks, cfg, device, task, shard), per_rank
     return nmf.fit(chunks, cfg, device=device, task=task, shard=shard), per_rank
 
 

@@ -40,6 +40,9 @@ class NMFConfig:
     inner: int = 1
     seed: int = 0
     inner_w: int = 0  # updates of W per pass (0: as many as ``inner``); they are cheap
+    # frames per mini-batch (engine.dsp.nmf_online; ``iterations`` then counts passes);
+    # 0: the full-batch fit, which keeps every frame's activations
+    online_batch: int = 0
 
     @property
     def w_steps(self) -> int:
@@ -66,6 +69,7 @@ class Shard:
     total: int  # frames over all processes
     reduce: Callable[[torch.Tensor], object]
     world: int = 1  # processes: every one of them must make the same collective calls
+    rank: int = 0
 
     @staticmethod
     def alone(frames: int) -> Shard:
