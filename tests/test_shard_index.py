@@ -4,6 +4,7 @@ missing, stale or corrupt falls back to the header pass with a logged line."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import tarfile
@@ -142,3 +143,25 @@ def test_a_repack_replaces_the_indexes_and_is_byte_identical(tiny_esc10, packed,
     assert again == before
     ds = load_dataset(tmp_path / "again")
     assert np.array_equal(ds.labels, load_dataset(tiny_esc10).labels)
+
+
+def test_an_index_whose_tar_moved_its_members_at_the_same_size_is_not_trusted(packed,
+                                                                              caplog):
+    """Tars are padded to 10 KiB records: members can move with the size unchanged."""
+    expected = _read_all(packed)
+    tar = _tars(packed)[1]
+    size = tar.stat().st_size
+    with tarfile.open(tar) as t:
+        members = [(m, t.extractfile(m).read()) for m in t]
+    members[:4] = members[2:4] + members[:2]  # the first two clips swapped
+    with tarfile.open(tar, "w", format=tarfile.PAX_FORMAT) as t:
+        for m, data in members:
+            t.addfile(m, io.BytesIO(data))
+    assert tar.stat().st_size == size  # NAME.json's size check passes
+    with caplog.at_level(logging.WARNING, logger="engine.dsp.shards"):
+        got = _read_all(packed)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "clips-000001.idx.json" in lines[0] and "stale" in lines[0]
+    assert got[0] != expected[0] and sorted(got[0]) == sorted(expected[0])
+    by_path = dict(zip([r[0] for r in expected[0]], expected[1]))
+    assert all(by_path[r[0]] == b for r, b in zip(got[0], got[1]))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tarfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,9 +123,29 @@ def load(shard: Path, size: int, sha256: str | None) -> list[Entry] | str:
     if sha256 is not None and doc.get("sha256") != sha256:
         return "its sha256 differs from the one NAME.json records for the tar: stale"
     try:
-        return _entries(doc["clips"], size)
+        entries = _entries(doc["clips"], size)
     except (KeyError, TypeError, ValueError) as exc:
         return f"malformed ({exc})"
+    return _spot_check(shard, entries) or entries
+
+
+def _spot_check(shard: Path, entries: list[Entry]) -> str | None:
+    """Whether the tar headers just before the first and last clip's members are those
+    members' (name, size, checksum): four small reads that catch a tar whose members
+    moved although its size did not (tars are padded to 10 KiB records)."""
+    spots = [(f"{e.key}.{e.ext}", e.offset, e.size) for e in entries[:1] + entries[-1:]]
+    spots += [(f"{e.key}.json", *e.json) for e in entries[:1] + entries[-1:] if e.json]
+    try:
+        with open(shard, "rb") as f:
+            for name, offset, size in spots:
+                f.seek(offset - BLOCK)
+                head = tarfile.TarInfo.frombuf(f.read(BLOCK), "utf-8", "surrogateescape")
+                if head.size != size or not name.startswith(head.name) or not head.name:
+                    return f"says {name} lies at byte {offset}, the tar has another " \
+                           "member there: stale"
+    except (OSError, tarfile.TarError) as exc:
+        return f"says a member lies where the tar has no header ({exc}): stale"
+    return None
 
 
 def _entries(clips: list, size: int) -> list[Entry]:
