@@ -226,7 +226,7 @@ def _load(shard: Path, size: int) -> dict[str, Member]:
             _noted.add(folder)
         if first:
             log.info("%s: no index beside it (packed by an older l2i): reading the tar "
-                     "headers of such shards in this folder, about 120 µs a clip; "
+                     "headers of such shards in this folder (about 0.1 ms a clip); "
                      "`l2i pack` again writes the indexes", shown(shard, full=True))
     return _scan(shard, size)
 
