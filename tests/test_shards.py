@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.dsp import shards
+from engine.dsp import shard_index, shards
 from engine.dsp.audio import load_audio
 from engine.dsp.features import FrontEndConfig
 from resources import default_bundle_path
@@ -97,6 +97,10 @@ def test_packing_is_deterministic_and_records_each_shards_hash(tiny_esc10, tmp_p
         assert len(data) <= 1e6 or s["clips"] == 1
     with tarfile.open(a / "clips-000000.tar") as tar:
         assert {(m.mtime, m.uid, m.gid, m.uname, m.mode) for m in tar} == {(0, 0, 0, "", 0o644)}
+    for s in json.loads((a / "clips.json").read_text())["shards"]:  # an index per shard
+        index = json.loads(shard_index.path_of(a / s["file"]).read_text())
+        assert (index["tar"], index["bytes"], index["sha256"], len(index["clips"])) == \
+            (s["file"], s["bytes"], s["sha256"], s["clips"])
 
 
 def test_the_webdataset_package_reads_the_shards(tiny_esc10, tmp_path):
@@ -211,6 +215,8 @@ def test_a_truncated_shard_is_refused(packed, tmp_path, capsys):
 
 def test_a_corrupt_shard_is_refused(packed, tmp_path, capsys):
     shard = packed / "clips-000001.tar"
+    # the header pass finds the damage; an index never reads the headers (docs/shards.md)
+    shard_index.path_of(shard).unlink()
     data = bytearray(shard.read_bytes())
     with tarfile.open(shard) as tar:
         third = tar.getmembers()[2].offset

@@ -4,7 +4,10 @@ WebDataset layout (engine/dsp/shards.py reads them back).
 Per clip ``KEY.<original extension>`` (the original bytes, not re-encoded) then
 ``KEY.json`` (labels by class name, fold, recording id, original relative path); shards
 ``NAME-000000.tar``, ... cut by clip count or size; ``NAME.json`` beside them says the
-classes, the layout the clips came from, and each shard's clip count, size and sha256.
+classes, the layout the clips came from, and each shard's clip count, size and sha256;
+``NAME-000000.idx.json`` beside each shard (engine/dsp/shard_index.py) its members'
+offsets, sizes and KEY.json, and the tar's size and sha256, so readers need not scan
+the tar headers.
 
 Deterministic: the same input gives the same bytes (clips in dataset order, members with
 time 0, owner 0, mode 0644, JSON with sorted keys). Atomic: the shards are written into
@@ -25,7 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.dsp import shards
+from engine.dsp import shard_index, shards
 from engine.runtime import atomic
 from engine.runtime.errors import L2IError, shown
 from engine.runtime.outputs import public_mode
@@ -122,8 +125,9 @@ def pack(ds: Dataset, out: Path, name: str, clips_per_shard: int | None = None,
         for number, rows in enumerate(_groups(sizes, clips_per_shard, limit)):
             path = tmp / f"{name}-{number:06d}.tar"
             digest = hashlib.sha256()
+            entries: list[shard_index.Entry] = []
 
-            def write(target: Path, rows=rows, digest=digest) -> None:
+            def write(target: Path, rows=rows, digest=digest, entries=entries) -> None:
                 nonlocal done
                 with open(target, "wb") as raw, \
                         tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -131,10 +135,15 @@ def pack(ds: Dataset, out: Path, name: str, clips_per_shard: int | None = None,
                         check(task)
                         data = _clip_bytes(ds.paths[i])
                         ext = ds.paths[i].suffix.lower().lstrip(".")
-                        meta = json.dumps(clip_record(ds, i), sort_keys=True,
-                                          ensure_ascii=False).encode()
+                        record = clip_record(ds, i)
+                        meta = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
                         tar.addfile(_member(f"{keys[i]}.{ext}", len(data)), io.BytesIO(data))
+                        at = shard_index.data_offset(raw.tell(), len(data))
                         tar.addfile(_member(f"{keys[i]}.json", len(meta)), io.BytesIO(meta))
+                        entries.append(shard_index.Entry(
+                            keys[i], ext, at, len(data),
+                            (shard_index.data_offset(raw.tell(), len(meta)), len(meta)),
+                            json.loads(meta)))  # as a reader of KEY.json gets it
                         done += 1
                         report(task, "pack", done, len(ds), keys[i])
                 with open(target, "rb") as f:
@@ -144,6 +153,8 @@ def pack(ds: Dataset, out: Path, name: str, clips_per_shard: int | None = None,
             atomic.write_atomically(path, write)
             listed.append({"file": path.name, "clips": len(rows),
                            "bytes": path.stat().st_size, "sha256": digest.hexdigest()})
+            atomic.write_bytes(shard_index.path_of(path), shard_index.encode(
+                path.name, listed[-1]["bytes"], listed[-1]["sha256"], entries))
         meta = {"format": shards.FORMAT, "version": shards.VERSION, "name": name,
                 "classes": list(ds.classes), "multilabel": bool(ds.multilabel),
                 "layout": ds.layout, "source": str(ds.root), "clips": len(ds),
@@ -164,15 +175,17 @@ def _check_out(out: Path) -> None:
     if not out.is_dir():
         raise L2IError(f"{shown(out, full=True)}: exists and is not a folder")
     ours = {p.name for p in out.iterdir()
-            if shards.SHARD_NAME.match(p.name) or (p.suffix == ".json" and _is_meta(p))}
+            if shards.SHARD_NAME.match(p.name) or (p.suffix == ".json" and _is_ours(p))}
     others = [p.name for p in out.iterdir() if p.name not in ours]
     if others:
         raise L2IError(f"{shown(out, full=True)}: holds other files ({shown(others[0])}); "
                        "pack into a new or empty folder (it is replaced whole)")
 
 
-def _is_meta(p: Path) -> bool:
+def _is_ours(p: Path) -> bool:
+    """NAME.json or a shard's index."""
     try:
-        return json.loads(p.read_text(encoding="utf-8")).get("format") == shards.FORMAT
+        return json.loads(p.read_text(encoding="utf-8")).get("format") in \
+            (shards.FORMAT, shard_index.FORMAT)
     except (OSError, ValueError, AttributeError):
         return False

@@ -8,9 +8,11 @@ original audio bytes) and ``KEY.json`` (labels by class name, fold, group, origi
 path); WebDataset's own reader groups the same members by key.
 
 A clip is named by a path through its shard, ``SHARD.tar/KEY.EXT``: ``load_audio`` reads
-it with one positional read at the member's offset. The offsets come from one pass over
-the shard's headers (seeking over the audio), kept per process while the shard's size
-and time stay the same. Reads in dataset order are forward reads through each shard, so
+it with one positional read at the member's offset. The offsets come from the shard's
+sidecar index (``NAME-000000.idx.json``, engine/dsp/shard_index.py, written by
+``l2i pack``) or, where there is none or it does not fit the tar, from one pass over the
+shard's headers (seeking over the audio); either is kept per process while the shard's
+size and time stay the same. Reads in dataset order are forward reads through each shard, so
 a pass over everything (the feature pass) streams the shards sequentially.
 ``stream`` and ``shuffled`` read whole shards as tar streams (no seeking at all).
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import tarfile
@@ -29,9 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.dsp import shard_index
 from engine.dsp.formats import AUDIO_EXTENSIONS
 from engine.runtime.errors import AudioError, L2IError, shown
 
+log = logging.getLogger(__name__)
 FORMAT = "l2i-webdataset"
 VERSION = 1
 SHARD_NAME = re.compile(r"^(?P<name>.+)-(?P<num>\d{6})\.tar$")
@@ -176,6 +181,7 @@ def read_meta(folder: Path, name: str) -> dict:
 _lock = threading.Lock()
 _indexes: dict[str, tuple[tuple[int, int], dict[str, Member]]] = {}
 _fds: dict[str, tuple[tuple[int, int], int]] = {}
+_noted: set[str] = set()  # folders whose missing indexes were logged
 _MAX_OPEN = 8
 
 
@@ -184,8 +190,9 @@ def _stamp(st: os.stat_result) -> tuple[int, int]:
 
 
 def index(shard: Path) -> list[Member]:
-    """The shard's clips in order, found in one pass over its headers (cached while the
-    shard's size and time stay the same). Raises ShardError for a broken shard."""
+    """The shard's clips in order, from its sidecar index or else one pass over its
+    headers (cached while the shard's size and time stay the same). Raises ShardError
+    for a broken shard."""
     return list(_index(shard).values())
 
 
@@ -196,10 +203,32 @@ def _index(shard: Path) -> dict[str, Member]:
         hit = _indexes.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
-    members = _scan(shard, stamp[0])
+    members = _load(shard, stamp[0])
     with _lock:
         _indexes[key] = (stamp, members)
     return members
+
+
+def _load(shard: Path, size: int) -> dict[str, Member]:
+    """The sidecar's members when it fits the tar; else the header pass, with a note: an
+    index that disagrees with its tar only costs time (the tar is the truth, and
+    open_set already refuses a tar that disagrees with NAME.json), so it is not an error."""
+    found = shard_index.load(shard, size, shard_index.recorded_sha256(shard))
+    if not isinstance(found, str):
+        return {e.key: Member(e.key, e.ext, e.offset, e.size, e.meta) for e in found}
+    if found != "missing":
+        log.warning("%s: %s; reading the shard's tar headers instead",
+                    shown(shard_index.path_of(shard), full=True), found)
+    else:
+        folder = os.fspath(shard.parent)
+        with _lock:
+            first = folder not in _noted
+            _noted.add(folder)
+        if first:
+            log.info("%s: no index beside it (packed by an older l2i): reading the tar "
+                     "headers of such shards in this folder (about 0.1 ms a clip); "
+                     "`l2i pack` again writes the indexes", shown(shard, full=True))
+    return _scan(shard, size)
 
 
 def _scan(shard: Path, size: int) -> dict[str, Member]:
