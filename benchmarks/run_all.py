@@ -49,6 +49,14 @@ SUITE = [
         ("longest UI gap while the model loads (ms)", "longest_ui_gap_loading_ms", "< 50"),
         ("the same launch with torch imported first: to the window (s)",
          "eager_to_visible_s", "-")]),
+    ("scale", "bench_scale.py", [], ["--frames", "20000", "--iterations", "30",
+                                      "--passes", "4"], [
+        ("dictionary frames/s per rank, 1 process", "per_rank_frames_per_s_1", "-"),
+        ("dictionary frames/s per rank, 2 processes", "per_rank_frames_per_s_2", "-"),
+        ("dictionary frames/s per rank, 4 processes", "per_rank_frames_per_s_4", "-"),
+        ("dictionary speed-up, 2 processes", "speedup_2", "-"),
+        ("mini-batch objective / full batch's", "online_score_vs_full", "-"),
+        ("full-batch time / mini-batch time", "full_vs_online_time", "-")]),
     ("cold", "bench_cold.py", [], [], [
         ("fresh process: imports + bundle (s)", "import_and_bundle_s", "-"),
         ("fresh process: first explanation (s)", "first_explain_s", "-"),
