@@ -1,0 +1,171 @@
+"""Under torchrun each rank caches its block of the clips; together the blocks are the one
+process's cache bit for bit, and an interpreter trained on 2 ranks is the one trained on
+1 with the same global batch. Real gloo process groups (torch.multiprocessing, spawn)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY_WIDTHS
+from shard_workers import features_job, interpreter_job, spawn
+
+from engine.dsp.features import FrontEndConfig
+from engine.models.classifier import VGGClassifier, VGGConfig, default_taps
+from trainer import distributed as D
+from trainer.datasets import load_dataset
+from trainer.features_cache import compute_features
+from trainer.row_concat import RowConcat
+from trainer.train_classifier import validation_split
+from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
+
+SECONDS = 1.0  # short clips: the same code, a fifth of the bytes
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+def _links(src: Path, dst: Path, per_class: int | None = None, classes: int = 3) -> Path:
+    for c in sorted(p for p in src.iterdir() if p.is_dir())[:classes]:
+        (dst / c.name).mkdir(parents=True)
+        for f in sorted(c.iterdir())[:per_class]:
+            (dst / c.name / f.name).symlink_to(f.resolve())
+    return dst
+
+
+@pytest.fixture(scope="module")
+def datasets(tiny_esc10, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("sharded")
+    whole = _links(tiny_esc10, root / "whole")
+    junk = _links(tiny_esc10, root / "junk")
+    second = sorted(p for p in junk.iterdir())[1]
+    (second / "2-000000-A.wav").write_bytes(np.random.default_rng(0).bytes(4096))
+    few = _links(tiny_esc10, root / "few", per_class=1, classes=3)  # 3 clips
+    return {"whole": whole, "junk": junk, "few": few}
+
+
+def _single(data: Path, cache: Path):
+    return compute_features(load_dataset(data), FrontEndConfig(), SECONDS, cache)
+
+
+def _same(got, ref) -> None:
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("world", [1, 2, 4])
+def test_shards_together_are_the_single_cache_bit_for_bit(datasets, tmp_path, world):
+    names = ["whole", "junk", "few"]
+    out = tmp_path / "out"
+    out.mkdir()
+    spawn(features_job, world, [str(datasets[n]) for n in names], str(tmp_path / "cache"),
+          str(out), SECONDS, None)
+    for name in names:
+        ref = _single(datasets[name], tmp_path / "single")
+        ds = load_dataset(datasets[name])
+        blocks = [D.block(D.Context(rank=r, world_size=world), len(ds)) for r in range(world)]
+        for rank in range(world):
+            got = np.load(out / f"{name}-0-{rank}.npz")
+            _same(got["log_mel"], np.asarray(ref.log_mel))
+            _same(got["log_mag"], np.asarray(ref.log_mag))
+            _same(got["keep"], ref.keep)
+            assert got["skipped"].tolist()[:-1] == [s[0] for s in ref.skipped]
+            # a shard folder per rank with clips; one process's folder is the old one
+            assert len(got["folders"]) == sum(hi > lo for lo, hi in blocks)
+            if world == 1:
+                assert got["folders"].tolist() == [str(tmp_path / "cache" / "features" /
+                                                       ref.folder.name)]
+            _same(got["mel_gathered"], np.asarray(ref.log_mel)[got["order"]])
+            _same(got["mag_span"], np.asarray(ref.log_mag)[1:-1])
+            _same(got["mag_row"], np.asarray(ref.log_mag)[-1])
+            _same(got["mag_cut"], np.asarray(ref.log_mag)[:, 3, 2:9])
+            _same(got["mel_step"], np.asarray(ref.log_mel)[::2])
+    junk = load_dataset(datasets["junk"])
+    bad = [i for i, p in enumerate(junk.paths) if p.name == "2-000000-A.wav"]
+    assert len(bad) == 1 and bad[0] not in np.load(out / "junk-0-0.npz")["keep"]
+    assert 0 < bad[0] < len(junk) - 1  # inside one shard, not at an edge of the data
+    if world == 4:  # "few" has 3 clips: rank 3 had none, and read the others' blocks
+        assert len(np.load(out / "few-0-3.npz")["folders"]) == 3
+
+
+def test_a_changed_file_recomputes_only_its_shard(datasets, tmp_path):
+    data = tmp_path / "data"
+    _links(datasets["whole"], data)
+    first = sorted(data.rglob("*.ogg"))[0]
+    spawn(features_job, 2, [str(data)], str(tmp_path / "cache"), str(tmp_path), SECONDS,
+          str(first))
+    before = np.load(tmp_path / "data-0-0.npz")["folders"].tolist()
+    after = np.load(tmp_path / "data-1-0.npz")["folders"].tolist()
+    assert len(before) == len(after) == 2
+    assert before[0] != after[0] and before[1] == after[1]  # rank 1's block was reused
+    assert len(os.listdir(tmp_path / "cache" / "features")) == 3
+
+
+def test_row_concat_indexes_as_the_concatenation_does():
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(size=(n, 3, 4)).astype(np.float16) for n in (2, 0, 3, 1)]
+    whole = np.concatenate(parts)
+    view = RowConcat(parts)
+    assert view.shape == whole.shape and len(view) == 6 and view.dtype == np.float16
+    for key in (0, -1, 4, slice(1, 5), slice(None, None, -2), slice(5, 2),
+                np.array([5, 0, 2, 2]), [3, 1], np.array([[0, 5], [4, 1]]),
+                np.arange(6) % 2 == 0, (slice(1, 6), 2, slice(0, 3)), (np.array([4, 1]), 1)):
+        _same(view[key], whole[key])
+    _same(np.asarray(view, dtype=np.float32), whole.astype(np.float32))
+    with pytest.raises(IndexError):
+        view[6]
+    with pytest.raises(IndexError):
+        view[np.array([0, 6])]
+
+
+def _interpreter_args(p, cache: Path) -> dict:
+    """A frozen random tiny classifier, a random dictionary and the real clips' features."""
+    torch.manual_seed(0)
+    clf = VGGClassifier(3, VGGConfig(widths=list(TINY_WIDTHS))).eval()
+    W = torch.rand(FrontEndConfig().n_freqs, 8, generator=torch.Generator().manual_seed(1))
+    labels = load_dataset(p).labels
+    feats = _single(p, cache)
+    n_train = len(validation_split(labels, 0.15, 0)[0])
+    # a global batch that leaves one clip for the last step: rank 1 has no share of it
+    batch = next(b for b in range(3, n_train) if n_train % b == 1)
+    cfg = InterpreterTrainConfig(epochs=2, batch_size=batch, lr=1e-3, adapter_channels=16,
+                                 hidden=16, temporal_stride=4)
+    return {"classifier": clf, "layers": default_taps(clf), "W": W,
+            "log_mag": np.asarray(feats.log_mag), "log_mel": np.asarray(feats.log_mel),
+            "labels": labels, "n_classes": 3, "cfg": cfg}
+
+
+def test_an_interpreter_trained_on_two_ranks_is_the_one_trained_on_one(datasets, tmp_path):
+    a = _interpreter_args(datasets["whole"], tmp_path / "cache")
+    one, info = train_interpreter(a["classifier"], a["layers"], a["W"], a["log_mag"],
+                                  a["log_mel"], a["labels"], 3, False, a["cfg"])
+    spawn(interpreter_job, 2, a, str(tmp_path))
+    assert info["validation_clips"] > 0 and len(info["history"]) == 2
+    ref = one.state_dict()
+    assert any("running_var" in k for k in ref) and one.config.attention_dropout > 0
+    for rank in (0, 1):
+        got = torch.load(tmp_path / f"interpreter-{rank}.pt", weights_only=True)
+        assert got["state"].keys() == ref.keys()
+        for k, v in ref.items():
+            torch.testing.assert_close(got["state"][k], v, atol=1e-5, rtol=1e-4, msg=k)
+        assert got["info"]["best_epoch"] == info["best_epoch"]
+        for row, ref_row in zip(got["info"]["history"], info["history"]):
+            for k in ("val_fidelity", "val_fid_loss", "val_nmf", "val_l1"):
+                assert row[k] == pytest.approx(ref_row[k], rel=1e-4, abs=1e-6), k
+    # the training moved the weights: equality is not that of two untouched models
+    torch.manual_seed(a["cfg"].seed)
+    assert any(not torch.allclose(v, ref[k]) for k, v in _fresh(a).items()
+               if v.is_floating_point())
+
+
+def _fresh(a: dict) -> dict:
+    """The interpreter's initial weights (same seed, no training)."""
+    b = dict(a, cfg=InterpreterTrainConfig(**(a["cfg"].to_dict() | {"epochs": 0})))
+    interp, _ = train_interpreter(b["classifier"], b["layers"], b["W"], b["log_mag"],
+                                  b["log_mel"], b["labels"], 3, False, b["cfg"])
+    return interp.state_dict()
