@@ -75,6 +75,7 @@ def interpreter_job(ctx, a: dict, out: str) -> None:
 
     interp, info = train_interpreter(a["classifier"], a["layers"], a["W"], a["log_mag"],
                                      a["log_mel"], a["labels"], a["n_classes"], False,
-                                     a["cfg"], ctx)
+                                     a["cfg"], ctx, frontend=a.get("frontend"),
+                                     waves=a.get("waves"))
     torch.save({"state": interp.state_dict(), "info": info},
                Path(out) / f"interpreter-{ctx.rank}.pt")

@@ -83,7 +83,7 @@ def compute_features(ds: Dataset, cfg: FrontEndConfig, clip_seconds: float = 5.0
     root = (cache_dir or default_cache_dir()) / "features"
     paths = list(ds.paths)
     whole = root / _key(paths, cfg, clip_seconds)
-    if not ctx.distributed or (whole / "done.json").is_file():
+    if not ctx.distributed or _everyone_sees(ctx, (whole / "done.json").is_file()):
         shards = [_shard(whole, paths, 0, cfg, clip_seconds, task, device)]
     else:
         blocks = [D.block(ctx, len(paths), r) for r in range(ctx.world_size)]
@@ -102,6 +102,14 @@ def compute_features(ds: Dataset, cfg: FrontEndConfig, clip_seconds: float = 5.0
                     RowConcat([s.log_mag for s in shards]),
                     np.concatenate([s.keep for s in shards]),
                     [x for s in shards for x in s.skipped], [s.folder for s in shards])
+
+
+def _everyone_sees(ctx: D.Context, seen: bool) -> bool:
+    """True on every rank when every rank saw it: all ranks take the same branch (one
+    could see a whole-dataset cache that another process finished a moment later)."""
+    flag = torch.tensor([int(seen)], device=ctx.device)
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+    return bool(flag.item())
 
 
 def _folder(root: Path, paths: list[Path], block: tuple[int, int], cfg: FrontEndConfig,
