@@ -79,3 +79,11 @@ def interpreter_job(ctx, a: dict, out: str) -> None:
                                      waves=a.get("waves"))
     torch.save({"state": interp.state_dict(), "info": info},
                Path(out) / f"interpreter-{ctx.rank}.pt")
+
+
+def classifier_job(ctx, mel: np.ndarray, labels: np.ndarray, cfg, out: str) -> None:
+    from trainer.train_classifier import train_classifier
+
+    model, info = train_classifier(mel, labels, 2, False, cfg, ctx)
+    torch.save({"state": model.state_dict(), "info": info},
+               Path(out) / f"classifier-{ctx.rank}.pt")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import TINY_WIDTHS
-from shard_workers import features_job, interpreter_job, spawn
+from shard_workers import classifier_job, features_job, interpreter_job, spawn
 
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import VGGClassifier, VGGConfig, default_taps
@@ -106,6 +106,16 @@ def test_a_changed_file_recomputes_only_its_shard(datasets, tmp_path):
     assert len(before) == len(after) == 2
     assert before[0] != after[0] and before[1] == after[1]  # rank 1's block was reused
     assert len(os.listdir(tmp_path / "cache" / "features")) == 3
+
+
+def test_ranks_reuse_a_whole_dataset_cache(datasets, tmp_path):
+    single = _single(datasets["few"], tmp_path / "cache")
+    spawn(features_job, 2, [str(datasets["few"])], str(tmp_path / "cache"), str(tmp_path),
+          SECONDS, None)
+    for rank in (0, 1):
+        assert np.load(tmp_path / f"few-0-{rank}.npz")["folders"].tolist() == \
+            [str(single.folder)]
+    assert os.listdir(tmp_path / "cache" / "features") == [single.folder.name]
 
 
 def test_row_concat_indexes_as_the_concatenation_does():
@@ -204,3 +214,25 @@ def _fresh(a: dict) -> dict:
                                   b["log_mel"], b["labels"], 3, False, b["cfg"],
                                   frontend=b["frontend"], waves=b["waves"])
     return interp.state_dict()
+
+
+def test_a_classifier_trains_on_two_ranks_when_one_has_no_share_of_a_batch(tmp_path):
+    """A short last batch leaves rank 1 nothing: it still steps (batch norm's collective
+    calls), and both ranks end with the same finite weights (batch norm statistics over
+    the global batch; augmentation is drawn per rank, so no comparison with one rank)."""
+    from engine.models.classifier import VGGConfig
+    from trainer.train_classifier import ClassifierTrainConfig
+
+    rng = np.random.default_rng(0)
+    mel = rng.normal(-40, 10, (16, 32, 24)).astype(np.float32)
+    labels = np.repeat([0, 1], 8)
+    n_train = len(validation_split(labels, 0.15, 0)[0])
+    cfg = ClassifierTrainConfig(epochs=2, batch_size=next(b for b in range(3, n_train)
+                                                          if n_train % b == 1),
+                                lr=3e-3, model=VGGConfig(widths=[4, 8]))
+    spawn(classifier_job, 2, mel, labels, cfg, str(tmp_path))
+    a, b = (torch.load(tmp_path / f"classifier-{r}.pt", weights_only=True) for r in (0, 1))
+    for k, v in a["state"].items():
+        assert torch.isfinite(v.float()).all(), k
+        torch.testing.assert_close(b["state"][k], v, msg=k)
+    assert len(a["info"]["history"]) == 2
