@@ -1,7 +1,11 @@
 """The epoch loop every trainer shares: schedule, shards, checkpoints, best model, resume.
 
 A trainer supplies ``step(indices, epoch) -> {loss terms}`` for one batch and
-``validate() -> (score, metrics)`` (higher score is better). The loop reports progress
+``validate() -> (score, metrics)`` (higher score is better). ``batch_size`` is the global
+batch: under torchrun each rank's ``indices`` are its contiguous share of the same global
+batch of one seeded permutation (trainer/global_batch.py says how a trainer makes the
+ranks' gradients those of the whole batch), so the batches, the steps per epoch and the
+learning-rate schedule do not depend on the number of ranks. The loop reports progress
 to the TaskState, checks for cancellation between batches, writes a checkpoint after
 every epoch (rank 0), and restores the best-scoring weights at the end.
 """
@@ -21,6 +25,7 @@ from engine.runtime.errors import L2IError
 from engine.runtime.progress import TaskState, report
 from trainer import distributed as D
 from trainer.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from trainer.global_batch import BatchShare
 
 
 @dataclass
@@ -61,10 +66,15 @@ def run_epochs(
     resume: bool = False,
     task: TaskState | None = None,
     generators: tuple[torch.Generator, ...] = (),
+    share: BatchShare | None = None,
 ) -> LoopResult:
     """Train; ``validate`` returning a None score (no validation data) keeps the last
     epoch. ``generators`` are private random streams (augmentation) saved with the
-    checkpoint so that a resumed run continues exactly as an uninterrupted one."""
+    checkpoint so that a resumed run continues exactly as an uninterrupted one.
+    ``share``, when given, is set before each step to this rank's part of the batch.
+    Every rank steps on every batch, also with no share of it (a short last batch on
+    many ranks), so that collective calls stay in step; such a step's terms are not
+    counted."""
     result = LoopResult()
     best_state = copy.deepcopy(model.state_dict())
     start = 0
@@ -85,18 +95,29 @@ def run_epochs(
             set_rng_state(state["rng"])
             for g, gs in zip(generators, state.get("generators", [])):
                 g.set_state(gs)
-    steps_per_epoch = max(1, -(-n_train // (cfg.batch_size * ctx.world_size)))
+    steps_per_epoch = max(1, -(-n_train // cfg.batch_size))
+    counted = [0] * cfg.epochs  # steps whose terms this rank adds up
     for epoch in range(start, cfg.epochs):
         model.train()
-        order = D.shard(ctx, n_train, cfg.seed * 1000 + epoch, shuffle=True)
+        # the same permutation on every rank (one process's shard is all of it)
+        order = D.shard(D.Context(), n_train, cfg.seed * 1000 + epoch, shuffle=True)
         sums: dict[str, float] = {}
         for b in range(steps_per_epoch):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            if len(idx) == 0:
+            # in order: a trainer that sorts its rows (to read them faster) then has the
+            # rows in the same places on one rank and on many (dropout masks go by place)
+            batch = order[b * cfg.batch_size:(b + 1) * cfg.batch_size].sort().values
+            lo, hi = D.block(ctx, len(batch))
+            if len(batch) == 0 or (hi == lo and not ctx.distributed):
                 continue
+            if share is not None:
+                share.size, share.lo, share.hi, share.world, share.index = \
+                    len(batch), lo, hi, ctx.world_size, b
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, epoch + b / steps_per_epoch)
-            terms = step(idx, epoch)
+            terms = step(batch[lo:hi], epoch)
+            if hi == lo:
+                continue
+            counted[epoch] += 1
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
             report(task, cfg.stage, epoch * steps_per_epoch + b + 1,
@@ -108,7 +129,8 @@ def run_epochs(
         score = float(score)
         # plain floats: numpy scalars in the history would make the checkpoint
         # unreadable with weights_only=True (and so the run not resumable)
-        row = {"epoch": epoch + 1, **{k: float(v) / steps_per_epoch for k, v in sums.items()},
+        row = {"epoch": epoch + 1,
+               **{k: float(v) / max(counted[epoch], 1) for k, v in sums.items()},
                **{k: float(v) for k, v in metrics.items()}}
         result.history.append(row)
         if score > result.best_score:

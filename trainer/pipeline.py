@@ -1,9 +1,9 @@
 """The training stages as functions: data -> classifier -> dictionary -> interpreter ->
 evaluation -> bundle. The CLI and the desktop wizard both call these.
 
-Under torchrun, rank 0 computes the feature cache while the others wait, every rank
-learns the dictionary from its own block of frames (the sums are all-reduced), all ranks
-train the networks with DDP, and rank 0 writes every file.
+Under torchrun, every rank computes its block of the feature cache (trainer/features_cache.py)
+and reads all blocks, learns the dictionary from its block of the training frames (the
+sums are all-reduced), trains the networks with DDP, and rank 0 writes every file.
 """
 
 from __future__ import annotations
@@ -83,10 +83,9 @@ def prepare(data: str | Path, layout: str | None = None, test_fold: int | None =
     ds = load_dataset(data, layout, seed, inner_folds_of)
     if test_fold is not None:
         ds.split(test_fold)  # validates the fold number before any work
-    if ctx.is_main:
-        compute_features(ds, fe, clip_seconds, cache_dir and Path(cache_dir), task, device)
-    D.barrier(ctx)
-    feats = compute_features(ds, fe, clip_seconds, cache_dir and Path(cache_dir), None, device)
+    # under torchrun each rank computes its block of the clips, then all read all blocks
+    feats = compute_features(ds, fe, clip_seconds, cache_dir and Path(cache_dir), task, device,
+                             ctx)
     readable = ds.subset(feats.keep)
     train_rows, test_rows = readable.split(test_fold)
     if len(train_rows) == 0:

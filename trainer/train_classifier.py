@@ -17,6 +17,7 @@ from engine.models.classifier import VGGClassifier, VGGConfig
 from engine.runtime.progress import TaskState
 from trainer import distributed as D
 from trainer.augment import AugmentConfig, Augmenter
+from trainer.global_batch import BatchShare, globalise, localise
 from trainer.loop import LoopConfig, run_epochs
 
 
@@ -116,7 +117,11 @@ def train_classifier(
                               groups if cfg.val_by_recording else None)
     mel = torch.from_numpy(np.asarray(log_mel, dtype=np.float32))
     target = targets_of(labels, n_classes, multilabel)
-    model = VGGClassifier(n_classes, cfg.model).to(ctx.device)
+    model = VGGClassifier(n_classes, cfg.model)
+    share = BatchShare()
+    if ctx.distributed:  # batch norm over the global batch (augmentation stays per rank)
+        globalise(model, share)
+    model = model.to(ctx.device)
     net = D.wrap(ctx, model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     aug_gen = torch.Generator().manual_seed(cfg.seed + ctx.rank)
@@ -124,11 +129,13 @@ def train_classifier(
 
     def step(idx: torch.Tensor, epoch: int) -> dict[str, float]:
         rows = torch.as_tensor(tr)[idx]
-        x, y = aug(mel[rows].to(ctx.device), target[rows].to(ctx.device))
+        x, y = mel[rows].to(ctx.device), target[rows].to(ctx.device)
+        if len(rows):  # a rank with no share of a short last batch still steps, on nothing
+            x, y = aug(x, y)
         with _autocast(ctx.device):
             loss = soft_loss(net(x).float(), y, multilabel)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * share.weight).backward()  # DDP averages: the global batch's mean
         opt.step()
         return {"loss": loss.item()}
 
@@ -151,6 +158,7 @@ def train_classifier(
                       warmup_epochs=min(3.0, cfg.epochs / 10), seed=cfg.seed,
                       stage="classifier")
     res = run_epochs(ctx, loop, model, opt, len(tr), step, validate, checkpoint, resume, task,
-                     generators=(aug_gen,))
+                     generators=(aug_gen,), share=share)
+    localise(model)
     return model, {"history": res.history, "best_epoch": res.best_epoch,
                    "validation_clips": int(len(va)), "train_clips": int(len(tr))}

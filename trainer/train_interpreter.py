@@ -7,7 +7,7 @@ per clip before training instead of at every batch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from engine.runtime.progress import TaskState, check, report
 from trainer import distributed as D
 from trainer.faithful_loss import faithfulness_terms
 from trainer.focus_training import MixtureBatch, MixturePool, separation_loss
+from trainer.global_batch import BatchShare, globalise, localise
 from trainer.loop import LoopConfig, run_epochs
 from trainer.nmf_loss import NMFStats, nmf_loss, nmf_stats
 from trainer.train_classifier import _autocast, soft_loss, validation_split
@@ -42,7 +43,7 @@ class InterpreterTrainConfig:
     fidelity_weight: float = 1.0
     fidelity_boost_epoch: int = 20  # the fidelity weight doubles from this epoch on
     epochs: int = 35
-    batch_size: int = 32
+    batch_size: int = 32  # the global batch: under torchrun the ranks share each batch
     lr: float = 2e-4
     val_fraction: float = 0.15
     seed: int = 0
@@ -171,7 +172,9 @@ def train_interpreter(
     interp = Interpreter(icfg)
     if init is not None:
         warm_start(interp, init)
-    interp = interp.to(dev)
+    # batch norm and dropout over the global batch: R ranks train as one process does
+    share = BatchShare()
+    interp = globalise(interp, share).to(dev)
     net = D.wrap(ctx, interp)
     W = W.to(dev).float()
     # unlabelled data (labels all -1, one key) is split at random, by the seed alone
@@ -206,14 +209,22 @@ def train_interpreter(
                                                   multilabel)
             loss = loss + cfg.faith_in * keep + cfg.faith_out * lose + cfg.faith_size * size
             out |= {"keep": keep.item(), "lose": lose.item(), "mask": size.item()}
+        loss_here = loss * share.weight  # DDP averages: the global batch's mean
         if focus is not None:
-            rng = np.random.default_rng([cfg.seed, epoch, int(idx[0]), len(idx)])
-            mix_loss, sep = focus.loss(net, focus.pool.draw(cfg.focus_mixtures, rng, dev),
-                                       w_fid, interp.class_weights)
+            # every rank draws the global batch's mixtures, and keeps its share of them
+            rng = np.random.default_rng([cfg.seed, epoch, share.index])
+            mixtures = focus.pool.draw(cfg.focus_mixtures, rng, dev)
+            clean = (share.size, share.lo, share.hi)
+            share.size = len(mixtures.classes)
+            share.lo, share.hi = D.block(ctx, share.size)
+            mix_loss, sep = focus.loss(net, _rows(mixtures, share.lo, share.hi), w_fid,
+                                       interp.class_weights)
+            loss_here = loss_here + mix_loss * share.weight
+            share.size, share.lo, share.hi = clean
             loss = loss + mix_loss
             out["separation"] = sep.item()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss_here.backward()
         opt.step()
         return {"loss": loss.item(), **out}
 
@@ -255,14 +266,18 @@ def train_interpreter(
                       stage="interpreter")
     try:
         res = run_epochs(ctx, loop, interp, opt, len(tr), step, validate, checkpoint, resume,
-                         task)
+                         task, share=share)
     finally:
         if focus is not None:
             focus.close()
-    return interp.cpu(), {"history": res.history, "best_epoch": res.best_epoch,
+    return localise(interp).cpu(), {"history": res.history, "best_epoch": res.best_epoch,
                           "validation_clips": int(len(va)), "train_clips": int(len(tr))}
 
 
+
+
+def _rows(mb: MixtureBatch, lo: int, hi: int) -> MixtureBatch:
+    return MixtureBatch(*(getattr(mb, f.name)[lo:hi] for f in fields(MixtureBatch)))
 
 
 class _Focus:
