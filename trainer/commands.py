@@ -20,7 +20,7 @@ from engine.runtime.errors import L2IError
 from engine.tools.explain_files import explain_to_folder
 from resources import default_bundle_path
 from trainer import distributed as D
-from trainer import pipeline, slime_cli, unlabelled
+from trainer import lmac_cli, pipeline, slime_cli, unlabelled
 from trainer.byo_args import choice_from_args, frontend_from_args
 from trainer.checkpoint import atomic_write_json, seed_everything
 from trainer.contaminate import KINDS
@@ -90,6 +90,8 @@ def explain(args: argparse.Namespace) -> int:
     bundle = load_bundle(_bundle_path(args.bundle), trust_code=args.trust_code)
     if args.method == "slime":
         return slime_cli.run(args, bundle)
+    if args.method == "lmac":
+        return lmac_cli.explain(args, bundle)
     doc = explain_to_folder(args.clip, bundle, args.out, args.target, args.threshold,
                             args.device)
     top = doc["predictions"][0]
@@ -259,7 +261,9 @@ def plan_from_args(args: argparse.Namespace) -> TrainingPlan:
         interpreter=_interp_cfg(args).to_dict(), device=args.device,
         cache=str(args.cache) if args.cache else None, name=args.out.stem, seed=args.seed,
         inner_folds_of=args.inner_folds_of, out=str(args.out),
-        split_seed=unlabelled.data_seed(args) if args.unlabelled else 0)
+        split_seed=unlabelled.data_seed(args) if args.unlabelled else 0,
+        lmac=lmac_cli.train_config(args).to_dict() if args.with_lmac else None,
+        lmac_layers=lmac_cli.layers_of(args))
 
 
 def train_all(args, ctx, progress) -> int:
@@ -289,6 +293,10 @@ def evaluate(args, ctx, progress) -> int:
         raise L2IError("--focus takes a number of mixtures (e.g. 200); --focus-only needs it")
     unlabelled.refuse(unlabelled.layout_of(args), focus_evaluation=args.focus)
     bundle = load_bundle(args.bundle, trust_code=args.trust_code)
+    if args.method == "lmac":
+        from trainer.evaluate_lmac import check_lmac
+
+        check_lmac(bundle, args)
     # unlabelled: the split the bundle was trained with, unless --split-seed says another
     p = _prepare(args, ctx, progress, bundle.frontend,
                  unlabelled.recorded_split_seed(bundle.manifest.get("provenance", {})))
@@ -297,7 +305,13 @@ def evaluate(args, ctx, progress) -> int:
     if args.focus and bundle.multilabel:
         raise L2IError("--focus is measured on single-label data")
     result: dict = {}
-    if not args.focus_only:
+    if args.method == "lmac":
+        from trainer.evaluate_lmac import evaluate_lmac, format_lmac
+
+        result = evaluate_lmac(bundle, p.dataset, rows, str(ctx.device), args.seed,
+                               progress, kinds, args.speech)
+        print(format_lmac(result))
+    elif not args.focus_only:
         result = evaluate_bundle(bundle, p.dataset, rows, taus, str(ctx.device), args.seed,
                                  progress, args.quality_tau, kinds, args.speech)
         print(format_table(result))
@@ -311,7 +325,11 @@ def evaluate(args, ctx, progress) -> int:
         print(format_focus(result["focus"]))
     if args.json:
         atomic_write_json(args.json, result)
-    if args.into_bundle:
+    if args.into_bundle and args.method == "lmac":
+        bundle.manifest["lmac"]["metrics"] = result
+        save_bundle(bundle, args.bundle)
+        print(f"L-MAC metrics stored in {args.bundle}")
+    elif args.into_bundle:
         if args.focus_only:
             result = bundle.manifest.get("metrics", {}) | {"focus": result["focus"]}
         bundle.manifest["metrics"] = result

@@ -39,8 +39,9 @@ def validate_section(m: dict) -> None:
     if not (isinstance(layers, list) and layers
             and all(isinstance(x, str) and x for x in layers)):
         raise BundleError("manifest.json: 'lmac.layers' must list at least one layer name")
-    if not isinstance(sec.get("provenance", {}), dict):
-        raise BundleError("manifest.json: 'lmac.provenance' must be an object")
+    for key in ("provenance", "metrics"):
+        if not isinstance(sec.get(key, {}), dict):
+            raise BundleError(f"manifest.json: 'lmac.{key}' must be an object")
     try:
         cfg = LMACConfig(**config)
     except (TypeError, ValueError) as exc:
