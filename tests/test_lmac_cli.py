@@ -153,3 +153,23 @@ def test_train_all_with_lmac_plans_the_decoder(tmp_path):
     args = build_parser().parse_args(["train", "all", "--data", str(tmp_path), "--out",
                                       str(tmp_path / "b.l2i")])
     assert plan_from_args(args).lmac is None
+
+
+def test_focus_is_measured_for_lmac_too(lmac_bundle, tiny_esc10, cache_dir, tmp_path,
+                                        capsys):
+    js = tmp_path / "focus.json"
+    assert main(["evaluate", "--bundle", str(lmac_bundle), "--data", str(tiny_esc10),
+                 "--test-fold", "1", "--method", "lmac", "--focus", "4", "--focus-only",
+                 "--clip-seconds", "2", "--cache", str(cache_dir), "--json", str(js),
+                 "--device", "cpu"]) == 0
+    assert "L-MAC focus on 4 mixtures" in capsys.readouterr().out
+    f = json.loads(js.read_text())["focus"]
+    assert f["mixtures"] == len(f["rows"]) == 4
+    assert sum(f["by_case"][c]["mixtures"] for c in ("top", "missed")) == 4
+    for row in f["rows"]:
+        assert row["case"] in ("top", "missed")
+        for k in ("gain_db", "gain_other_db", "irm_db", "random_db"):
+            assert -100 <= row[k] <= 100
+        assert row["second_gain_db"] is None and row["subset_db"] is None
+        assert row["irm_db"] > row["random_db"]  # the oracle mask beats a shuffled one
+    assert f["by_case"]["all"]["median_subset_db"] is None

@@ -305,20 +305,28 @@ def evaluate(args, ctx, progress) -> int:
     if args.focus and bundle.multilabel:
         raise L2IError("--focus is measured on single-label data")
     result: dict = {}
-    if args.method == "lmac":
+    if args.method == "lmac" and not args.focus_only:
         from trainer.evaluate_lmac import evaluate_lmac, format_lmac
 
         result = evaluate_lmac(bundle, p.dataset, rows, str(ctx.device), args.seed,
                                progress, kinds, args.speech)
         print(format_lmac(result))
-    elif not args.focus_only:
+    elif args.method != "lmac" and not args.focus_only:
         result = evaluate_bundle(bundle, p.dataset, rows, taus, str(ctx.device), args.seed,
                                  progress, args.quality_tau, kinds, args.speech)
         print(format_table(result))
     result["evaluated_on"] = ("test fold" if args.test_fold is not None
                               else "training clips")
     result |= unlabelled.provenance(p.dataset, p.seed)  # the split, to make it again
-    if args.focus:
+    if args.focus and args.method == "lmac":
+        from engine.explanation.lmac import LMACExplainer
+        from trainer.focus_lmac import evaluate_lmac_focus, format_lmac_focus
+
+        with LMACExplainer(bundle, str(ctx.device)) as lx:
+            result["focus"] = evaluate_lmac_focus(lx, p.dataset, rows, args.focus,
+                                                  args.seed, progress)
+        print(format_lmac_focus(result["focus"]))
+    elif args.focus:
         with Explainer(bundle, str(ctx.device)) as ex:
             result["focus"] = evaluate_focus(ex, p.dataset, rows, args.focus, args.seed,
                                              args.quality_tau, progress)
@@ -326,6 +334,8 @@ def evaluate(args, ctx, progress) -> int:
     if args.json:
         atomic_write_json(args.json, result)
     if args.into_bundle and args.method == "lmac":
+        if args.focus_only:
+            result = bundle.manifest["lmac"].get("metrics", {}) | {"focus": result["focus"]}
         bundle.manifest["lmac"]["metrics"] = result
         save_bundle(bundle, args.bundle)
         print(f"L-MAC metrics stored in {args.bundle}")

@@ -38,8 +38,6 @@ def check_lmac(bundle: Bundle, args) -> None:
                        "`l2i train lmac --into BUNDLE` (or evaluate --method l2i)")
     if bundle.multilabel:
         raise L2IError("L-MAC explains single-label classifiers only")
-    if args.focus or args.focus_only:
-        raise L2IError("--focus is not measured for --method lmac yet")
 
 
 def evaluate_lmac(bundle: Bundle, ds: Dataset, rows: Sequence[int], device: str = "cpu",
