@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from engine.explanation.quality import METRICS
 from trainer.cli import build_parser, main
 from trainer.commands import plan_from_args
 
+ROOT = Path(__file__).resolve().parents[1]
 TOP_KEYS = {"clip", "method", "sample_rate", "duration_s", "bundle", "predictions",
             "masked_in_predictions", "masked_out_predictions", "explained_class", "mask",
             "faithfulness", "files"}
@@ -173,3 +177,22 @@ def test_focus_is_measured_for_lmac_too(lmac_bundle, tiny_esc10, cache_dir, tmp_
         assert row["second_gain_db"] is None and row["subset_db"] is None
         assert row["irm_db"] > row["random_db"]  # the oracle mask beats a shuffled one
     assert f["by_case"]["all"]["median_subset_db"] is None
+
+
+def test_train_lmac_under_torchrun_two_gloo_processes(tiny_esc10, tiny_bundle, cache_dir,
+                                                      tmp_path):
+    torchrun = Path(sys.executable).parent / "torchrun"
+    assert torchrun.is_file(), f"torchrun not found at {torchrun}"
+    out = tmp_path / "ddp_lmac.l2i"
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "trainer.cli",
+           "train", "lmac", "--data", str(tiny_esc10), "--classifier", str(tiny_bundle),
+           "--out", str(out), "--test-fold", "1", "--epochs", "2", "--batch-size", "4",
+           "--clip-seconds", "2", "--cache", str(cache_dir), "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("WORLD_SIZE", None)
+    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count(f"-> {out}") == 1, run.stdout  # rank 0 alone writes
+    b = load_bundle(out)
+    assert b.lmac is not None
+    assert len(b.manifest["lmac"]["provenance"]["history"]) == 2
