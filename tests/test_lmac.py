@@ -184,3 +184,23 @@ def test_a_decoder_of_the_wrong_shape_is_refused(tmp_path):
     _rewrite(path, manifest=broken)
     with pytest.raises(BundleError, match="lmac.config"):
         load_bundle(path)
+
+
+def test_guided_term_pulls_toward_the_clean_spectrogram_where_it_dominates():
+    rng = np.random.default_rng(0)
+    clean = torch.from_numpy(rng.gamma(1.0, 1.0, (2, 64, 20)).astype(np.float32))
+    clean[:, 32:] *= 0.01  # a loud low half, a quiet high half
+    unrelated = torch.from_numpy(rng.gamma(1.0, 1.0, (2, 64, 20)).astype(np.float32))
+    w = LMACWeights(guided=4.0)
+    target = (torch.log1p(clean) / torch.log1p(clean).amax(dim=(-2, -1), keepdim=True)
+              > w.guide_threshold).float()
+    assert 0 < float(target.mean()) < 1
+    right = target.clamp(0.05, 0.95)
+    wrong = 1 - right
+    # the mixture is the clean clip itself for both: both guided, and the right mask wins
+    good, n = guided_term(right, clean, clean, w)
+    bad, _ = guided_term(wrong, clean, clean, w)
+    assert n == 2 and float(good) < float(bad)
+    # a mixture unrelated to the clean clip (correlation < 0.6) is not guided
+    _, n = guided_term(right, clean, unrelated, w)
+    assert n == 0

@@ -196,3 +196,19 @@ def test_train_lmac_under_torchrun_two_gloo_processes(tiny_esc10, tiny_bundle, c
     b = load_bundle(out)
     assert b.lmac is not None
     assert len(b.manifest["lmac"]["provenance"]["history"]) == 2
+
+
+def test_guided_fine_tuning_into_a_bundle_starts_from_its_decoder(lmac_bundle, tiny_esc10,
+                                                                  cache_dir, tmp_path):
+    import shutil
+
+    into = tmp_path / "copy.l2i"
+    shutil.copyfile(lmac_bundle, into)
+    assert main(["train", "lmac", "--data", str(tiny_esc10), "--into", str(into),
+                 "--test-fold", "1", "--epochs", "1", "--guided", "4", "--clip-seconds", "2",
+                 "--cache", str(cache_dir), "--device", "cpu"]) == 0
+    b = load_bundle(into)
+    prov = b.manifest["lmac"]["provenance"]
+    assert prov["training"]["guided"] == 4.0
+    assert prov["started_from"] == load_bundle(lmac_bundle).name
+    assert len(prov["history"]) == 1 and "guided" in prov["history"][0]
