@@ -304,42 +304,26 @@ def evaluate(args, ctx, progress) -> int:
     rows = p.test_rows if args.test_fold is not None else p.train_rows
     if args.focus and bundle.multilabel:
         raise L2IError("--focus is measured on single-label data")
-    result: dict = {}
-    if args.method == "lmac" and not args.focus_only:
-        from trainer.evaluate_lmac import evaluate_lmac, format_lmac
+    if args.method == "lmac":
+        from trainer.evaluate_lmac import run_evaluation
 
-        result = evaluate_lmac(bundle, p.dataset, rows, str(ctx.device), args.seed,
-                               progress, kinds, args.speech)
-        print(format_lmac(result))
-    elif args.method != "lmac" and not args.focus_only:
+        return run_evaluation(args, bundle, p, rows, kinds, str(ctx.device), progress)
+    result: dict = {}
+    if not args.focus_only:
         result = evaluate_bundle(bundle, p.dataset, rows, taus, str(ctx.device), args.seed,
                                  progress, args.quality_tau, kinds, args.speech)
         print(format_table(result))
     result["evaluated_on"] = ("test fold" if args.test_fold is not None
                               else "training clips")
     result |= unlabelled.provenance(p.dataset, p.seed)  # the split, to make it again
-    if args.focus and args.method == "lmac":
-        from engine.explanation.lmac import LMACExplainer
-        from trainer.focus_lmac import evaluate_lmac_focus, format_lmac_focus
-
-        with LMACExplainer(bundle, str(ctx.device)) as lx:
-            result["focus"] = evaluate_lmac_focus(lx, p.dataset, rows, args.focus,
-                                                  args.seed, progress)
-        print(format_lmac_focus(result["focus"]))
-    elif args.focus:
+    if args.focus:
         with Explainer(bundle, str(ctx.device)) as ex:
             result["focus"] = evaluate_focus(ex, p.dataset, rows, args.focus, args.seed,
                                              args.quality_tau, progress)
         print(format_focus(result["focus"]))
     if args.json:
         atomic_write_json(args.json, result)
-    if args.into_bundle and args.method == "lmac":
-        if args.focus_only:
-            result = bundle.manifest["lmac"].get("metrics", {}) | {"focus": result["focus"]}
-        bundle.manifest["lmac"]["metrics"] = result
-        save_bundle(bundle, args.bundle)
-        print(f"L-MAC metrics stored in {args.bundle}")
-    elif args.into_bundle:
+    if args.into_bundle:
         if args.focus_only:
             result = bundle.manifest.get("metrics", {}) | {"focus": result["focus"]}
         bundle.manifest["metrics"] = result

@@ -10,13 +10,14 @@ with the classifier; L-MAC has no Theta, and the JSON says so.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine.bundles.bundle import Bundle
+from engine.bundles.bundle import Bundle, save_bundle
 from engine.dsp.audio import load_audio
 from engine.dsp.features import stft
 from engine.explanation.lmac import LMACExplainer, classify, masked_waves
@@ -24,9 +25,13 @@ from engine.explanation.metrics import accuracy, median_or_nan
 from engine.explanation.quality import METRICS, ClipTerms, clip_terms, summarise
 from engine.runtime.errors import L2IError
 from engine.runtime.progress import TaskState, report
+from trainer import unlabelled
+from trainer.checkpoint import atomic_write_json
 from trainer.contaminate import Contaminator, other_class_picker
 from trainer.datasets import Dataset
 from trainer.features_cache import fix_length
+from trainer.focus_lmac import evaluate_lmac_focus, format_lmac_focus
+from trainer.pipeline import Prepared
 
 NOT_APPLICABLE = "not applicable: L-MAC has no Theta"
 
@@ -38,6 +43,34 @@ def check_lmac(bundle: Bundle, args) -> None:
                        "`l2i train lmac --into BUNDLE` (or evaluate --method l2i)")
     if bundle.multilabel:
         raise L2IError("L-MAC explains single-label classifiers only")
+
+
+def run_evaluation(args: argparse.Namespace, bundle: Bundle, p: Prepared,
+                   rows: Sequence[int], kinds: Sequence[str], device: str,
+                   task: TaskState | None) -> int:
+    """``l2i evaluate --method lmac`` once the data is prepared: the metrics (unless
+    --focus-only), focus (with --focus), the JSON and the bundle's ``lmac.metrics``."""
+    result: dict = {}
+    if not args.focus_only:
+        result = evaluate_lmac(bundle, p.dataset, rows, device, args.seed, task, kinds,
+                               args.speech)
+        print(format_lmac(result))
+    result["evaluated_on"] = "test fold" if args.test_fold is not None else "training clips"
+    result |= unlabelled.provenance(p.dataset, p.seed)
+    if args.focus:
+        with LMACExplainer(bundle, device) as ex:
+            result["focus"] = evaluate_lmac_focus(ex, p.dataset, rows, args.focus, args.seed,
+                                                  task)
+        print(format_lmac_focus(result["focus"]))
+    if args.json:
+        atomic_write_json(args.json, result)
+    if args.into_bundle:
+        if args.focus_only:
+            result = bundle.manifest["lmac"].get("metrics", {}) | {"focus": result["focus"]}
+        bundle.manifest["lmac"]["metrics"] = result
+        save_bundle(bundle, args.bundle)
+        print(f"L-MAC metrics stored in {args.bundle}")
+    return 0
 
 
 def evaluate_lmac(bundle: Bundle, ds: Dataset, rows: Sequence[int], device: str = "cpu",
