@@ -204,3 +204,26 @@ def test_guided_term_pulls_toward_the_clean_spectrogram_where_it_dominates():
     # a mixture unrelated to the clean clip (correlation < 0.6) is not guided
     _, n = guided_term(right, clean, unrelated, w)
     assert n == 0
+
+
+def test_a_waveform_classifier_with_a_map_without_frequency_is_masked_too():
+    """A classifier that reads audio, tapped at a (C, T) layer and a (C, F', T') one."""
+    from byo_models import WaveNet
+
+    torch.manual_seed(0)
+    clf = WaveNet(3).eval()
+    cfg = FrontEndConfig()
+    rng = np.random.default_rng(0)
+    waves = (0.1 * rng.standard_normal((9, 8192))).astype(np.float32)
+    train = LMACTrainConfig(epochs=1, batch_size=4, hidden=16, adapter_channels=8,
+                            val_fraction=0.34)
+    dec, info = train_lmac(clf, "waveform", cfg, ["filters", "blocks.2"], waves,
+                           np.arange(9) % 3, train)
+    assert [len(s) for s in dec.config.map_shapes] == [2, 3]
+    assert np.isfinite(info["history"][0]["loss"])
+    with LayerTaps(clf, ["filters", "blocks.2"]) as taps, torch.no_grad():
+        _, maps = taps(torch.from_numpy(waves[:2]))
+        M = dec(maps, cfg.n_frames(8192))
+    assert M.shape == (2, cfg.n_freqs, cfg.n_frames(8192))
+    # one mask per clip over every linear bin and frame, varying over frequency
+    assert float(M.std(dim=1).mean()) > 0
