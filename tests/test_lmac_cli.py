@@ -212,3 +212,19 @@ def test_guided_fine_tuning_into_a_bundle_starts_from_its_decoder(lmac_bundle, t
     assert prov["training"]["guided"] == 4.0
     assert prov["started_from"] == load_bundle(lmac_bundle).name
     assert len(prov["history"]) == 1 and "guided" in prov["history"][0]
+
+
+def test_train_all_with_lmac_puts_both_in_the_bundle(tiny_esc10, cache_dir, tmp_path):
+    from conftest import TINY_WIDTHS
+
+    out = tmp_path / "both.l2i"
+    assert main(["train", "all", "--data", str(tiny_esc10), "--out", str(out),
+                 "--test-fold", "1", "--epochs", "1", "--widths",
+                 ",".join(map(str, TINY_WIDTHS)), "--k", "8", "--iterations", "3",
+                 "--interpreter-epochs", "1", "--with-lmac", "--lmac-epochs", "1",
+                 "--clip-seconds", "2", "--cache", str(cache_dir), "--device", "cpu"]) == 0
+    b = load_bundle(out)
+    assert b.lmac is not None and b.lmac_layers == b.layers
+    assert b.manifest["metrics"]["clips"] == 6  # the L2I evaluation is kept
+    assert len(b.manifest["lmac"]["provenance"]["history"]) == 1
+    assert (out.with_name(out.name + ".work") / "lmac.pt").is_file()
