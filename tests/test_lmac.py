@@ -227,3 +227,11 @@ def test_a_waveform_classifier_with_a_map_without_frequency_is_masked_too():
     assert M.shape == (2, cfg.n_freqs, cfg.n_frames(8192))
     # one mask per clip over every linear bin and frame, varying over frequency
     assert float(M.std(dim=1).mean()) > 0
+
+
+def test_a_recording_too_long_for_one_piece_is_refused_before_any_work():
+    from engine.runtime.errors import L2IError
+
+    b = _with_decoder()
+    with LMACExplainer(b) as ex, pytest.raises(L2IError, match="clips of up to 95 s"):
+        ex.explain(np.zeros(100 * b.frontend.sample_rate, np.float32))

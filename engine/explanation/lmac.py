@@ -23,6 +23,7 @@ from torch import nn
 
 from engine.bundles.bundle import Bundle
 from engine.dsp.features import FrontEndConfig, istft, mel_db, stft
+from engine.explanation.long_clips import LONG_FRAMES
 from engine.models.taps import LayerTaps
 from engine.models.user_classifier import classifier_input
 from engine.runtime.devices import resolve_device
@@ -165,6 +166,10 @@ class LMACExplainer:
             raise AudioError("expected non-empty mono signals")
         if not torch.isfinite(waves).all():
             raise AudioError("the audio contains NaN or infinite samples")
+        if self.cfg.n_frames(waves.shape[-1]) > LONG_FRAMES:  # one piece: memory grows with T
+            seconds = (LONG_FRAMES - 1) * self.cfg.hop_length / self.cfg.sample_rate
+            raise L2IError(f"L-MAC explains clips of up to {seconds:.0f} s in one piece; cut "
+                           "longer recordings (the L2I method explains them whole)")
         p, M, S = self.mask(waves)
         w_in, w_out = masked_waves(S, M, self.cfg, waves.shape[-1])
         both = classify(self.bundle.classifier, self.bundle.classifier_input,
