@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 from engine.runtime.errors import Cancelled, L2IError, failure_message, shown
-from trainer import corruption_cli, pack_cli, report_cli, slime_cli, unlabelled
+from trainer import corruption_cli, lmac_cli, pack_cli, report_cli, slime_cli, unlabelled
 from trainer.arg_types import seconds, seed
 from trainer.byo_args import add_frontend_arg, add_model_args, add_trust_arg
 from trainer.diagnostics import verbose_logging, write_traceback
@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "at --quality-tau)")
     ev.add_argument("--focus-only", action="store_true",
                     help="with --focus: skip the other metrics")
+    ev.add_argument("--method", choices=["l2i", "lmac"], default="l2i",
+                    help="the bundle's L2I interpreter or its L-MAC decoder")
     ev.add_argument("--into-bundle", action="store_true",
                     help="also store the result as the bundle's metrics (rewritten atomically)")
     add_trust_arg(ev)
@@ -210,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "fine-tune it with --faith-in/--faith-out")
     add_model_args(i)
 
+    lmac_cli.add_train_parser(tsub, _add_data_args)
+
     a = tsub.add_parser("all", help="classifier, dictionary, interpreter, evaluation, bundle")
     _add_data_args(a)
     _add_nmf_args(a, beta_flag="--nmf-beta")
@@ -222,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--resume", action="store_true", help=RESUME)
     a.add_argument("--work", type=Path, default=None,
                    help="folder for intermediate products (default: OUT.work)")
+    a.add_argument("--with-lmac", action="store_true",
+                   help="also train an L-MAC decoder into the bundle (its flags below)")
+    lmac_cli.add_lmac_options(a.add_argument_group("with --with-lmac"), prefix="lmac-")
     add_model_args(a)
     return ap
 

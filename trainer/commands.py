@@ -20,7 +20,7 @@ from engine.runtime.errors import L2IError
 from engine.tools.explain_files import explain_to_folder
 from resources import default_bundle_path
 from trainer import distributed as D
-from trainer import pipeline, slime_cli, unlabelled
+from trainer import lmac_cli, pipeline, slime_cli, unlabelled
 from trainer.byo_args import choice_from_args, frontend_from_args
 from trainer.checkpoint import atomic_write_json, seed_everything
 from trainer.contaminate import KINDS
@@ -90,6 +90,8 @@ def explain(args: argparse.Namespace) -> int:
     bundle = load_bundle(_bundle_path(args.bundle), trust_code=args.trust_code)
     if args.method == "slime":
         return slime_cli.run(args, bundle)
+    if args.method == "lmac":
+        return lmac_cli.explain(args, bundle)
     doc = explain_to_folder(args.clip, bundle, args.out, args.target, args.threshold,
                             args.device)
     top = doc["predictions"][0]
@@ -262,7 +264,9 @@ def plan_from_args(args: argparse.Namespace) -> TrainingPlan:
         interpreter=_interp_cfg(args).to_dict(), device=args.device,
         cache=str(args.cache) if args.cache else None, name=args.out.stem, seed=args.seed,
         inner_folds_of=args.inner_folds_of, out=str(args.out),
-        split_seed=unlabelled.data_seed(args) if args.unlabelled else 0)
+        split_seed=unlabelled.data_seed(args) if args.unlabelled else 0,
+        lmac=lmac_cli.train_config(args).to_dict() if args.with_lmac else None,
+        lmac_layers=lmac_cli.layers_of(args))
 
 
 def train_all(args, ctx, progress) -> int:
@@ -292,6 +296,10 @@ def evaluate(args, ctx, progress) -> int:
         raise L2IError("--focus takes a number of mixtures (e.g. 200); --focus-only needs it")
     unlabelled.refuse(unlabelled.layout_of(args), focus_evaluation=args.focus)
     bundle = load_bundle(args.bundle, trust_code=args.trust_code)
+    if args.method == "lmac":
+        from trainer.evaluate_lmac import check_lmac
+
+        check_lmac(bundle, args)
     # unlabelled: the split the bundle was trained with, unless --split-seed says another
     p = _prepare(args, ctx, progress, bundle.frontend,
                  unlabelled.recorded_split_seed(bundle.manifest.get("provenance", {})))
@@ -299,6 +307,10 @@ def evaluate(args, ctx, progress) -> int:
     rows = p.test_rows if args.test_fold is not None else p.train_rows
     if args.focus and bundle.multilabel:
         raise L2IError("--focus is measured on single-label data")
+    if args.method == "lmac":
+        from trainer.evaluate_lmac import run_evaluation
+
+        return run_evaluation(args, bundle, p, rows, kinds, str(ctx.device), progress)
     result: dict = {}
     if not args.focus_only:
         result = evaluate_bundle(bundle, p.dataset, rows, taus, str(ctx.device), args.seed,

@@ -43,6 +43,7 @@ COMMANDS: dict[tuple[str, str | None], Command] = {
     ("train", "classifier"): Command("trainer.commands:train_classifier", (("out", "folder"),)),
     ("train", "dictionary"): Command("trainer.commands:train_dictionary", (("out", "file"),)),
     ("train", "interpreter"): Command("trainer.commands:train_interpreter", (("out", "any"),)),
+    ("train", "lmac"): Command("trainer.lmac_cli:train", (("out", "any"), ("into", "any"))),
     ("train", "all"): Command("trainer.commands:train_all",
                               (("out", "any"), ("work", "folder"))),
 }

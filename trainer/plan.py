@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.bundles.bundle import Bundle
+from engine.bundles.bundle import Bundle, save_bundle
 from engine.dsp import nmf
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import VGGClassifier, VGGConfig
@@ -36,6 +36,7 @@ from trainer.datasets import UNLABELLED, load_dataset
 from trainer.model_check import check_on_data
 from trainer.train_classifier import ClassifierTrainConfig
 from trainer.train_interpreter import InterpreterTrainConfig
+from trainer.train_lmac import LMACTrainConfig, lmac_stage
 from trainer.work_folder import WorkFiles
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class TrainingPlan:
     inner_folds_of: int | None = None  # use this fold alone, split into inner folds
     split_seed: int = 0  # layout "unlabelled": the seed of its folds (seed: the rest)
     out: str | None = None  # the bundle (folder or .l2i); None: WORK/bundle
+    lmac: dict | None = None  # an L-MAC decoder too (trainer.train_lmac.LMACTrainConfig)
+    lmac_layers: list[str] | None = None  # what it taps; None: the interpreter's layers
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -345,6 +348,12 @@ def run_plan(plan: TrainingPlan, task: TaskState | None = None, resume: bool = F
         metrics = pipeline.evaluation_stage(bundle, p, out, device=str(ctx.device), task=task)
         atomic_write_json(files.evaluation, metrics)
     D.barrier(ctx)
+    if plan.lmac is not None and bundle.lmac is None:
+        bundle = lmac_stage(bundle, p, LMACTrainConfig(**plan.lmac), plan.lmac_layers, ctx,
+                            resume, files.lmac_checkpoint, task)
+        if ctx.is_main:
+            save_bundle(bundle, out)
+        D.barrier(ctx)
     return PlanResult(out, metrics or {}, bundle)
 
 

@@ -11,8 +11,9 @@ SLIME_ONLY = ("segments", "samples", "seed", "top")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=["l2i", "slime"], default="l2i",
-                   help="l2i (default) or slime: LIME over spectrogram segments")
+    p.add_argument("--method", choices=["l2i", "slime", "lmac"], default="l2i",
+                   help="l2i (default), slime (LIME over spectrogram segments) or lmac "
+                        "(the bundle's L-MAC decoder: a mask over the spectrogram)")
     p.add_argument("--segments", choices=["time", "freq", "patches"], default=None,
                    help="slime: time segments (10), mel-spaced bands (8) or patches "
                         "(5 x 4); default patches")

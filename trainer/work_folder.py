@@ -29,6 +29,7 @@ CLASSIFIER = "classifier"  # a folder: trainer.artifacts' two files and the chec
 CLASSIFIER_CHECKPOINT = "checkpoint.pt"  # inside any classifier folder being trained
 DICTIONARY = "dictionary.safetensors"
 INTERPRETER_CHECKPOINT = "interpreter.pt"
+LMAC_CHECKPOINT = "lmac.pt"  # the L-MAC decoder's (l2i train lmac, train all --with-lmac)
 EVALUATION = "evaluation.json"
 BUNDLE = "bundle"  # the bundle's place when the run names no other
 
@@ -60,6 +61,10 @@ class WorkFiles:
         return self.root / INTERPRETER_CHECKPOINT
 
     @property
+    def lmac_checkpoint(self) -> Path:
+        return self.root / LMAC_CHECKPOINT
+
+    @property
     def evaluation(self) -> Path:
         return self.root / EVALUATION
 
@@ -72,7 +77,8 @@ class WorkFiles:
         this run's. Only the files this module names go: a classifier folder keeps
         anything else in it, and a bundle outside the work folder (the user's --out)
         stays until this run replaces it."""
-        for path in (self.dictionary, self.interpreter_checkpoint, self.evaluation):
+        for path in (self.dictionary, self.interpreter_checkpoint, self.lmac_checkpoint,
+                     self.evaluation):
             path.unlink(missing_ok=True)
         for name in (CLASSIFIER_JSON, CLASSIFIER_WEIGHTS, CLASSIFIER_CHECKPOINT):
             (self.classifier / name).unlink(missing_ok=True)

@@ -19,6 +19,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from engine.bundles import lmac_part
+from engine.bundles.fill import fill_module as _fill
 from engine.bundles.manifest import SCHEMA_VERSION, validate_manifest
 from engine.bundles.read import (
     MANIFEST,
@@ -32,6 +34,7 @@ from engine.bundles.read import (
 from engine.dsp.features import FrontEndConfig
 from engine.models.classifier import build_classifier
 from engine.models.interpreter import Interpreter, InterpreterConfig
+from engine.models.lmac_decoder import LMACDecoder
 from engine.models.taps import LayerTaps
 from engine.models.user_classifier import (
     ARCHITECTURE,
@@ -59,6 +62,7 @@ class Bundle:
     path: Path | None = None
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
     classifier_source: str | None = None  # the text of classifier.py, if the code is a file
+    lmac: LMACDecoder | None = None  # the L-MAC decoder, where the bundle has one
 
     @property
     def name(self) -> str:
@@ -96,9 +100,22 @@ class Bundle:
         return None if code is None else ClassifierCode.from_manifest(code,
                                                                       self.classifier_source)
 
+    @property
+    def lmac_layers(self) -> list[str]:
+        """The layers the L-MAC decoder taps (none without a decoder)."""
+        return list(self.manifest.get(lmac_part.SECTION, {}).get("layers", []))
+
+    def with_lmac(self, decoder: LMACDecoder, layers: list[str], provenance: dict) -> Bundle:
+        """This bundle with ``decoder`` as its L-MAC decoder, declared in the manifest."""
+        self.lmac = decoder
+        self.manifest[lmac_part.SECTION] = lmac_part.section(decoder, layers, provenance)
+        return self
+
     def to(self, device: str | torch.device) -> Bundle:
         self.classifier.to(device)
         self.interpreter.to(device)
+        if self.lmac is not None:
+            self.lmac.to(device)
         self.W = self.W.to(device)
         return self
 
@@ -149,6 +166,10 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
     tensors = {f"classifier.{k}": v for k, v in bundle.classifier.state_dict().items()}
     tensors |= {f"interpreter.{k}": v for k, v in bundle.interpreter.state_dict().items()}
     tensors["dictionary.W"] = bundle.W
+    if (bundle.lmac is None) != (lmac_part.SECTION not in bundle.manifest):
+        raise BundleError("the bundle's L-MAC decoder and its manifest section disagree")
+    if bundle.lmac is not None:
+        tensors |= {lmac_part.PREFIX + k: v for k, v in bundle.lmac.state_dict().items()}
     tensors |= {f"extra.{k}": v for k, v in bundle.extra.items()}
 
     def prep(t: torch.Tensor) -> torch.Tensor:
@@ -182,33 +203,6 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike, half: bool = False) -> 
 
 def _take(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def _fill(module: nn.Module, state: dict[str, torch.Tensor], what: str, where: str,
-          load: bool = True) -> None:
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
-        raise BundleError(f"{where}: the {what} weights do not match the manifest: "
-                          + ", ".join(parts))
-    for k, v in expected.items():
-        got = state[k]
-        if tuple(got.shape) != tuple(v.shape):
-            raise BundleError(f"{where}: {what} tensor {k} has shape {tuple(got.shape)}, "
-                              f"the manifest implies {tuple(v.shape)}")
-        if got.is_floating_point() != v.is_floating_point():
-            raise BundleError(f"{where}: {what} tensor {k} has dtype {got.dtype}, "
-                              f"expected {v.dtype}")
-        if load and got.is_floating_point() and not torch.isfinite(got).all():
-            raise BundleError(f"{where}: {what} tensor {k} contains NaN or Inf")
-    if load:
-        module.load_state_dict({k: state[k].to(expected[k].dtype) for k in expected})
 
 
 def load_bundle(path: str | os.PathLike, trust_code: bool = False) -> Bundle:
@@ -332,8 +326,9 @@ def _assemble(manifest: dict, tensors: dict[str, torch.Tensor], where: str,
     clf.eval()
     interp.eval()
     _check_taps(clf, manifest, icfg, fe, where)
+    decoder = lmac_part.build(manifest, tensors, fe, clf, where)
     return Bundle(manifest=manifest, classifier=clf, interpreter=interp, W=W, path=path,
-                  extra=_take(tensors, "extra."), classifier_source=source)
+                  extra=_take(tensors, "extra."), classifier_source=source, lmac=decoder)
 
 
 def _check_taps(clf: nn.Module, manifest: dict, icfg: InterpreterConfig,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from engine.bundles.lmac_part import validate_section as validate_lmac
 from engine.models.hf_classifier import HF_ARCHITECTURE, config_problem
 from engine.models.user_classifier import (
     ARCHITECTURE,
@@ -140,3 +141,4 @@ def validate_manifest(m: Any) -> None:
     for key in ("provenance", "metrics"):
         if key in m and not isinstance(m[key], dict):
             raise BundleError(f"manifest.json: '{key}' must be an object")
+    validate_lmac(m)
