@@ -23,6 +23,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # the app's QSettings go to a throw-away folder, never to the user's configuration
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="l2i-test-config-")
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="l2i-test-state-")  # logs
+# caches a test does not name (train_interpreter's classifier outputs) go to a throw-away
+# folder too, never to the user's
+os.environ["L2I_CACHE"] = tempfile.mkdtemp(prefix="l2i-test-cache-")
 # The tests use small tensors: one thread avoids two OpenMP threads waiting on each
 # other, which made them several times slower on a busy two-core machine.
 torch.set_num_threads(1)

@@ -11,6 +11,33 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.multiprocessing as mp
+from torch import nn
+
+from engine.models.classifier import VGGClassifier
+
+
+class CountingVGG(VGGClassifier):
+    """A VGG classifier that counts its forward passes (a cache hit makes none)."""
+
+    calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return super().forward(x)
+
+
+class FatClassifier(nn.Module):
+    """One tapped layer of 64 channels at full resolution: (64, 64, 64) float32, 1 MB a
+    clip of 64 mel bands x 64 frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(1, 64, 3, padding=1)
+        self.head = nn.Linear(64, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.conv(x[:, None])).mean(dim=(2, 3)))
 
 
 def free_port() -> int:
@@ -87,3 +114,69 @@ def classifier_job(ctx, mel: np.ndarray, labels: np.ndarray, cfg, out: str) -> N
     model, info = train_classifier(mel, labels, 2, False, cfg, ctx)
     torch.save({"state": model.state_dict(), "info": info},
                Path(out) / f"classifier-{ctx.rank}.pt")
+
+
+def frozen_job(ctx, clf, layers: list[str], inputs: np.ndarray, cache: str, out: str) -> None:
+    """The classifier's outputs through the cache, twice: what this rank reads, how the
+    maps are held, and how many forward passes each round took (``clf.calls``)."""
+    from trainer.frozen_cache import frozen_outputs
+
+    got, calls = [], []
+    for _ in range(2):
+        before = clf.calls
+        got.append(frozen_outputs(clf, layers, inputs, False, Path(cache), ctx))
+        calls.append(clf.calls - before)
+    f = got[0]
+    np.savez(Path(out) / f"frozen-{ctx.rank}.npz", probabilities=np.asarray(f.probabilities),
+             calls=np.array(calls), folders=np.array([str(p) for p in f.folders]),
+             again=np.array([str(p) for p in got[1].folders]),
+             mapped=np.array([memory_mapped(m) for m in f.maps]),
+             rows=f.maps[0][np.array([len(inputs) - 1, 0])],
+             **{f"map{i}": np.asarray(m) for i, m in enumerate(f.maps)})
+
+
+def memory_mapped(a) -> bool:
+    """``a`` (an array or a RowConcat of them) reads from files, holding no rows."""
+    parts = getattr(a, "parts", [a])
+    return all(isinstance(p, np.memmap) for p in parts)
+
+
+def rss_job(ctx, n: int, out: str) -> None:
+    """Train an interpreter on ``n`` random clips of a classifier with 1 MB of maps a
+    clip, and write the peak growth of this process's anonymous resident memory (the
+    heap: file pages of the cache are the kernel's to drop) during the training."""
+    import threading
+
+    from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
+
+    rng = np.random.default_rng(0)
+    mel = rng.normal(size=(n, 64, 64)).astype(np.float32)
+    mag = rng.random((n, 513, 64)).astype(np.float16)
+    labels = np.arange(n) % 3
+    W = torch.rand(513, 8, generator=torch.Generator().manual_seed(1))
+    cfg = InterpreterTrainConfig(epochs=1, batch_size=8, adapter_channels=8, hidden=8,
+                                 temporal_stride=4, val_fraction=0.0)
+    clf = FatClassifier()
+    base, peak, done = anon_kb(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.002):
+            peak[0] = max(peak[0], anon_kb())
+
+    t = threading.Thread(target=sample)
+    t.start()
+    try:
+        train_interpreter(clf, ["conv"], W, mag, mel, labels, 3, False, cfg, ctx,
+                          cache_dir=Path(out) / f"cache-{n}")
+    finally:
+        done.set()
+        t.join()
+    peak[0] = max(peak[0], anon_kb())
+    (Path(out) / f"rss-{n}.txt").write_text(str(peak[0] - base))
+
+
+def anon_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+    raise RuntimeError("no RssAnon in /proc/self/status")

@@ -9,6 +9,7 @@ sums are all-reduced), trains the networks with DDP, and rank 0 writes every fil
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from engine.bundles.bundle import Bundle, make_manifest, save_bundle
 from engine.dsp import nmf
 from engine.dsp.audio import load_audio
 from engine.dsp.features import FrontEndConfig
+from engine.dsp.shards import clip_stat
 from engine.models.classifier import default_taps
 from engine.models.taps import layer_of
 from engine.runtime.errors import L2IError
@@ -56,6 +58,15 @@ class ClipWaves:
     def __len__(self) -> int:
         return len(self.paths)
 
+    def fingerprint(self, lo: int, hi: int) -> str:
+        """Clips lo..hi-1 named by their files (trainer/frozen_cache.py), not decoded."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{self.rate}|{self.n_samples}".encode())
+        for p in self.paths[lo:hi]:
+            st = clip_stat(p)  # a clip inside a tar shard: the shard's
+            h.update(f"|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        return h.hexdigest()
+
     def __getitem__(self, rows: slice) -> np.ndarray:
         return np.stack([fix_length(load_audio(p, self.rate), self.n_samples)
                          for p in self.paths[rows]])
@@ -71,6 +82,7 @@ class Prepared:
     frontend: FrontEndConfig
     clip_seconds: float
     seed: int = 0  # the folds' seed, where they are a seeded split
+    cache_dir: Path | None = None  # None: the default (features_cache.default_cache_dir)
 
 
 def prepare(data: str | Path, layout: str | None = None, test_fold: int | None = None,
@@ -91,7 +103,8 @@ def prepare(data: str | Path, layout: str | None = None, test_fold: int | None =
     if len(train_rows) == 0:
         raise DatasetError(f"{ds.root}: no readable clips left for training "
                            f"outside fold {test_fold}")
-    return Prepared(readable, feats, train_rows, test_rows, test_fold, fe, clip_seconds, seed)
+    return Prepared(readable, feats, train_rows, test_rows, test_fold, fe, clip_seconds, seed,
+                    cache_dir and Path(cache_dir))
 
 
 def provenance(p: Prepared, **extra) -> dict:
@@ -172,7 +185,8 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
         clf.model, layers, W, p.features.log_mag[p.train_rows], inputs,
         ds.labels[p.train_rows], len(ds.classes), ds.multilabel, cfg, ctx, checkpoint,
         resume, task, frontend=p.frontend if clf.input == "log_mel" else None,
-        init=init.interpreter if init is not None else None, waves=waves)
+        init=init.interpreter if init is not None else None, waves=waves,
+        cache_dir=p.cache_dir)
     manifest = make_manifest(
         name=name or out.stem, frontend=p.frontend, classes=ds.classes,
         multilabel=ds.multilabel, classifier_arch=clf.architecture,

@@ -2,7 +2,8 @@
 
 Loss per batch (means, not sums): w_fid * L_fid + alpha * ||X - W H||^2 + beta * ||H||_1.
 The classifier never changes, so its probabilities and tapped maps are computed once
-per clip before training instead of at every batch.
+per clip before training, into an on-disk cache (trainer/frozen_cache.py) from which
+each batch reads its rows.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from engine.explanation.metrics import multilabel_fidelity, topk_fidelity
 from engine.models.interpreter import Interpreter, InterpreterConfig
 from engine.models.taps import LayerTaps
 from engine.runtime.errors import L2IError
-from engine.runtime.progress import TaskState, check, report
+from engine.runtime.progress import TaskState
 from trainer import distributed as D
 from trainer.faithful_loss import faithfulness_terms
+from trainer.features_cache import default_cache_dir
 from trainer.focus_training import MixtureBatch, MixturePool, separation_loss
+from trainer.frozen_cache import frozen_outputs
 from trainer.global_batch import BatchShare, globalise, localise
 from trainer.loop import LoopConfig, run_epochs
 from trainer.nmf_loss import NMFStats, nmf_loss, nmf_stats
@@ -75,33 +78,6 @@ class InterpreterTrainConfig:
         return self.faith_in > 0 or self.faith_out > 0
 
 
-@dataclass
-class FrozenOutputs:
-    """What the frozen classifier says about each clip: probabilities and tapped maps."""
-
-    probabilities: torch.Tensor  # (N, C)
-    maps: list[torch.Tensor]  # per layer, (N, ...)
-
-
-def frozen_outputs(classifier: nn.Module, layers: list[str], log_mel: np.ndarray,
-                   multilabel: bool, device: torch.device, batch: int = 32,
-                   task: TaskState | None = None) -> FrozenOutputs:
-    """``log_mel``: the classifier's inputs, (N, ...) or anything sliceable into them
-    (log-mel for most classifiers, waveforms for one that reads audio)."""
-    classifier.eval().to(device)
-    probs, maps = [], None
-    with LayerTaps(classifier, layers) as taps, torch.no_grad():
-        for i in range(0, len(log_mel), batch):
-            check(task)
-            x = torch.from_numpy(np.asarray(log_mel[i:i + batch], dtype=np.float32))
-            logits, m = taps(x.to(device))
-            probs.append(torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1))
-            m = [t.float().cpu() for t in m]
-            maps = [[t] for t in m] if maps is None else [a + [t] for a, t in zip(maps, m)]
-            report(task, "classifier outputs", min(i + batch, len(log_mel)), len(log_mel))
-    return FrozenOutputs(torch.cat(probs).float().cpu(), [torch.cat(a) for a in maps or []])
-
-
 def loss_terms(interp: nn.Module, maps: list[torch.Tensor], X: torch.Tensor | None,
                target: torch.Tensor, W: torch.Tensor, multilabel: bool,
                stats: NMFStats | None = None, n_frames: int | None = None
@@ -144,11 +120,14 @@ def train_interpreter(
     frontend: FrontEndConfig | None = None,
     init: Interpreter | None = None,
     waves: np.ndarray | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[Interpreter, dict]:
     """``frontend``: the classifier's log-mel settings; needed by the faithfulness terms,
     which feed masked spectrograms back to the classifier. ``init``: an interpreter of
     the same shape to start from (fine-tuning, e.g. with the faithfulness terms).
-    ``waves``: the clips' waveforms (N, samples), which focus training mixes."""
+    ``waves``: the clips' waveforms (N, samples), which focus training mixes.
+    ``cache_dir``: where the classifier's outputs are cached (``CACHE/frozen``; the
+    feature cache's folder by default); under torchrun one every rank sees."""
     ctx = ctx or D.Context()
     if cfg.faithful and frontend is None:
         raise L2IError("faithfulness-aware training needs a classifier that reads log-mel")
@@ -157,7 +136,8 @@ def train_interpreter(
                        "clips' waveforms")
     torch.manual_seed(cfg.seed)
     dev = ctx.device
-    frozen = frozen_outputs(classifier, layers, log_mel, multilabel, dev, task=task)
+    frozen = frozen_outputs(classifier, layers, log_mel, multilabel,
+                            cache_dir or default_cache_dir(), ctx, task=task)
     if cfg.faithful:  # gradients flow through the classifier to the masks, never into it
         classifier.eval().requires_grad_(False)
     try:  # the settings and the tapped layers are the user's choice (flags, the wizard)
@@ -192,7 +172,8 @@ def train_interpreter(
         rows = np.sort(np.asarray(rows))
         X = torch.from_numpy(np.asarray(log_mag[rows], dtype=np.float32)).to(dev) \
             if need_x or stats is None else None
-        return ([m[rows].to(dev) for m in frozen.maps], X, frozen.probabilities[rows].to(dev),
+        return ([_tensor(m[rows], dev) for m in frozen.maps], X,
+                _tensor(frozen.probabilities[rows], dev),
                 stats.rows(rows, dev) if stats is not None else None)
 
     def step(idx: torch.Tensor, epoch: int) -> dict[str, float]:
@@ -245,7 +226,7 @@ def train_interpreter(
                 logits = logits.float()
                 probs.append(torch.sigmoid(logits) if multilabel else logits.softmax(-1))
         p_int = torch.cat(probs).cpu().numpy()
-        p_clf = frozen.probabilities[np.sort(rows)].numpy()
+        p_clf = np.asarray(frozen.probabilities[np.sort(rows)])
         if multilabel:
             score = multilabel_fidelity(p_clf, p_int)["micro_auprc"]
         else:
@@ -274,6 +255,11 @@ def train_interpreter(
                           "validation_clips": int(len(va)), "train_clips": int(len(tr))}
 
 
+
+
+def _tensor(rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Rows read from the cache (a fresh array: fancy indexing copies) as a tensor."""
+    return torch.from_numpy(np.asarray(rows)).to(device)
 
 
 def _rows(mb: MixtureBatch, lo: int, hi: int) -> MixtureBatch:
