@@ -243,7 +243,9 @@ class LmacPanel(QWidget):
     def _show_buttons(self) -> None:
         running = self._pending is not None
         self.run_button.setText("■ Cancel" if running else "Run")
-        self.run_button.setEnabled(running or (self.wanted() is not None and self.active()))
+        want = self.wanted() if self.active() else None
+        stale = self.outcome is None or self.outcome.key != want
+        self.run_button.setEnabled(running or (want is not None and stale))
         for kind in ("in", "out"):
             self.buttons[kind].setEnabled(self.outcome is not None)
 
@@ -320,7 +322,7 @@ def install(host: Host) -> LmacPanel:
     """A hidden "L-MAC" dock, in tabs with SLIME's, and Analyse > L-MAC to show it,
     enabled only when the bundle has a decoder and a clip is analysed."""
     panel = LmacPanel(host)
-    dock = QDockWidget("L-MAC: mask explanation, compared", host.window)
+    dock = QDockWidget("L-MAC, compared", host.window)
     dock.setObjectName("lmac_dock")
     dock.setWidget(panel)
     host.add_dock(dock)
