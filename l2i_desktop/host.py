@@ -53,6 +53,8 @@ class Host:
         self.put_above_views = above_views
         # tools that take some files themselves (the timeline takes long ones)
         self.clip_openers: list[Callable[[Path], bool]] = []
+        # the tools installed so far, by name: a tool may use one installed before it
+        self.tools: dict[str, Any] = {}
 
     def show_error(self, message: str) -> None:
         self.window.show_error(message)  # type: ignore[attr-defined]

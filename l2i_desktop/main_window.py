@@ -21,6 +21,7 @@ from l2i_desktop import (
     jobs,
     labels_tool,
     live_panel,
+    lmac_panel,
     navigation,
     report_dialog,
     slime_panel,
@@ -49,8 +50,8 @@ BUNDLE, EXPORT = Lane("bundle"), Lane("export")
 TOOLS = (("display", display_controls.install), ("navigation", navigation.install),
          ("corruption", corruption_dialog.install), ("live", live_panel.install),
          ("report", report_dialog.install), ("timeline", timeline_controller.install),
-         ("slime", slime_panel.install), ("figure", figure_export.install),
-         ("labels", labels_tool.install))
+         ("slime", slime_panel.install), ("lmac", lmac_panel.install),
+         ("figure", figure_export.install), ("labels", labels_tool.install))
 
 
 class MainWindow(OpeningMixin, QMainWindow):
@@ -84,7 +85,9 @@ class MainWindow(OpeningMixin, QMainWindow):
                          lambda w: self.centralWidget().layout().insertWidget(0, w),
                          self.recordings)
         self._follow_session()  # first: tools that follow it draw over the window's views
-        self.tools = {name: install(self.host) for name, install in TOOLS}
+        self.tools = self.host.tools
+        for name, install in TOOLS:
+            self.tools[name] = install(self.host)
         self._connect_views()
         connect_linking(self.session, self.views, self.relevance, self.components,
                         self.statusBar().showMessage)  # bars, rows, H and tau, linked

@@ -14,6 +14,7 @@ and a new class costs only a refit.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,7 @@ class SlimeResult:
     picture: np.ndarray  # RGBA spectrogram, dimmed outside SLIME's mask
     probability: float  # of the class on the clip itself
     l2i_selected: int
+    seconds: float  # working on this clip and segmentation, its steps aside excluded
 
 
 class _StepAside(TaskState):
@@ -95,12 +97,16 @@ def compute(ex: Explainer, analysis: Analysis, target: int, config: SlimeConfig,
     classifications done so far, keyed by segmentation)."""
     from engine.tools import slime
 
+    start = time.perf_counter()
+    spent = cache.setdefault(("seconds", config.segmentation), [0.0])
     pert = cache.get(config.segmentation)
     if pert is None or not pert.fits(config, analysis):
         pert = cache[config.segmentation] = slime.plan(ex, analysis, config)
+        spent[0] = 0.0  # new perturbations: the time of the old ones is not theirs
     try:
         exp = slime.explain(ex, analysis, target, config, task, pert)
     except Cancelled:
+        spent[0] += time.perf_counter() - start
         return None
     faith = slime.compare(ex, analysis, target,
                           {"L2I": slime.l2i_mask(ex, analysis, l2i_selected),
@@ -109,12 +115,14 @@ def compute(ex: Explainer, analysis: Analysis, target: int, config: SlimeConfig,
     out = _rows_like_picture(exp.mask) == 0
     keep, grey = WASH
     picture[out, :3] = (picture[out, :3] * keep + grey * (1 - keep)).astype(np.uint8)
+    spent[0] += time.perf_counter() - start
     return SlimeResult(key, exp, faith, picture, float(analysis.probabilities[target]),
-                       len(l2i_selected))
+                       len(l2i_selected), spent[0])
 
 
 class SlimePanel(QWidget):
     progress = Signal(int, int)  # done, total: emitted on the worker thread
+    result_shown = Signal(object)  # the SlimeResult now on screen (the L-MAC table's row)
 
     def __init__(self, host: Host) -> None:
         super().__init__()
@@ -281,6 +289,15 @@ class SlimePanel(QWidget):
         self.bar.setMaximum(max(total, 1))
         self.bar.setValue(done)
 
+    def current(self) -> SlimeResult | None:
+        """The result shown, if it is of the window's clip, class and settings now."""
+        r = self.result
+        return r if r is not None and r.key == self.wanted() else None
+
+    def settled(self) -> bool:
+        """Nothing in flight and the result shown is what the window asks for."""
+        return self._pending is None and (self.wanted() is None or self.current() is not None)
+
     def show_result(self, r: SlimeResult) -> None:
         self.result = r
         exp, a = r.explanation, self.session.clip.analysis
@@ -328,6 +345,7 @@ class SlimePanel(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                       | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, item)
+        self.result_shown.emit(r)
 
     def _show_weights(self, exp: slime.SlimeExplanation, cfg) -> None:
         w = exp.weights

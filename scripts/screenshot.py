@@ -5,8 +5,9 @@ when no clip is given (run under Xvfb):
         --bundle B --clip CLIP --size 1600x1000 --out docs/main_window.png
 
 ``--size fit`` keeps the size the window chose for its screen (try it with
-QT_SCALE_FACTOR=1.5); ``--dock slime_dock`` shows that dock too. The colour scheme
-follows L2I_COLOR_SCHEME (light, dark). ``--focus K`` looks at component K
+QT_SCALE_FACTOR=1.5); ``--dock slime_dock`` shows that dock too (``--dock
+slime_dock,lmac_dock``: each in turn, the picture taken once the last one's work is
+done). The colour scheme follows L2I_COLOR_SCHEME (light, dark). ``--focus K`` looks at component K
 (``--focus top``: the most relevant one) before the picture is taken; ``--labels FILE``
 shows the labels of an Audacity label file or CSV; ``--region 0.8,2.3`` chooses a play
 range and ``--zoom 0.5,2.5`` shows only that part of the clip. ``--loading`` takes the
@@ -39,8 +40,9 @@ def main() -> int:
                     help="an Audacity label file or CSV to show in the label track")
     ap.add_argument("--size", default="1360x940",
                     help="window size, WIDTHxHEIGHT, or 'fit': as the window fits its screen")
-    ap.add_argument("--dock", default=None, help="a dock to show too, by object name "
-                    "(slime_dock)")
+    ap.add_argument("--dock", default=None, help="docks to show too, by object name, "
+                    "comma-separated, each once the one before has finished "
+                    "(slime_dock,lmac_dock)")
     ap.add_argument("--region", default=None, help="a play range START,END in seconds")
     ap.add_argument("--zoom", default=None, help="show only START,END seconds")
     ap.add_argument("--loading", action="store_true",
@@ -57,15 +59,29 @@ def main() -> int:
     win = MainWindow(a.bundle)
     if a.size != "fit":
         win.resize(*map(int, a.size.split("x")))
-    if a.dock:
-        win.findChild(QDockWidget, a.dock).show()
+    docks = [win.findChild(QDockWidget, d) for d in a.dock.split(",")] if a.dock else []
+    if docks:
+        docks[0].show()
     # the window links its views itself once it calls this; a second call does nothing
     connect_linking(win.session, win.views, win.relevance, win.components,
                     win.statusBar().showMessage)
     win.show()
     if a.clip is not None:
         win.open_clip(a.clip)
-    state = {"tau_set": False, "target_set": a.target is None}
+    state = {"tau_set": False, "target_set": a.target is None, "dock": 0}
+
+    def docks_done() -> bool:
+        """Each dock shown in turn, once the one before it is settled."""
+        while state["dock"] < len(docks):
+            panel = docks[state["dock"]].widget()
+            if hasattr(panel, "settled") and not panel.settled():
+                return False
+            state["dock"] += 1
+            if state["dock"] < len(docks):
+                docks[state["dock"]].show()
+                docks[state["dock"]].raise_()
+                return False
+        return True
 
     def poll() -> None:
         if a.loading:
@@ -90,7 +106,8 @@ def main() -> int:
         s = win.session
         wanted = s.explained_class()
         if s.explanation is not None and abs(s.explanation.threshold - a.tau) < 1e-6 \
-                and s.explanation.target == wanted and win.shown == s.clip.source:
+                and s.explanation.target == wanted and win.shown == s.clip.source \
+                and docks_done():
             timer.stop()
             if a.focus is not None:
                 s.focus(s.explanation.selected[0] if a.focus == "top" else int(a.focus))

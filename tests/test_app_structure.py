@@ -94,7 +94,7 @@ def test_tools_plug_in_through_the_host():
 
     names = [name for name, _ in main_window.TOOLS]
     assert names == ["display", "navigation", "corruption", "live", "report", "timeline",
-                     "slime", "figure", "labels"]
+                     "slime", "lmac", "figure", "labels"]
     for _, install in main_window.TOOLS:
         assert list(install.__annotations__) == ["host", "return"]
     for path in (ROOT / "l2i_desktop").glob("*.py"):
