@@ -20,6 +20,7 @@ from wizard_steps import (
 )
 
 from engine.bundles.bundle import load_bundle, save_bundle
+from l2i_desktop.wizard.results_page import lmac_rows
 from l2i_desktop.wizard.wizard import lmac_refusal
 from trainer.plan import ClassifierChoice, TrainingPlan
 from trainer.train_lmac import SINGLE_LABEL_ONLY, LMACTrainConfig
@@ -143,12 +144,17 @@ def test_a_run_with_lmac_gives_a_bundle_that_carries_it(qtbot, request, tmp_path
 
     advance(qtbot, w)
     res = w.results_page
-    table = {res.table.item(i, 0).text(): res.table.item(i, 1).text()
-             for i in range(res.table.rowCount())}
-    assert table["L-MAC decoder"].startswith(f"trained 2 epochs, best epoch "
+    lines = dict(lmac_rows(b.manifest["lmac"]))
+    assert lines["L-MAC decoder"].startswith(f"trained 2 epochs, best epoch "
                                              f"{prov['best_epoch']}")
-    assert "not evaluated here" in table["L-MAC on the test fold"]
-    assert "fidelity top1" in table  # L2I's numbers are all still there
+    best = prov["history"][prov["best_epoch"] - 1]
+    assert lines["L-MAC masked-in keeps the decision"].startswith(f"{best['val_keeps']:.3f}")
+    assert "not evaluated here" in lines["L-MAC on the test fold"]
+    assert res.lmac_label.isVisible()
+    shown = res.lmac_label.text()
+    assert all(f"<b>{k}</b>: {v}" in shown for k, v in lines.items())
+    names = [res.table.item(i, 0).text() for i in range(res.table.rowCount())]
+    assert "fidelity top1" in names  # L2I's numbers are all still there
     out = tmp_path / "saved.l2i"
     res.save_to(out)
     qtbot.waitUntil(lambda: res.saved == out, timeout=TIMEOUT)

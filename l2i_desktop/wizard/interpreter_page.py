@@ -23,8 +23,9 @@ from trainer.plan import cuda_devices
 from trainer.train_interpreter import PSI_SIZES, InterpreterTrainConfig
 from trainer.train_lmac import LMACTrainConfig
 
-LMAC_HINT = ("A second explanation of the same classifier, stored in the same bundle: "
-             "a time-frequency mask (Paissan et al., ICML 2024), for comparison in Analyse.")
+LMAC_HINT = ("A second explanation of the same classifier, in the same bundle: a "
+             "time-frequency mask (Paissan et al., ICML 2024). Trained after the interpreter;"
+             " compare with l2i evaluate --method lmac.")
 LMAC_TIP = ("L-MAC trains a decoder that reads the same hidden layers and outputs a mask "
             "over the spectrogram: what it keeps should keep the classifier's decision, what "
             "it removes should lose it. It trains after the interpreter and its evaluation, "

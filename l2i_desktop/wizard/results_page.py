@@ -93,6 +93,9 @@ class ResultsPage(QWizardPage):
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.lmac_label = QLabel("")
+        self.lmac_label.setWordWrap(True)
+        self.lmac_label.setVisible(False)
         save = QPushButton("Save bundle...")
         save.clicked.connect(self._ask_save)
         self.open_button = QPushButton("Open in the main window")
@@ -106,6 +109,7 @@ class ResultsPage(QWizardPage):
         buttons.addWidget(self.open_button)
         lay = QVBoxLayout(self)
         lay.addWidget(self.table, 1)
+        lay.addWidget(self.lmac_label)
         lay.addLayout(charts, 2)
         lay.addLayout(buttons)
 
@@ -116,7 +120,11 @@ class ResultsPage(QWizardPage):
     def show_results(self, m: dict, lmac: dict | None = None) -> None:
         """``lmac``: the bundle's L-MAC section, when the run trained one."""
         self.metrics = m
-        rows = metric_rows(m) + lmac_rows(lmac)
+        rows = metric_rows(m)
+        # L-MAC's lines under the table, not at its scrolled-off end
+        self.lmac_label.setText("<br>".join(f"<b>{name}</b>: {value}"
+                                            for name, value in lmac_rows(lmac)))
+        self.lmac_label.setVisible(lmac is not None)
         self.table.setRowCount(len(rows))
         for i, (name, value) in enumerate(rows):
             self.table.setItem(i, 0, QTableWidgetItem(name))
