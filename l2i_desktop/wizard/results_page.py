@@ -53,7 +53,7 @@ def lmac_rows(section: dict | None) -> list[tuple[str, str]]:
     rows = [("L-MAC decoder", f"trained {epochs} epochs, best epoch {best}, taps "
              f"{', '.join(section.get('layers', []))}")]
     row = history[best - 1] if best and 0 < best <= len(history) else {}
-    where = f"validation mixtures, {prov.get('validation_clips', '?')} training clips"
+    where = f"mixtures of {prov.get('validation_clips', '?')} held-out training clips"
     if "val_keeps" in row:
         rows.append(("L-MAC masked-in keeps the decision", f"{row['val_keeps']:.3f} ({where})"))
     if "val_mask" in row:
