@@ -18,6 +18,12 @@ folder, as the tests make it:
     xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshot_wizard.py \
         --data ../shared/data/esc10 --out docs/ --hf /tmp/w2v --unlabelled \
         --sizes 1600x1000,1280x720
+
+With ``--settings`` only the interpreter (training settings) page is captured, 'Also
+train L-MAC' ticked, once per ``--sizes`` (no training):
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshot_wizard.py \
+        --data ../shared/data/esc10 --out /tmp/shots --settings --sizes 1600x1000,1280x720
 """
 
 from __future__ import annotations
@@ -63,6 +69,10 @@ def main() -> int:
     ap.add_argument("--hf", default=None, metavar="FOLDER",
                     help="capture the classifier page with this Hugging Face folder chosen")
     ap.add_argument("--unlabelled", action="store_true", help="tick 'No labels'")
+    ap.add_argument("--settings", action="store_true",
+                    help="capture the interpreter page with L-MAC ticked (no training)")
+    ap.add_argument("--lmac", type=int, default=0, metavar="EPOCHS",
+                    help="train L-MAC too, for so many epochs (the run and results pages)")
     ap.add_argument("--sizes", type=sizes, default=[(1100, 860)], metavar="WxH,...",
                     help="the window sizes of the classifier page's captures (--hf)")
     a = ap.parse_args()
@@ -87,7 +97,7 @@ def main() -> int:
         w.grab().save(str(a.out / name))
         print(f"-> {a.out / name}")
 
-    def classifier_shots(todo: list[tuple[int, int]]) -> None:
+    def page_shots(todo: list[tuple[int, int]], name: str) -> None:
         """Resize, let the layout settle, capture; the next size after."""
         if not todo:
             finish(None)
@@ -96,8 +106,8 @@ def main() -> int:
         w.resize(width, height)
 
         def grab() -> None:
-            shot(f"wizard_classifier_hf_{width}x{height}.png")
-            classifier_shots(todo[1:])
+            shot(f"{name}_{width}x{height}.png")
+            page_shots(todo[1:], name)
         QTimer.singleShot(600, grab)
 
     def poll() -> None:
@@ -111,7 +121,7 @@ def main() -> int:
             state["step"] = "hf"
         elif step == "hf" and w.classifier_page.inspection is not None:
             state["step"] = "shots"
-            classifier_shots(list(a.sizes))
+            page_shots(list(a.sizes), "wizard_classifier_hf")
         elif step == "hf" and "color" in w.classifier_page.status.text():
             print(w.classifier_page.status.text(), file=sys.stderr)
             app.exit(1)
@@ -131,6 +141,12 @@ def main() -> int:
             ip.epochs.setValue(16)
             ip.lr.setValue(1e-3)
             ip.name.setText("esc10-5-classes")
+            ip.lmac.setChecked(a.settings or a.lmac > 0)
+            ip.lmac_epochs.setValue(max(a.lmac, 1))
+            if a.settings:
+                state["step"] = "shots"
+                page_shots(list(a.sizes), "wizard_settings_lmac")
+                return
             click_next()
             state["step"] = "run"
         elif step == "run":

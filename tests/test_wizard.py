@@ -115,6 +115,7 @@ def test_walk_every_page_with_the_builtin_cnn(qtbot, request, tmp_path, cache_di
     assert not _next_enabled(w)
     assert wait_run_ends(qtbot, w) == "done", rp.message.text()
     assert all(bar.value() == 1000 for bar in rp.bars.values())
+    assert not rp.bars["lmac"].isVisible()  # L-MAC was not asked for: no row for it
     assert len(rp.points["classifier"][0]) >= 2 and len(rp.points["interpreter"][0]) >= 2
     assert len(rp.points["dictionary"][0]) == 8
     assert _next_enabled(w)
@@ -126,6 +127,7 @@ def test_walk_every_page_with_the_builtin_cnn(qtbot, request, tmp_path, cache_di
     assert names[:4] == ["evaluated on", "classifier accuracy", "fidelity top1",
                          "fidelity top3"]
     assert sum(n.startswith("faithfulness, tau") for n in names) == 5
+    assert not res.lmac_label.isVisible() and not any("L-MAC" in n for n in names)
     ff = res.bars["faithfulness"].opts["height"]
     assert np.allclose(ff, [m["faithfulness"][t]["median"] for t in m["faithfulness"]])
     rnd = res.bars["random"].opts["height"]

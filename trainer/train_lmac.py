@@ -33,6 +33,8 @@ from trainer import pipeline
 from trainer.loop import LoopConfig, run_epochs
 from trainer.train_classifier import validation_split
 
+SINGLE_LABEL_ONLY = "L-MAC explains single-label classifiers only"
+
 
 @dataclass
 class LMACTrainConfig:
@@ -139,7 +141,7 @@ def train_lmac(classifier: nn.Module, kind: str, frontend: FrontEndConfig,
     ctx = ctx or D.Context()
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise L2IError("L-MAC explains single-label classifiers only")
+        raise L2IError(SINGLE_LABEL_ONLY)
     dev = ctx.device
     torch.manual_seed(cfg.seed)
     classifier.eval().requires_grad_(False).to(dev)  # frozen; gradients pass through it
@@ -221,7 +223,7 @@ def lmac_stage(bundle: Bundle, p: pipeline.Prepared, cfg: LMACTrainConfig,
     ``cfg.guided`` and a bundle that has a decoder already, that decoder is the start."""
     ctx = ctx or D.Context()
     if bundle.multilabel or p.dataset.multilabel:
-        raise L2IError("L-MAC explains single-label classifiers only")
+        raise L2IError(SINGLE_LABEL_ONLY)
     layers = list(layers or bundle.layers)
     init = bundle.lmac if cfg.guided > 0 and bundle.lmac is not None else None
     if init is not None and layers != bundle.lmac_layers:

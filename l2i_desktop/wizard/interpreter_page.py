@@ -1,11 +1,15 @@
-"""Page 4, Interpreter: how Psi and Theta are trained, and on which device."""
+"""Page 4, Interpreter: how Psi and Theta are trained, and on which device; and whether
+an L-MAC decoder (a mask explainer) is trained too, into the same bundle."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QSpinBox,
@@ -17,6 +21,16 @@ from PySide6.QtWidgets import (
 
 from trainer.plan import cuda_devices
 from trainer.train_interpreter import PSI_SIZES, InterpreterTrainConfig
+from trainer.train_lmac import LMACTrainConfig
+
+LMAC_HINT = ("A second explanation of the same classifier, in the same bundle: a "
+             "time-frequency mask (Paissan et al., ICML 2024). Trained after the interpreter;"
+             " compare with l2i evaluate --method lmac.")
+LMAC_TIP = ("L-MAC trains a decoder that reads the same hidden layers and outputs a mask "
+            "over the spectrogram: what it keeps should keep the classifier's decision, what "
+            "it removes should lose it. It trains after the interpreter and its evaluation, "
+            "on the same training clips mixed with clips of other classes; the interpreter "
+            "is unchanged. Evaluate it with: l2i evaluate --method lmac.")
 
 
 class InterpreterPage(QWizardPage):
@@ -89,6 +103,7 @@ class InterpreterPage(QWizardPage):
         grid.setColumnStretch(2, 1)
         lay = QVBoxLayout(self)
         lay.addLayout(grid)
+        lay.addWidget(self._lmac_box())
         lay.addStretch(1)
         self.setCommitPage(True)  # training starts here: no way back into a running job
         self.setButtonText(QWizard.WizardButton.CommitButton, "Train")
@@ -101,6 +116,47 @@ class InterpreterPage(QWizardPage):
                 "faith_size": self.faith_size.value(),
                 "mask_domain": self.mask_domain.currentData(),
                 **PSI_SIZES[self.size.currentData()]}
+
+    # ---- L-MAC ------------------------------------------------------------------------
+    def _lmac_box(self) -> QGroupBox:
+        self.lmac = QCheckBox("Also train L-MAC (a mask explainer, for comparison)")
+        self.lmac.setObjectName("train_lmac")
+        self.lmac.setToolTip(LMAC_TIP)
+        self.lmac_epochs = QSpinBox()
+        self.lmac_epochs.setRange(1, 1000)
+        self.lmac_epochs.setValue(LMACTrainConfig().epochs)
+        self.lmac_epochs.setEnabled(False)
+        self.lmac_epochs.setToolTip("Passes over the training clips for the L-MAC decoder.")
+        self.lmac.toggled.connect(self.lmac_epochs.setEnabled)
+        self.lmac_note = QLabel(LMAC_HINT)
+        self.lmac_note.setWordWrap(True)
+        self.lmac_note.setStyleSheet("color: #555")
+        row = QHBoxLayout()
+        row.addWidget(self.lmac)
+        row.addSpacing(16)
+        row.addWidget(QLabel("Epochs"))
+        row.addWidget(self.lmac_epochs)
+        row.addStretch(1)
+        box = QGroupBox("Second explanation method (optional)")
+        v = QVBoxLayout(box)
+        v.addLayout(row)
+        v.addWidget(self.lmac_note)
+        return box
+
+    def set_lmac_refusal(self, reason: str | None) -> None:
+        """``reason``: why L-MAC cannot serve the chosen classifier (the choice is then
+        off and disabled, the reason shown in its place); None: it can."""
+        if reason:
+            self.lmac.setChecked(False)
+        self.lmac.setEnabled(reason is None)
+        self.lmac_note.setText(f"Not available: {reason}." if reason else LMAC_HINT)
+        self.lmac_note.setStyleSheet("color: #b00020" if reason else "color: #555")
+
+    def lmac_config(self) -> dict | None:
+        """The plan's ``lmac`` field: None unless L-MAC is chosen (and possible)."""
+        if not (self.lmac.isEnabled() and self.lmac.isChecked()):
+            return None
+        return LMACTrainConfig(epochs=self.lmac_epochs.value()).to_dict()
 
 
 def _weight_box(value: float) -> QDoubleSpinBox:

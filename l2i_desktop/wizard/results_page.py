@@ -1,5 +1,7 @@
 """Page 6, Results: classifier accuracy, fidelity, and faithfulness against the random
-baseline, as a table and a chart; save the bundle; open it in the main window."""
+baseline, as a table and a chart; with L-MAC, what its training's validation measured (the
+plan does not evaluate L-MAC: ``l2i evaluate --method lmac`` does); save the bundle; open
+it in the main window."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from engine.bundles.lmac_part import SECTION as LMAC_SECTION
 from l2i_desktop.saving import save_bundle_to
 from l2i_desktop.wizard.runner import TaskRunner
 
@@ -35,6 +38,28 @@ def metric_rows(m: dict) -> list[tuple[str, str]]:
         rows.append((f"faithfulness, tau {tau}",
                      f"{v['median']:.4f} (random {v['random_median']:.4f}; "
                      f"{v['mean_selected']:.1f} components)"))
+    return rows
+
+
+def lmac_rows(section: dict | None) -> list[tuple[str, str]]:
+    """(name, value) lines of a bundle's L-MAC section (None: no decoder): its training,
+    and the validation numbers of its best epoch, on mixtures of held-out training clips
+    (not the test fold, which only ``l2i evaluate --method lmac`` scores)."""
+    if section is None:
+        return []
+    prov = section.get("provenance", {})
+    history, best = prov.get("history", []), prov.get("best_epoch")
+    epochs = prov.get("training", {}).get("epochs", len(history))
+    rows = [("L-MAC decoder", f"trained {epochs} epochs, best epoch {best}, taps "
+             f"{', '.join(section.get('layers', []))}")]
+    row = history[best - 1] if best and 0 < best <= len(history) else {}
+    where = f"mixtures of {prov.get('validation_clips', '?')} held-out training clips"
+    if "val_keeps" in row:
+        rows.append(("L-MAC masked-in keeps the decision", f"{row['val_keeps']:.3f} ({where})"))
+    if "val_mask" in row:
+        rows.append(("L-MAC mask mean (share kept)", f"{row['val_mask']:.3f} ({where})"))
+    rows.append(("L-MAC on the test fold", "not evaluated here: l2i evaluate --bundle "
+                 "BUNDLE --data DATA --method lmac"))
     return rows
 
 
@@ -68,6 +93,9 @@ class ResultsPage(QWizardPage):
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.lmac_label = QLabel("")
+        self.lmac_label.setWordWrap(True)
+        self.lmac_label.setVisible(False)
         save = QPushButton("Save bundle...")
         save.clicked.connect(self._ask_save)
         self.open_button = QPushButton("Open in the main window")
@@ -81,15 +109,22 @@ class ResultsPage(QWizardPage):
         buttons.addWidget(self.open_button)
         lay = QVBoxLayout(self)
         lay.addWidget(self.table, 1)
+        lay.addWidget(self.lmac_label)
         lay.addLayout(charts, 2)
         lay.addLayout(buttons)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
-        self.show_results(self.wizard().run_page.result.metrics)
+        result = self.wizard().run_page.result
+        self.show_results(result.metrics, result.bundle.manifest.get(LMAC_SECTION))
 
-    def show_results(self, m: dict) -> None:
+    def show_results(self, m: dict, lmac: dict | None = None) -> None:
+        """``lmac``: the bundle's L-MAC section, when the run trained one."""
         self.metrics = m
         rows = metric_rows(m)
+        # L-MAC's lines under the table, not at its scrolled-off end
+        self.lmac_label.setText("<br>".join(f"<b>{name}</b>: {value}"
+                                            for name, value in lmac_rows(lmac)))
+        self.lmac_label.setVisible(lmac is not None)
         self.table.setRowCount(len(rows))
         for i, (name, value) in enumerate(rows):
             self.table.setItem(i, 0, QTableWidgetItem(name))

@@ -30,12 +30,13 @@ STAGES = (
     ("interpreter", "Interpreter", ("classifier outputs", "interpreter",
                                     "interpreter epochs")),
     ("evaluation", "Evaluation", ("evaluation",)),
+    ("lmac", "L-MAC decoder", ("L-MAC", "L-MAC epochs")),  # shown when the plan asks
 )
 _ROW_OF = {stage: row for row, _t, stages in STAGES for stage in stages}
 # the stage whose fraction drives each row's bar (the others only update the text)
 _BAR_STAGE = {"features": "data", "classifier": "classifier", "loading classifier":
               "classifier", "dictionary": "dictionary", "interpreter": "interpreter",
-              "evaluation": "evaluation"}
+              "evaluation": "evaluation", "L-MAC": "lmac"}
 _STARTING = "starting the training process..."
 
 
@@ -64,13 +65,15 @@ class RunPage(QWizardPage):
         grid = QGridLayout()
         self.bars: dict[str, QProgressBar] = {}
         self.notes: dict[str, QLabel] = {}
+        self.titles: dict[str, QLabel] = {}
         for i, (row, title, _stages) in enumerate(STAGES):
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setTextVisible(False)
             note = QLabel("waiting")
             note.setMinimumWidth(260)
-            grid.addWidget(QLabel(title), i, 0)
+            self.titles[row] = QLabel(title)
+            grid.addWidget(self.titles[row], i, 0)
             grid.addWidget(bar, i, 1)
             grid.addWidget(note, i, 2)
             self.bars[row], self.notes[row] = bar, note
@@ -87,6 +90,8 @@ class RunPage(QWizardPage):
                                                name="interpreter (total)"),
             "fidelity": self.loss_plot.plot([], [], pen=pg.mkPen("#2ca02c", width=1),
                                             name="interpreter fidelity"),
+            # named in the legend only in a run that trains it (initializePage)
+            "L-MAC": self.loss_plot.plot([], [], pen=pg.mkPen("#ff7f0e", width=2)),
         }
         self.nmf_plot = pg.PlotWidget(title="Dictionary objective")
         self.nmf_plot.setBackground("w")
@@ -118,6 +123,13 @@ class RunPage(QWizardPage):
     # ---- running --------------------------------------------------------------------
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         self.plan = self.wizard().plan()
+        with_lmac = self.plan.lmac is not None
+        for widget in (self.titles["lmac"], self.bars["lmac"], self.notes["lmac"]):
+            widget.setVisible(with_lmac)
+        legend = self.loss_plot.plotItem.legend
+        legend.removeItem(self.curves["L-MAC"])
+        if with_lmac:
+            legend.addItem(self.curves["L-MAC"], "L-MAC (total)")
         self.start(resume=False)
 
     def start(self, resume: bool) -> None:
@@ -161,9 +173,10 @@ class RunPage(QWizardPage):
         self._plot(r)
 
     def _plot(self, r: Report) -> None:
-        if r.stage in ("classifier", "interpreter") and "loss" in r.metrics:
-            epochs = float(self.plan.classifier.epochs if r.stage == "classifier"
-                           else self.plan.interpreter["epochs"])
+        if r.stage in ("classifier", "interpreter", "L-MAC") and "loss" in r.metrics:
+            epochs = float({"classifier": self.plan.classifier.epochs,
+                            "interpreter": self.plan.interpreter["epochs"],
+                            "L-MAC": (self.plan.lmac or {}).get("epochs", 1)}[r.stage])
             x = r.done / max(r.total, 1) * epochs
             self._add(r.stage, x, r.metrics["loss"])
             if "fidelity" in r.metrics:

@@ -10,6 +10,7 @@ import platformdirs
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
+from engine.bundles.bundle import read_manifest
 from engine.runtime.errors import L2IError
 from l2i_desktop.audio import Player
 from l2i_desktop.wizard.classifier_page import ClassifierPage
@@ -18,7 +19,9 @@ from l2i_desktop.wizard.dictionary_page import DictionaryPage
 from l2i_desktop.wizard.interpreter_page import InterpreterPage
 from l2i_desktop.wizard.results_page import ResultsPage
 from l2i_desktop.wizard.run_page import RunPage
-from trainer.plan import TrainingPlan
+from l2i_desktop.wizard.scan import DataSummary
+from trainer.plan import ClassifierChoice, TrainingPlan
+from trainer.train_lmac import SINGLE_LABEL_ONLY
 
 _RUN_IDS = itertools.count()
 
@@ -58,6 +61,9 @@ class TrainWizard(QWizard):
             self.classifier_page.set_data(s.classes, s.examples[0],
                                           self.data_page.clip_seconds.value(),
                                           self.data_page.labelled)
+        elif self.page(page_id) is self.interpreter_page:
+            self.interpreter_page.set_lmac_refusal(lmac_refusal(
+                self.data_page.summary, self.classifier_page.choice()))
         super().initializePage(page_id)
 
     def validateCurrentPage(self) -> bool:  # noqa: N802 - Qt's name
@@ -84,7 +90,7 @@ class TrainWizard(QWizard):
             dictionary_file=self.dictionary_page.dictionary_file(),
             interpreter=ip.config(), device=ip.device.currentData(),
             cache=str(self.cache) if self.cache else None,
-            name=ip.name.text().strip() or "interpreter")
+            name=ip.name.text().strip() or "interpreter", lmac=ip.lmac_config())
 
     def done(self, result: int) -> None:
         """Closing stops every background job (training stops at its next batch)."""
@@ -94,3 +100,14 @@ class TrainWizard(QWizard):
                 if runner is not None:
                     runner.stop()
         super().done(result)
+
+
+def lmac_refusal(data: DataSummary, choice: ClassifierChoice) -> str | None:
+    """Why L-MAC cannot serve this run's classifier (trainer.train_lmac refuses the same
+    cases when it starts), or None. A multi-label classifier is one trained on multi-label
+    data, or a reused bundle's that is multi-label."""
+    if data.multilabel:
+        return f"{SINGLE_LABEL_ONLY}, and this data is multi-label"
+    if choice.kind == "bundle" and read_manifest(Path(choice.bundle))["multilabel"]:
+        return f"{SINGLE_LABEL_ONLY}, and this bundle's classifier is multi-label"
+    return None
