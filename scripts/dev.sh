@@ -52,7 +52,7 @@ usage() {
 usage: bash scripts/dev.sh COMMAND [ARGS]
   setup                        install what is missing (apt packages, .venv), then stop
   app [CLIP] [--bundle B]      launch L2I Desktop
-  test [PYTEST ARGS]           ruff and the whole test suite (8-11 minutes)
+  test [PYTEST ARGS]           ruff and the whole test suite (13-23 minutes)
 EOF
 }
 
