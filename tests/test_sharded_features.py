@@ -20,7 +20,7 @@ from trainer import distributed as D
 from trainer.datasets import load_dataset
 from trainer.features_cache import compute_features
 from trainer.pipeline import ClipWaves
-from trainer.row_concat import RowConcat
+from trainer.row_concat import RowConcat, RowSubset
 from trainer.train_classifier import validation_split
 from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
 
@@ -133,6 +133,25 @@ def test_row_concat_indexes_as_the_concatenation_does():
         view[6]
     with pytest.raises(IndexError):
         view[np.array([0, 6])]
+
+
+def test_row_subset_indexes_as_the_copy_does(tmp_path):
+    """The interpreter stage hands the training rows on as views of the cache (a memory
+    map, or the shards' RowConcat) instead of copies: every read must equal the copy's."""
+    rng = np.random.default_rng(1)
+    whole = rng.normal(size=(7, 3, 4)).astype(np.float16)
+    np.save(tmp_path / "x.npy", whole)
+    rows = np.array([6, 0, 3, 4, 1])
+    for parent in (np.load(tmp_path / "x.npy", mmap_mode="r"),
+                   RowConcat([whole[:2], whole[2:5], whole[5:]])):
+        view, copy = RowSubset(parent, rows), whole[rows]
+        assert view.shape == copy.shape and len(view) == 5 and view.dtype == np.float16
+        for key in (0, -1, slice(1, 4), slice(None, None, -2), np.array([4, 0, 2]),
+                    (np.array([3, 1]), slice(None), slice(1, 3)), (slice(0, 5), 2)):
+            _same(view[key], copy[key])
+        _same(np.asarray(view, dtype=np.float32), copy.astype(np.float32))
+        with pytest.raises(IndexError):
+            view[5]
 
 
 def _interpreter_args(p, cache: Path, focus: float) -> dict:

@@ -38,6 +38,7 @@ from trainer.artifacts import (
 from trainer.datasets import Dataset, DatasetError, load_dataset
 from trainer.evaluate import DEFAULT_TAUS, evaluate_bundle
 from trainer.features_cache import Features, compute_features, fix_length
+from trainer.row_concat import RowSubset
 from trainer.train_classifier import ClassifierTrainConfig, train_classifier
 from trainer.train_dictionary import learn_dictionary
 from trainer.train_interpreter import InterpreterTrainConfig, train_interpreter
@@ -175,14 +176,15 @@ def interpreter_stage(p: Prepared, clf: ClassifierArtifact, W: torch.Tensor, dic
     if init is not None and (init.W.shape != W.shape
                              or not torch.allclose(init.W.float(), W.float(), atol=1e-3)):
         raise L2IError("--init: the bundle's dictionary is not the one given by --dictionary")
-    inputs = p.features.log_mel[p.train_rows] if clf.input == "log_mel" else \
+    # the training rows as views of the cache, read a batch at a time (docs/scale.md)
+    inputs = RowSubset(p.features.log_mel, p.train_rows) if clf.input == "log_mel" else \
         ClipWaves([ds.paths[i] for i in p.train_rows], p.frontend.sample_rate,
                   int(round(p.clip_seconds * p.frontend.sample_rate)))
     waves = ClipWaves([ds.paths[i] for i in p.train_rows], p.frontend.sample_rate,
                       int(round(p.clip_seconds * p.frontend.sample_rate)))[:] \
         if cfg.focus > 0 else None  # focus training mixes the clips themselves
     interp, info = train_interpreter(
-        clf.model, layers, W, p.features.log_mag[p.train_rows], inputs,
+        clf.model, layers, W, RowSubset(p.features.log_mag, p.train_rows), inputs,
         ds.labels[p.train_rows], len(ds.classes), ds.multilabel, cfg, ctx, checkpoint,
         resume, task, frontend=p.frontend if clf.input == "log_mel" else None,
         init=init.interpreter if init is not None else None, waves=waves,

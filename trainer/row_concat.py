@@ -88,3 +88,38 @@ class RowConcat:
             where = np.flatnonzero(shard == s)
             out[where] = self.parts[s][(rows[where] - self.offsets[s], *rest)]
         return out.reshape(*shape, *out.shape[1:])
+
+
+class RowSubset:
+    """``array[rows]`` without the copy: the training clips' rows of a feature cache,
+    read a batch at a time. Indexing it as ``x[i]``, ``x[a:b]`` or ``x[int_array]``
+    (then basic indices of the other axes) returns what indexing the copy would.
+
+    >>> x = np.arange(12).reshape(6, 2)
+    >>> v = RowSubset(x, np.array([4, 1, 5]))
+    >>> v.shape, v[1:].tolist(), v[np.array([2, 0])].tolist()
+    ((3, 2), [[2, 3], [10, 11]], [[10, 11], [8, 9]])
+    """
+
+    def __init__(self, array, rows: np.ndarray) -> None:
+        self.array, self.rows = array, np.asarray(rows, dtype=np.int64)
+        self.dtype = array.dtype
+        self.shape = (len(self.rows), *array.shape[1:])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype, copy=False)
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, rest = (key[0], tuple(key[1:])) if isinstance(key, tuple) else (key, ())
+        picked = self.rows[rows]
+        if np.ndim(picked) == 0:
+            return np.asarray(self.array[(int(picked), *rest)])
+        return np.asarray(self.array[(picked, *rest)])
