@@ -31,6 +31,9 @@ SOURCES = [
     (2, "L-MAC (10 epochs, the recipe's weights)", RESULTS / "lmac" / "lmac-fold2.json"),
 ]
 FOCUS_FALLBACK = {(1, "shipped L2I (focus-trained)"): ROOT / "resources" / "default.l2i"}
+# focus measured on its own (`l2i evaluate ... --focus 200 --focus-only`)
+FOCUS_FILES = {(2, "L-MAC (10 epochs, the recipe's weights)"):
+               RESULTS / "lmac" / "lmac-focus-fold2.json"}
 
 
 def _manifest_metrics(bundle: Path, part: str | None = None) -> dict:
@@ -47,6 +50,9 @@ def rows() -> list[tuple[int, str, dict]]:
             continue
         seen.add((fold, label))
         result = json.loads(path.read_text())
+        alone = FOCUS_FILES.get((fold, label))
+        if "focus" not in result and alone is not None and alone.is_file():
+            result["focus"] = json.loads(alone.read_text()).get("focus")
         if "focus" not in result and (fold, label) in FOCUS_FALLBACK:
             result["focus"] = _manifest_metrics(FOCUS_FALLBACK[fold, label]).get("focus")
         out.append((fold, label, result))
