@@ -27,13 +27,15 @@ SOURCES = [
     (1, "shipped L2I (focus-trained)", RESULTS / "lmac" / "default-l2i-fold1.json"),
     (1, "L-MAC (10 epochs, the recipe's weights)", RESULTS / "lmac" / "default-lmac-fold1.json"),
     (1, "L-MAC (10 epochs, the recipe's weights)", RESULTS / "lmac" / "lmac-fold1.json"),
+    (2, "L2I, paper's loss", RESULTS / "lmac" / "paper-l2i-fold2.json"),
     (2, "L2I, paper's loss", RESULTS / "focus" / "paper-fold2.json"),
     (2, "L-MAC (10 epochs, the recipe's weights)", RESULTS / "lmac" / "lmac-fold2.json"),
 ]
 FOCUS_FALLBACK = {(1, "shipped L2I (focus-trained)"): ROOT / "resources" / "default.l2i"}
 # focus measured on its own (`l2i evaluate ... --focus 200 --focus-only`)
 FOCUS_FILES = {(2, "L-MAC (10 epochs, the recipe's weights)"):
-               RESULTS / "lmac" / "lmac-focus-fold2.json"}
+               RESULTS / "lmac" / "lmac-focus-fold2.json",
+               (2, "L2I, paper's loss"): RESULTS / "focus" / "paper-fold2.json"}
 
 
 def _manifest_metrics(bundle: Path, part: str | None = None) -> dict:
